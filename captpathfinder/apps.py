@@ -1,0 +1,14 @@
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+
+class CaptPathfinderConfig(AppConfig):
+    name = "captpathfinder"
+    verbose_name = "CaptPathfinder"
+
+    def ready(self) -> None:
+        from .schedules import periodic_tasks_sync_after_migrate
+
+        # The schedules are declared in code; every migrate writes them into
+        # django-celery-beat's tables (sent once, for that app), so a deploy never runs stale ones.
+        post_migrate.connect(periodic_tasks_sync_after_migrate, sender=apps.get_app_config("django_celery_beat"))

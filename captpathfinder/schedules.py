@@ -1,0 +1,82 @@
+"""Every periodic task, declared once, here.
+
+`periodic_tasks_sync()` writes these into django-celery-beat's tables (after every
+migrate, and by `manage.py sync_schedules`), where operators see them in the admin and can
+pause them: an operator's `enabled` choice survives a sync; the timing and task do not,
+because code is their source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    description: str
+    # Exactly one of `crontab` (five cron fields, in settings.TIME_ZONE) or `every_seconds`.
+    crontab: tuple[str, str, str, str, str] | None = None  # minute, hour, day_of_month, month, day_of_week
+    every_seconds: int | None = None
+    expires_seconds: int | None = None
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(
+        name="housekeeping: purge old raw events",
+        task="detections.tasks.events_purge_old",
+        # Every day at 02:00 America/New_York.
+        crontab=("0", "2", "*", "*", "*"),
+        description="Delete processed raw events older than EVENTS_RETENTION_DAYS (14 by default).",
+        expires_seconds=3600,
+    ),
+    Schedule(
+        name="outbox: sweep unprocessed events",
+        task="detections.tasks.events_sweep_unprocessed",
+        # Every minute: events stored while the broker or the workers were down get enqueued.
+        every_seconds=60,
+        description="Re-enqueue members whose events are unprocessed past EVENTS_SWEEP_AFTER_SECONDS.",
+        expires_seconds=50,
+    ),
+)
+
+
+def periodic_tasks_sync(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
+    """Create or update the beat entries for `schedules`; returns their names."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    with transaction.atomic():
+        for schedule in schedules:
+            fields = {
+                "task": schedule.task,
+                "description": schedule.description,
+                "expire_seconds": schedule.expires_seconds,
+                "kwargs": json.dumps({}),
+                "crontab": None,
+                "interval": None,
+            }
+            if schedule.crontab is not None:
+                minute, hour, day_of_month, month_of_year, day_of_week = schedule.crontab
+                fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                    minute=minute,
+                    hour=hour,
+                    day_of_month=day_of_month,
+                    month_of_year=month_of_year,
+                    day_of_week=day_of_week,
+                    timezone=settings.TIME_ZONE,
+                )
+            else:
+                fields["interval"], _ = IntervalSchedule.objects.get_or_create(
+                    every=schedule.every_seconds, period=IntervalSchedule.SECONDS
+                )
+            PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
+    return [schedule.name for schedule in schedules]
+
+
+def periodic_tasks_sync_after_migrate(sender, using="default", **kwargs) -> None:
+    periodic_tasks_sync()

@@ -1,0 +1,11 @@
+"""Development settings: what `make run` and a bare `manage.py` use.
+
+DEBUG is on unless the environment says otherwise, so the service starts with no webhook
+authentication configured and a throwaway secret key.
+"""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-only")

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("webhooks/", include("detections.urls")),
+]
+
+handler400 = "captpathfinder.errors.bad_request"
+handler403 = "captpathfinder.errors.permission_denied"
+handler404 = "captpathfinder.errors.page_not_found"
+handler500 = "captpathfinder.errors.server_error"

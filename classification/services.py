@@ -1,0 +1,3 @@
+from .engine import Classification, classify
+
+__all__ = ["Classification", "classify"]

@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from .models import Detection, RawEvent, SeniorMember, TrackedField
+from .selectors import tracked_fields_cache_clear
+
+
+@admin.register(TrackedField)
+class TrackedFieldAdmin(admin.ModelAdmin):
+    list_display = ["name", "role", "is_active", "created_at"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        tracked_fields_cache_clear()
+
+
+@admin.register(RawEvent)
+class RawEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "received_at", "user_id", "username", "field", "value", "outcome", "processed_at"]
+    list_filter = ["event_type", "outcome", ("processed_at", admin.EmptyFieldListFilter), "received_at"]
+    search_fields = ["user_id", "username", "value", "delivery_id"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SeniorMember)
+class SeniorMemberAdmin(admin.ModelAdmin):
+    list_display = ["user_id", "username", "title", "level", "company", "country", "first_detected_at", "last_seen_at"]
+    list_filter = ["level", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
+    search_fields = ["user_id", "username", "title", "company", "country"]
+    date_hierarchy = "first_detected_at"
+    readonly_fields = ["first_detected_at", "last_seen_at", "rules_version", "enriched_at", "enrichment_error"]
+
+
+@admin.register(Detection)
+class DetectionAdmin(admin.ModelAdmin):
+    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "digest"]
+    list_filter = ["kind", "level", ("digest", admin.EmptyFieldListFilter), "detected_at"]
+    search_fields = ["user_id", "username", "title", "company"]
+    date_hierarchy = "detected_at"
+    raw_id_fields = ["event", "digest"]

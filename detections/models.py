@@ -1,0 +1,138 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Level(models.TextChoices):
+    VP = "vp", "VP"
+    CSUITE = "csuite", "C-suite"
+
+
+class TrackedField(models.Model):
+    """A community profile field that matters (the original's field_registry).
+
+    A `job_title` field drives classification. `country` and `company` fields only update
+    members who are already senior; for anyone else their changes are ignored, not stored.
+    """
+
+    class Role(models.TextChoices):
+        JOB_TITLE = "job_title", "Job title"
+        COUNTRY = "country", "Country"
+        COMPANY = "company", "Company"
+
+    name = models.CharField(max_length=255, unique=True, help_text="The profileField name the community sends.")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.JOB_TITLE)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RawEvent(models.Model):
+    """A stored webhook delivery: the outbox that processing reads in order of receipt.
+
+    Short-lived: housekeeping deletes events older than EVENTS_RETENTION_DAYS.
+    """
+
+    class EventType(models.TextChoices):
+        PROFILE_UPDATED = "integration.UserProfileUpdated"
+        USER_REGISTERED = "IdentityAccess.UserRegistered"
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Became senior (first detection)"
+        PROMOTED = "promoted", "Promoted to C-suite"
+        UPDATED = "updated", "Senior member updated"
+        REMOVED = "removed", "No longer senior: removed"
+        NOT_SENIOR = "not_senior", "Not senior"
+        ATTRIBUTES_UPDATED = "attributes_updated", "Country/company updated"
+        NOT_A_MEMBER = "not_a_member", "Attribute change for a non-member"
+        PROFILE_UNAVAILABLE = "profile_unavailable", "Community profile could not be fetched"
+
+    event_type = models.CharField(max_length=64, choices=EventType.choices, default=EventType.PROFILE_UPDATED)
+    delivery_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    user_id = models.CharField(max_length=64)
+    username = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=255, blank=True)
+    field_role = models.CharField(max_length=20, choices=TrackedField.Role.choices, blank=True)
+    value = models.TextField(blank=True)
+    old_value = models.TextField(blank=True)
+    payload = models.JSONField()
+    idempotency_key = models.CharField(max_length=64)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["user_id", "id"], name="rawevent_user_order"),
+            models.Index(fields=["received_at"], name="rawevent_received"),
+            models.Index(fields=["received_at"], name="rawevent_unprocessed", condition=Q(processed_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.user_id} {self.field or self.event_type}"
+
+
+class SeniorMember(models.Model):
+    """A current senior executive. Nobody else is stored (storage minimisation)."""
+
+    user_id = models.CharField(max_length=64, primary_key=True)
+    username = models.CharField(max_length=255, blank=True)
+    title = models.TextField()
+    level = models.CharField(max_length=10, choices=Level.choices)
+    country = models.CharField(max_length=255, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    first_detected_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    rules_version = models.CharField(max_length=64)
+    enriched_at = models.DateTimeField(null=True, blank=True)
+    enrichment_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["level"], name="member_level")]
+
+    def __str__(self) -> str:
+        return f"{self.username or self.user_id} ({self.title})"
+
+
+class Detection(models.Model):
+    """History: someone became senior (`first`) or moved from VP to C-suite (`promotion`).
+
+    A snapshot of the member, not a foreign key: members are deleted when they stop
+    being senior, and their detections must survive for digests and reports.
+    """
+
+    class Kind(models.TextChoices):
+        FIRST = "first", "First detection"
+        PROMOTION = "promotion", "Promotion to C-suite"
+
+    user_id = models.CharField(max_length=64, db_index=True)
+    username = models.CharField(max_length=255, blank=True)
+    title = models.TextField()
+    level = models.CharField(max_length=10, choices=Level.choices)
+    country = models.CharField(max_length=255, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    detected_at = models.DateTimeField(default=timezone.now, db_index=True)
+    rules_version = models.CharField(max_length=64)
+    event = models.ForeignKey(RawEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    digest = models.ForeignKey(
+        "digests.Digest", null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
+    )
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [
+            models.Index(fields=["detected_at"], name="detection_undigested", condition=Q(digest__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.username or self.user_id} ({self.title})"

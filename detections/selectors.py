@@ -1,0 +1,51 @@
+import time
+from datetime import datetime
+
+from django.db.models import Min, QuerySet
+
+from .models import RawEvent, SeniorMember, TrackedField
+
+_TRACKED_FIELDS_TTL_SECONDS = 30.0
+_tracked_fields_cache: tuple[float, dict[str, str]] | None = None
+
+
+def tracked_field_role(*, name: str) -> str | None:
+    """The role of an active tracked field by its (case-insensitive) name, or None.
+
+    Read on every webhook, so it is cached in-process for a short time; changes made in the
+    admin take effect within _TRACKED_FIELDS_TTL_SECONDS everywhere, at once in this process.
+    """
+    global _tracked_fields_cache
+    now = time.monotonic()
+    if _tracked_fields_cache is None or now - _tracked_fields_cache[0] > _TRACKED_FIELDS_TTL_SECONDS:
+        roles = {f.name.casefold(): f.role for f in TrackedField.objects.filter(is_active=True)}
+        _tracked_fields_cache = (now, roles)
+    return _tracked_fields_cache[1].get(name.strip().casefold())
+
+
+def tracked_fields_cache_clear() -> None:
+    global _tracked_fields_cache
+    _tracked_fields_cache = None
+
+
+def member_exists(*, user_id: str) -> bool:
+    return SeniorMember.objects.filter(pk=user_id).exists()
+
+
+def event_latest_for_field(*, user_id: str, field: str) -> RawEvent | None:
+    return RawEvent.objects.filter(user_id=user_id, field=field).order_by("-id").only("id", "idempotency_key").first()
+
+
+def events_unprocessed_for_member(*, user_id: str) -> QuerySet[RawEvent]:
+    return RawEvent.objects.filter(user_id=user_id, processed_at__isnull=True).order_by("id")
+
+
+def members_with_stale_events(*, received_before: datetime, limit: int) -> list[str]:
+    """Members whose events are still unprocessed past the threshold, oldest first."""
+    rows = (
+        RawEvent.objects.filter(processed_at__isnull=True, received_at__lt=received_before)
+        .values("user_id")
+        .annotate(oldest=Min("received_at"))
+        .order_by("oldest")[:limit]
+    )
+    return [row["user_id"] for row in rows]

@@ -1,0 +1,63 @@
+"""Validation of the two inSided webhook payloads."""
+
+from rest_framework import serializers
+
+MAX_TITLE_LENGTH = 1000
+MAX_NAME_LENGTH = 255
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class UserIdField(serializers.Field):
+    """inSided sends userId as a string in profile updates and as an integer in registrations."""
+
+    default_error_messages = {
+        "invalid": "Must be a non-empty string or a positive integer.",
+        "too_long": "Must be at most 64 characters.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            self.fail("invalid")
+        text = str(data).strip()
+        if not text or (isinstance(data, int) and data < 0):
+            self.fail("invalid")
+        if len(text) > 64:
+            self.fail("too_long")
+        return text
+
+    def to_representation(self, value):
+        return value
+
+
+class ProfileUpdatedSerializer(serializers.Serializer):
+    """integration.UserProfileUpdated: {"userId", "username", "profileField", "value", "oldValue", ...}."""
+
+    userId = UserIdField()
+    username = StrictCharField(required=False, allow_blank=True, max_length=MAX_NAME_LENGTH, default="")
+    profileFieldId = serializers.JSONField(required=False)
+    profileField = StrictCharField(max_length=MAX_NAME_LENGTH)
+    # null means the member cleared the field; anything but a string or null is refused.
+    value = StrictCharField(allow_blank=True, allow_null=True, max_length=MAX_TITLE_LENGTH, trim_whitespace=False)
+    oldValue = StrictCharField(
+        required=False, allow_blank=True, allow_null=True, max_length=MAX_TITLE_LENGTH, trim_whitespace=False
+    )
+    country = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=MAX_NAME_LENGTH)
+    company = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=MAX_NAME_LENGTH)
+    joined_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class UserRegisteredSerializer(serializers.Serializer):
+    """IdentityAccess.UserRegistered: {"userId": 12, "date": "2019-10-10T16:07:21+02:00"}."""
+
+    userId = UserIdField()
+    date = serializers.DateTimeField(required=False, allow_null=True)

@@ -1,0 +1,359 @@
+"""The intake pipeline: receive a webhook event, then apply a member's events in order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from classification.services import classify
+
+from . import selectors
+from .community import CommunityClient, CommunityError, CommunityProfile, community_configured
+from .locks import member_lock
+from .models import Detection, Level, RawEvent, SeniorMember, TrackedField
+
+logger = logging.getLogger(__name__)
+
+EventType = RawEvent.EventType
+Outcome = RawEvent.Outcome
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A validated webhook delivery, as the webhook serializers produce it."""
+
+    event_type: str
+    user_id: str
+    payload: dict
+    username: str = ""
+    field: str = ""
+    value: str = ""
+    old_value: str = ""
+    delivery_id: str | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        # Content, not identity: a redelivery has the same key as the event it repeats; a
+        # genuine change back (VP -> Engineer -> VP) differs from the latest stored event.
+        parts = [self.event_type, self.user_id, self.field.casefold(), self.value, self.old_value]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: str  # "accepted" | "duplicate" | "ignored"
+    event_id: int | None
+
+
+def event_receive(*, incoming: IncomingEvent) -> Receipt:
+    """Store a delivery (or recognise it as a duplicate) and enqueue processing after commit.
+
+    Nothing is classified here: the reply must not wait on processing, and the stored event
+    is the outbox the worker (or the sweep, when the broker is down) reads.
+    """
+    role = ""
+    if incoming.event_type == EventType.PROFILE_UPDATED:
+        role = selectors.tracked_field_role(name=incoming.field)
+        if role is None:
+            return Receipt("ignored", None)
+        if role != TrackedField.Role.JOB_TITLE and not selectors.member_exists(user_id=incoming.user_id):
+            return Receipt("ignored", None)
+
+    key = incoming.idempotency_key
+    try:
+        with transaction.atomic():
+            member_lock(incoming.user_id)
+            if incoming.delivery_id:
+                earlier = RawEvent.objects.filter(delivery_id=incoming.delivery_id).values_list("id", flat=True).first()
+                if earlier is not None:
+                    return Receipt("duplicate", earlier)
+            latest = selectors.event_latest_for_field(user_id=incoming.user_id, field=incoming.field)
+            if latest is not None and latest.idempotency_key == key:
+                return Receipt("duplicate", latest.id)
+            event = RawEvent.objects.create(
+                event_type=incoming.event_type,
+                delivery_id=incoming.delivery_id,
+                user_id=incoming.user_id,
+                username=incoming.username,
+                field=incoming.field,
+                field_role=role,
+                value=incoming.value,
+                old_value=incoming.old_value,
+                payload=incoming.payload,
+                idempotency_key=key,
+            )
+            transaction.on_commit(lambda: member_processing_enqueue(user_id=incoming.user_id))
+    except IntegrityError:
+        # Same delivery id stored by a concurrent request for another user id: still a repeat.
+        earlier = RawEvent.objects.filter(delivery_id=incoming.delivery_id).values_list("id", flat=True).first()
+        if earlier is None:
+            raise
+        return Receipt("duplicate", earlier)
+    return Receipt("accepted", event.id)
+
+
+# While the broker is unreachable, skip publishing for a moment: each try costs a connect
+# timeout, and the sweep enqueues the stored events once the broker is back.
+_BROKER_BACKOFF_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
+def member_processing_enqueue(*, user_id: str) -> bool:
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return False
+    from .tasks import events_process_member
+
+    try:
+        events_process_member.delay(user_id)
+    except Exception:  # kombu raises several unrelated types for an unreachable broker
+        _broker_down_until = time.monotonic() + _BROKER_BACKOFF_SECONDS
+        logger.warning("broker unavailable; event of member %s left for the outbox sweep", user_id, exc_info=True)
+        return False
+    return True
+
+
+# --- Processing -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Changes:
+    enrich: set[str] = field(default_factory=set)
+
+
+def member_events_process(*, user_id: str) -> int:
+    """Apply every unprocessed event of one member, oldest first; returns how many.
+
+    The member lock makes concurrent calls for one member run one after the other, and each
+    event's state change and its processed mark commit together: a worker killed half-way
+    leaves the events unprocessed, to be applied once, later.
+    """
+    profiles = _registration_profiles_fetch(user_id=user_id)
+    changes = _Changes()
+    with transaction.atomic():
+        member_lock(user_id)
+        events = list(selectors.events_unprocessed_for_member(user_id=user_id).select_for_update())
+        now = timezone.now()
+        for event in events:
+            event.outcome = _event_apply(event, profiles, changes)
+            event.processed_at = now
+        RawEvent.objects.bulk_update(events, ["outcome", "processed_at"])
+        if changes.enrich and community_configured():
+            from .tasks import member_enrich
+
+            for member_id in changes.enrich:
+                transaction.on_commit(lambda member_id=member_id: member_enrich.delay(member_id))
+    return len(events)
+
+
+def _registration_profiles_fetch(*, user_id: str) -> dict[int, CommunityProfile | None]:
+    """Fetch profiles for pending registration events before taking the lock.
+
+    HTTP calls are kept out of the database transaction; None marks a profile that could
+    not be had (unconfigured API or a final failure).
+    """
+    pending = list(
+        selectors.events_unprocessed_for_member(user_id=user_id)
+        .filter(event_type=EventType.USER_REGISTERED)
+        .values_list("id", flat=True)
+    )
+    if not pending:
+        return {}
+    profile = None
+    if community_configured():
+        try:
+            profile = CommunityClient().profile_get(user_id)
+        except (CommunityError, OSError) as exc:
+            logger.warning("profile of registered member %s unavailable: %s", user_id, exc)
+    else:
+        logger.warning("member %s registered but COMMUNITY_API_URL is not configured", user_id)
+    return dict.fromkeys(pending, profile)
+
+
+def _event_apply(event: RawEvent, profiles: dict[int, CommunityProfile | None], changes: _Changes) -> str:
+    if event.event_type == EventType.USER_REGISTERED:
+        profile = profiles.get(event.id)
+        if profile is None or profile.job_title is None:
+            return Outcome.PROFILE_UNAVAILABLE
+        return member_apply_title(
+            user_id=event.user_id,
+            username=profile.username or event.username,
+            title=profile.job_title,
+            attributes=_profile_attributes(profile),
+            event=event,
+            changes=changes,
+        )
+    if event.field_role in (TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY):
+        attributes = {event.field_role: event.value.strip()}
+        return member_update_attributes(user_id=event.user_id, attributes=attributes)
+    return member_apply_title(
+        user_id=event.user_id,
+        username=event.username,
+        title=event.value,
+        attributes=payload_attributes(event.payload),
+        event=event,
+        changes=changes,
+    )
+
+
+def _profile_attributes(profile: CommunityProfile) -> dict:
+    attributes = {"country": profile.country, "company": profile.company, "joined_at": profile.joined_at}
+    return {k: v for k, v in attributes.items() if v}
+
+
+def payload_attributes(payload: dict) -> dict:
+    """Country, company and joined_at when the webhook carried them (already validated)."""
+    attributes = {}
+    for name in ("country", "company"):
+        if isinstance(payload.get(name), str) and payload[name].strip():
+            attributes[name] = payload[name].strip()
+    joined_at = payload.get("joined_at")
+    if isinstance(joined_at, str):
+        from django.utils.dateparse import parse_datetime
+
+        try:
+            parsed = parse_datetime(joined_at)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            attributes["joined_at"] = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    return attributes
+
+
+def member_apply_title(
+    *,
+    user_id: str,
+    username: str,
+    title: str,
+    attributes: dict,
+    event: RawEvent | None = None,
+    changes: _Changes | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Move one member through the state machine for a new title; caller holds the lock.
+
+    not senior -> removed if present; new senior -> member + `first` detection;
+    vp -> csuite -> `promotion` detection; anything else -> update only.
+    """
+    now = now or timezone.now()
+    result = classify(title)
+    member = SeniorMember.objects.filter(pk=user_id).first()
+    if not result.is_senior:
+        if member is None:
+            return Outcome.NOT_SENIOR
+        member.delete()
+        return Outcome.REMOVED
+
+    if member is None:
+        member = SeniorMember(user_id=user_id, first_detected_at=now)
+        outcome, kind = Outcome.CREATED, Detection.Kind.FIRST
+    elif member.level == Level.VP and result.level == Level.CSUITE:
+        outcome, kind = Outcome.PROMOTED, Detection.Kind.PROMOTION
+    else:
+        outcome, kind = Outcome.UPDATED, None
+
+    member.username = username or member.username
+    member.title = title.strip()
+    member.level = result.level
+    member.last_seen_at = now
+    member.rules_version = result.version
+    for name, value in attributes.items():
+        setattr(member, name, value)
+    member.save()
+
+    if kind is not None:
+        Detection.objects.create(
+            user_id=member.user_id,
+            username=member.username,
+            title=member.title,
+            level=member.level,
+            country=member.country,
+            company=member.company,
+            joined_at=member.joined_at,
+            kind=kind,
+            detected_at=now,
+            rules_version=result.version,
+            event=event,
+        )
+    if changes is not None and outcome == Outcome.CREATED and not (member.country and member.company):
+        changes.enrich.add(member.user_id)
+    return outcome
+
+
+def member_update_attributes(*, user_id: str, attributes: dict) -> str:
+    updated = SeniorMember.objects.filter(pk=user_id).update(**attributes)
+    return Outcome.ATTRIBUTES_UPDATED if updated else Outcome.NOT_A_MEMBER
+
+
+def member_enrich(*, user_id: str, client: CommunityClient | None = None) -> bool:
+    """Fill country, company and joined_at from the community profile where they are missing.
+
+    A failure is recorded on the member (enrichment_error; filterable in the admin) and
+    logged; the member stays recorded without those fields.
+    """
+    if not selectors.member_exists(user_id=user_id):
+        return False
+    try:
+        profile = (client or CommunityClient()).profile_get(user_id)
+    except (CommunityError, OSError) as exc:
+        logger.warning("enrichment of member %s failed: %s", user_id, exc)
+        SeniorMember.objects.filter(pk=user_id).update(enrichment_error=str(exc)[:1000])
+        return False
+    with transaction.atomic():
+        member_lock(user_id)
+        member = SeniorMember.objects.select_for_update().filter(pk=user_id).first()
+        if member is None:
+            return False
+        filled = {}
+        for name, value in _profile_attributes(profile).items():
+            if not getattr(member, name):
+                setattr(member, name, value)
+                filled[name] = value
+        member.enriched_at = timezone.now()
+        member.enrichment_error = ""
+        member.save()
+        if filled:
+            # The detection snapshot is what digests show: complete it while it is unsent.
+            Detection.objects.filter(user_id=user_id, digest__isnull=True).update(**filled)
+    return True
+
+
+# --- Outbox sweep and housekeeping -------------------------------------------------------------
+
+
+def events_sweep_unprocessed(*, older_than_seconds: int | None = None, limit: int = 1000) -> int:
+    """Re-enqueue members whose events were never processed (broker or worker outage)."""
+    age = settings.EVENTS_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    members = selectors.members_with_stale_events(received_before=timezone.now() - timedelta(seconds=age), limit=limit)
+    from .tasks import events_process_member
+
+    for user_id in members:
+        events_process_member.delay(user_id)
+    if members:
+        logger.info("outbox sweep re-enqueued %d member(s)", len(members))
+    return len(members)
+
+
+def events_purge_old(*, retention_days: int | None = None, batch_size: int | None = None) -> int:
+    """Delete processed raw events past retention, in batches so no statement locks for long.
+
+    Unprocessed events are kept whatever their age: deleting them would lose a change.
+    """
+    days = settings.EVENTS_RETENTION_DAYS if retention_days is None else retention_days
+    size = batch_size or settings.EVENTS_PURGE_BATCH_SIZE
+    cutoff = timezone.now() - timedelta(days=days)
+    expired = RawEvent.objects.filter(received_at__lt=cutoff, processed_at__isnull=False).order_by("id")
+    total = 0
+    while True:
+        ids = list(expired.values_list("id", flat=True)[:size])
+        if not ids:
+            return total
+        total += RawEvent.objects.filter(id__in=ids).delete()[0]

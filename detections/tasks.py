@@ -1,0 +1,37 @@
+"""Celery tasks: thin callers of detections.services, each owning its retry policy."""
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from . import services
+
+
+@shared_task(
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=20,
+    acks_late=True,
+)
+def events_process_member(user_id: str) -> int:
+    """Apply a member's pending events. Safe to run twice: applied events are marked in the
+    same transaction, and a repeat finds nothing left. A database outage is retried; if the
+    retries run out, the outbox sweep enqueues the member again."""
+    return services.member_events_process(user_id=user_id)
+
+
+@shared_task(expires=50)
+def events_sweep_unprocessed() -> int:
+    return services.events_sweep_unprocessed()
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, max_retries=5)
+def member_enrich(user_id: str) -> bool:
+    # HTTP retries are bounded inside the community client; a final failure is recorded on
+    # the member rather than retried here.
+    return services.member_enrich(user_id=user_id)
+
+
+@shared_task(expires=3600)
+def events_purge_old() -> int:
+    return services.events_purge_old()

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Run a command with throwaway PostgreSQL and Redis servers on 127.0.0.1, then stop them.
+
+    python scripts/with_services.py -- pytest -q
+
+PostgreSQL comes from the initdb/pg_ctl binaries on the machine; redis-server is installed
+from Debian's package when it is missing and we are root (otherwise we say what to install).
+The servers live in a temporary directory, listen on free ports, and are stopped and removed
+whatever the command's outcome, also on Ctrl-C. The command gets DATABASE_URL,
+CELERY_BROKER_URL and REDIS_URL pointing at them, and exits with the command's status.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PG_USER = "postgres"
+
+
+def log(message: str) -> None:
+    print(f"[with_services] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def find_pg_bin() -> str:
+    for candidate in [os.environ.get("PG_BIN", "")] + sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if candidate and os.path.exists(os.path.join(candidate, "initdb")):
+            return candidate
+    found = shutil.which("initdb")
+    if found:
+        return os.path.dirname(os.path.realpath(found))
+    sys.exit("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql-15 or set PG_BIN.")
+
+
+def ensure_redis() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("redis-server not found: install it (Debian: sudo apt-get install redis-server) and retry.")
+    log("redis-server missing: installing Debian's redis-server package")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    # The package starts a system-wide server; we only want the binary.
+    subprocess.run(["service", "redis-server", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def pg_user_ensure() -> None:
+    try:
+        pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_USER], check=True)
+
+
+def as_pg_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
+    return ["runuser", "-u", PG_USER, "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start listening on port {port}")
+
+
+def main(argv: list[str]) -> int:
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1 :]
+    if not argv:
+        sys.exit(__doc__)
+    pg_bin = find_pg_bin()
+    redis_server = ensure_redis()
+    workdir = tempfile.mkdtemp(prefix="captpathfinder-services-")
+    pgdata = os.path.join(workdir, "pgdata")
+    pg_port, redis_port = free_port(), free_port()
+    redis_proc = None
+    pg_started = False
+
+    def stop(*_args) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        os.makedirs(pgdata)
+        if os.geteuid() == 0:
+            pg_user_ensure()
+            shutil.chown(workdir, PG_USER)
+            shutil.chown(pgdata, PG_USER)
+        initdb = [os.path.join(pg_bin, "initdb"), "-D", pgdata, "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        subprocess.run(as_pg_user(initdb), check=True, stdout=subprocess.DEVNULL)
+        options = (
+            f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={workdir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        subprocess.run(
+            as_pg_user(
+                [os.path.join(pg_bin, "pg_ctl"), "-D", pgdata, "-o", options, "-l", f"{workdir}/pg.log", "-w", "start"]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        pg_started = True
+        createdb = [os.path.join(pg_bin, "createdb"), "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres"]
+        subprocess.run([*createdb, "captpathfinder"], check=True)
+        with open(os.path.join(workdir, "redis.log"), "w") as redis_log:
+            redis_proc = subprocess.Popen(
+                [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=redis_log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_port(redis_port, "redis-server")
+        log(f"PostgreSQL on 127.0.0.1:{pg_port}, Redis on 127.0.0.1:{redis_port} (in {workdir})")
+        env = dict(
+            os.environ,
+            DATABASE_URL=f"postgres://postgres@127.0.0.1:{pg_port}/captpathfinder",
+            CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/1",
+            PG_BIN=pg_bin,
+        )
+        return subprocess.run(argv, env=env).returncode
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            try:
+                redis_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                redis_proc.kill()
+        if pg_started:
+            subprocess.run(
+                as_pg_user([os.path.join(pg_bin, "pg_ctl"), "-D", pgdata, "-m", "immediate", "-w", "stop"]),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        shutil.rmtree(workdir, ignore_errors=True)
+        log("servers stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
