@@ -44,6 +44,8 @@ class CommunityWebhookView(APIView):
         if event_name not in SERIALIZERS:
             known = ", ".join(SERIALIZERS)
             raise exceptions.NotFound(f"Unknown event {event_name!r}; known events: {known}.")
+        if not request.body:
+            raise exceptions.ParseError("The request body is empty; a JSON object is expected.")
         if not isinstance(request.data, dict):
             raise exceptions.ParseError("The body must be a JSON object.")
         serializer = SERIALIZERS[event_name](data=request.data)

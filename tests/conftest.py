@@ -1,0 +1,85 @@
+import base64
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from standardwebhooks.webhooks import Webhook
+
+from detections.selectors import tracked_fields_cache_clear
+
+pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.insided"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    tracked_fields_cache_clear()
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    tracked_fields_cache_clear()
+
+
+def basic_auth_header(username=None, password=None) -> str:
+    username = settings.WEBHOOK_BASIC_AUTH_USERNAME if username is None else username
+    password = settings.WEBHOOK_BASIC_AUTH_PASSWORD if password is None else password
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def signed_headers(body: str, *, msg_id: str = "msg_1", timestamp: datetime | None = None, secret=None) -> dict:
+    timestamp = timestamp or datetime.now(tz=UTC)
+    signature = Webhook(secret or settings.WEBHOOK_SIGNING_SECRET).sign(msg_id=msg_id, timestamp=timestamp, data=body)
+    return {
+        "HTTP_WEBHOOK_ID": msg_id,
+        "HTTP_WEBHOOK_TIMESTAMP": str(int(timestamp.timestamp())),
+        "HTTP_WEBHOOK_SIGNATURE": signature,
+    }
+
+
+def profile_update(user_id="2000", value="VP of Sales", old_value="Sales Manager", field="Job Title", **extra) -> dict:
+    return {
+        "userId": user_id,
+        "username": extra.pop("username", f"Member {user_id}"),
+        "profileFieldId": "123",
+        "profileField": field,
+        "value": value,
+        "oldValue": old_value,
+        **extra,
+    }
+
+
+class WebhookClient:
+    """Posts webhooks the way inSided does (HTTP Basic) unless told otherwise."""
+
+    def __init__(self) -> None:
+        self.client = Client()
+
+    def post(self, payload, *, path="/webhooks/community", content_type="application/json", **headers):
+        body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
+        headers.setdefault("HTTP_AUTHORIZATION", basic_auth_header())
+        return self.client.generic("POST", path, body, content_type=content_type, **headers)
+
+
+@pytest.fixture
+def webhook():
+    return WebhookClient()
+
+
+def wait_until(predicate, *, timeout=30.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def member_factory(db):
+    from tests.factories import SeniorMemberFactory
+
+    return SeniorMemberFactory

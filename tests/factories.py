@@ -1,0 +1,41 @@
+import factory
+from django.utils import timezone
+
+from detections.models import Detection, RawEvent, SeniorMember
+
+
+class SeniorMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SeniorMember
+
+    user_id = factory.Sequence(lambda n: str(10_000 + n))
+    username = factory.Faker("name")
+    title = "VP of Sales"
+    level = "vp"
+    first_detected_at = factory.LazyFunction(timezone.now)
+    last_seen_at = factory.LazyFunction(timezone.now)
+    rules_version = "test"
+
+
+class DetectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Detection
+
+    user_id = factory.Sequence(lambda n: str(20_000 + n))
+    username = factory.Faker("name")
+    title = "VP of Sales"
+    level = "vp"
+    kind = "first"
+    rules_version = "test"
+
+
+class RawEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RawEvent
+
+    user_id = factory.Sequence(lambda n: str(30_000 + n))
+    field = "Job Title"
+    field_role = "job_title"
+    value = "VP of Sales"
+    payload = factory.LazyAttribute(lambda o: {"userId": o.user_id, "profileField": o.field, "value": o.value})
+    idempotency_key = factory.Sequence(lambda n: f"key-{n}")

@@ -1,0 +1,114 @@
+"""A local fake of the inSided API: OAuth2 client credentials and the user endpoint.
+
+It speaks HTTP on 127.0.0.1 like the real service, including its failures: 500s, 429s,
+401 for an expired or revoked token, and 404 for an unknown user.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+class FakeInsided:
+    client_id = "test-client"
+    client_secret = "test-client-secret"
+
+    def __init__(self, *, token_lifetime: int = 7200) -> None:
+        self.token_lifetime = token_lifetime
+        self.users: dict[str, dict] = {}
+        self.tokens: dict[str, float] = {}  # token -> expiry (monotonic)
+        self.token_requests = 0
+        self.user_requests = 0
+        self.failures: list[int] = []  # statuses to answer the next user requests with
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> FakeInsided:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add_user(self, user_id, *, username="", job_title=None, country="", company="", created_at=None):
+        fields = []
+        if job_title is not None:
+            fields.append({"id": 1, "name": "Job Title", "value": job_title})
+        if country:
+            fields.append({"id": 2, "name": "Country", "value": country})
+        if company:
+            fields.append({"id": 3, "name": "Company", "value": company})
+        self.users[str(user_id)] = {
+            "userid": int(user_id) if str(user_id).isdigit() else user_id,
+            "username": username or f"user{user_id}",
+            "created_at": created_at or "2019-10-10T16:07:21+02:00",
+            "profile_fields": fields,
+        }
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self.tokens.clear()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def _reply(self, status: int, body) -> None:
+                data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                if self.path != "/oauth2/token":
+                    return self._reply(404, {"error": "not_found"})
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                with fake._lock:
+                    fake.token_requests += 1
+                if form.get("grant_type") != "client_credentials":
+                    return self._reply(400, {"error": "unsupported_grant_type"})
+                if (form.get("client_id"), form.get("client_secret")) != (fake.client_id, fake.client_secret):
+                    return self._reply(401, {"error": "invalid_client"})
+                token = uuid.uuid4().hex
+                with fake._lock:
+                    fake.tokens[token] = time.monotonic() + fake.token_lifetime
+                return self._reply(
+                    200, {"access_token": token, "token_type": "bearer", "expires_in": fake.token_lifetime}
+                )
+
+            def do_GET(self):
+                if not self.path.startswith("/api1/user/"):
+                    return self._reply(404, {"error": "not_found"})
+                with fake._lock:
+                    fake.user_requests += 1
+                    failure = fake.failures.pop(0) if fake.failures else None
+                    token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                    expiry = fake.tokens.get(token)
+                if failure:
+                    return self._reply(failure, {"error": "injected failure"})
+                if expiry is None or expiry < time.monotonic():
+                    return self._reply(401, {"error": "invalid_token"})
+                user = fake.users.get(self.path.rsplit("/", 1)[1])
+                if user is None:
+                    return self._reply(404, {"error": "user not found"})
+                return self._reply(200, user)
+
+        return Handler
