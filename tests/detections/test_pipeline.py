@@ -1,0 +1,180 @@
+"""The whole intake path through a real Celery worker process, Redis and PostgreSQL."""
+
+import random
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from django.db import connection
+
+from captpathfinder.celery import app as celery_app
+from detections import services
+from detections.models import Detection, RawEvent, SeniorMember
+from tests.conftest import profile_update, wait_until
+from tests.detections.replay import replay
+from tests.fixtures.worker import database_url_for_tests
+
+# serialized_rollback: the flush after each test would otherwise drop the seeded tracked fields.
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.worker]
+
+
+def all_processed() -> bool:
+    return RawEvent.objects.exists() and not RawEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_webhook_through_a_real_worker_becomes_a_detection(webhook, celery_worker):
+    response = webhook.post(profile_update(user_id="2000", username="Jane Roe", value="Chief Technology Officer"))
+
+    assert response.json()["status"] == "accepted"
+    wait_until(lambda: Detection.objects.exists(), message="the worker to record the detection")
+    detection = Detection.objects.get()
+    assert (detection.user_id, detection.username, detection.kind, detection.level) == (
+        "2000",
+        "Jane Roe",
+        "first",
+        "csuite",
+    )
+    assert SeniorMember.objects.get().level == "csuite"
+    assert RawEvent.objects.get().outcome == "created"
+
+
+TITLES = [
+    "VP of Sales",
+    "Chief Executive Officer",
+    "Software Engineer",
+    "SVP Marketing",
+    "CFO",
+    "Sales Manager",
+    "Director of Operations",
+    "President",
+    "Vice President, Engineering",
+]
+
+
+def test_per_member_order_holds_with_concurrent_workers(webhook, start_worker):
+    """Many members, many changes each, redeliveries and extra task runs, four worker processes:
+    the final state equals a sequential replay of the events in order received."""
+    rng = random.Random(7)
+    members = [str(500 + i) for i in range(12)]
+    history = {m: ["Sales Manager"] for m in members}
+    sent: list[tuple[str, str]] = []
+    start_worker(concurrency=4)
+
+    for _ in range(15):
+        for member in rng.sample(members, len(members)):
+            title = rng.choice([t for t in TITLES if t != history[member][-1]])
+            payload = profile_update(user_id=member, value=title, old_value=history[member][-1])
+            assert webhook.post(payload).json()["status"] == "accepted"
+            if rng.random() < 0.2:  # a redelivery of the same event
+                assert webhook.post(payload).json()["status"] == "duplicate"
+            if rng.random() < 0.3:  # an extra, racing task for the same member
+                celery_app.send_task("detections.tasks.events_process_member", args=[member])
+            history[member].append(title)
+            sent.append((member, title))
+
+    wait_until(all_processed, timeout=120, message="all events to be processed")
+    expected_members, expected_detections = replay(sent)
+    actual_members = {m.user_id: (m.title, m.level) for m in SeniorMember.objects.all()}
+    assert actual_members == expected_members
+    actual_detections = Counter(Detection.objects.values_list("user_id", "kind", "level", "title"))
+    assert actual_detections == Counter(expected_detections)
+    assert RawEvent.objects.count() == len(sent)
+
+
+def test_concurrent_identical_deliveries_store_one_event(celery_worker):
+    payload = profile_update(user_id="3000", value="EVP Finance")
+    statuses: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def deliver():
+        from tests.conftest import WebhookClient
+
+        barrier.wait()
+        statuses.append(WebhookClient().post(payload).json()["status"])
+        connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == ["accepted", "duplicate", "duplicate"]
+    wait_until(all_processed, message="the event to be processed")
+    assert RawEvent.objects.count() == 1
+    assert Detection.objects.count() == 1
+
+
+@contextmanager
+def broker_unreachable():
+    """Point this process's Celery producer at a port where no Redis listens, as in an outage."""
+    original = celery_app.conf.broker_url
+
+    def reset_pools():
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+    reset_pools()
+    services._broker_down_until = 0.0
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = original
+        reset_pools()
+        services._broker_down_until = 0.0
+
+
+def test_events_received_while_the_broker_is_down_are_processed_after(webhook, start_worker):
+    with broker_unreachable():
+        started = time.monotonic()
+        responses = [webhook.post(profile_update(user_id=str(4000 + i), value="CMO")) for i in range(3)]
+        elapsed = time.monotonic() - started
+
+    assert [r.status_code for r in responses] == [202, 202, 202]
+    assert [r.json()["status"] for r in responses] == ["accepted"] * 3
+    assert elapsed < 10  # the sender is not kept waiting on the outage
+    assert RawEvent.objects.filter(processed_at__isnull=True).count() == 3
+
+    start_worker()
+    celery_app.send_task("detections.tasks.events_sweep_unprocessed", kwargs={})
+    # The beat task sweeps events older than the threshold; here the threshold is the default 60 s,
+    # so make the events look old enough, as they would be after a real outage.
+    RawEvent.objects.update(received_at=RawEvent.objects.first().received_at.replace(year=2020))
+    celery_app.send_task("detections.tasks.events_sweep_unprocessed", kwargs={})
+
+    wait_until(all_processed, message="the sweep to get the stored events processed")
+    assert SeniorMember.objects.count() == 3
+    assert Detection.objects.count() == 3
+
+
+def test_a_worker_killed_mid_task_loses_nothing_and_applies_nothing_twice(webhook, start_worker):
+    # The event is stored and its task queued while no worker runs.
+    webhook.post(profile_update(user_id="5000", value="Chief Operating Officer"))
+    with psycopg.connect(database_url_for_tests().replace("postgres://", "postgresql://"), autocommit=False) as blocker:
+        # Hold the member's lock so the worker's task stops half-way, inside its transaction.
+        blocker.execute("SELECT pg_advisory_xact_lock(7201, hashtext('5000'))")
+        worker = start_worker(concurrency=1)
+        wait_until(
+            lambda: blocker.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()[0],
+            message="the worker to be blocked in the middle of the task",
+        )
+        worker.kill()
+        blocker.rollback()
+
+    assert RawEvent.objects.get().processed_at is None
+    assert not SeniorMember.objects.exists()
+
+    start_worker()
+    RawEvent.objects.update(received_at=RawEvent.objects.get().received_at.replace(year=2020))
+    celery_app.send_task("detections.tasks.events_sweep_unprocessed", kwargs={})
+    wait_until(all_processed, message="the event to be processed after the crash")
+    time.sleep(6)  # past the visibility timeout: the killed task's message comes back and runs again
+
+    assert Detection.objects.count() == 1
+    assert RawEvent.objects.get().outcome == "created"
