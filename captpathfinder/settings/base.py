@@ -4,16 +4,21 @@ Every variable is documented in `.env.example`. `local.py` (make run, manage.py)
 `production.py` (gunicorn, docker) only change defaults and add safety checks.
 """
 
+import os
 from pathlib import Path
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(os.environ.get("CAPTPATHFINDER_VAR_DIR") or BASE_DIR / "var")
 
 env = environ.Env()
 # A developer's .env is read when present; real deployments pass the environment itself.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# An empty variable means "use the default" (as a blank line copied from .env.example or
+# docker-compose's `${VAR:-}` pass-through would give), never an empty path, URL or key.
+for _name in [name for name, value in os.environ.items() if value == ""]:
+    del os.environ[_name]
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -66,7 +71,8 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # SQLite in var/ is the zero-install default of `make run`; DATABASE_URL selects PostgreSQL.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3's pool keeps connections warm across requests and tasks; Django requires
     # CONN_MAX_AGE = 0 when the pool is on.

@@ -1,0 +1,70 @@
+"""Production refuses to start with unsafe settings; development starts with none."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "DJANGO_SETTINGS_MODULE": "captpathfinder.settings.production",
+    "SECRET_KEY": "k3J9!xQ2#vB7@mN5$pL8^wR4&tY6*uI1(oP0)aS3-dF5+gH7=jK9",
+    "ALLOWED_HOSTS": "captpathfinder.example.com",
+    "WEBHOOK_BASIC_AUTH_USERNAME": "insided",
+    "WEBHOOK_BASIC_AUTH_PASSWORD": "a-long-random-password",
+    "DEBUG": "false",
+}
+
+
+def run_manage(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k != "DJANGO_SETTINGS_MODULE"}
+    env.update({k: v for k, v in env_overrides.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "manage.py", *(args or ("check",))], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_production_with_safe_settings_passes_the_deploy_check():
+    result = run_manage(GOOD, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"DEBUG": "true"}, "DEBUG must be off"),
+        ({"SECRET_KEY": None}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY must be a long random value"),
+        ({"SECRET_KEY": "django-insecure-" + "x" * 60}, "SECRET_KEY must be a long random value"),
+        ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
+        ({"WEBHOOK_BASIC_AUTH_USERNAME": None, "WEBHOOK_BASIC_AUTH_PASSWORD": None}, "No webhook authentication"),
+        ({"WEBHOOK_SIGNING_SECRET": "not-base64-!"}, "WEBHOOK_SIGNING_SECRET"),
+    ],
+    ids=[
+        "debug-on",
+        "no-secret-key",
+        "short-secret-key",
+        "insecure-secret-key",
+        "no-hosts",
+        "open-webhook",
+        "bad-whsec",
+    ],
+)
+def test_production_refuses_to_start_with_unsafe_settings(overrides, message):
+    result = run_manage({**GOOD, **overrides})
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_development_starts_with_nothing_configured(tmp_path):
+    env = {"DJANGO_SETTINGS_MODULE": "captpathfinder.settings.local", "CAPTPATHFINDER_VAR_DIR": str(tmp_path)}
+    env.update({k: "" for k in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")})
+
+    result = run_manage(env, "check")
+
+    assert result.returncode == 0, result.stderr
