@@ -178,3 +178,36 @@ def test_a_worker_killed_mid_task_loses_nothing_and_applies_nothing_twice(webhoo
 
     assert Detection.objects.count() == 1
     assert RawEvent.objects.get().outcome == "created"
+
+
+def test_registration_and_enrichment_run_in_the_worker_against_the_community_api(webhook, start_worker):
+    from tests.fakes.insided import FakeInsided
+
+    fake = FakeInsided().start()
+    try:
+        fake.add_user(12, username="Jane", job_title="Chief Marketing Officer", country="Spain", company="Acme")
+        fake.add_user(13, username="Raj", job_title="VP Engineering", country="India", company="Globex")
+        start_worker(
+            extra_env={
+                "COMMUNITY_API_URL": fake.url,
+                "COMMUNITY_CLIENT_ID": fake.client_id,
+                "COMMUNITY_CLIENT_SECRET": fake.client_secret,
+            }
+        )
+        registered = webhook.post(
+            {"userId": 12, "date": "2019-10-10T16:07:21+02:00"},
+            path="/webhooks/community/IdentityAccess.UserRegistered",
+        )
+        updated = webhook.post(profile_update(user_id="13", value="VP Engineering"))  # no country/company
+        assert registered.json()["status"] == updated.json()["status"] == "accepted"
+
+        wait_until(
+            lambda: SeniorMember.objects.filter(pk="13", enriched_at__isnull=False).exists(),
+            message="the worker to enrich the member",
+        )
+        assert SeniorMember.objects.get(pk="12").country == "Spain"
+        member = SeniorMember.objects.get(pk="13")
+        assert (member.country, member.company) == ("India", "Globex")
+        assert Detection.objects.get(user_id="13").company == "Globex"
+    finally:
+        fake.stop()
