@@ -1,32 +1,48 @@
-"""Seniority classification: one entry point, `classify(title)`.
+"""Seniority rules: parse and validate a ruleset, then classify titles with it.
 
-The rules live in a JSON ruleset (classification/rulesets/); this module only normalises
-titles and evaluates the rules, so changing who counts as senior needs no code change.
+A ruleset (see rulesets/default.yaml) lists role patterns and vetoes. All role patterns are
+compiled into one alternation, so a title costs one regex scan plus a veto check per role found.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-import json
+import multiprocessing
+import os
+import random
 import re
-import threading
-import unicodedata
-from dataclasses import dataclass
-from pathlib import Path
+import string
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-from django.conf import settings
+import yaml
+
+from .normalise import CLAUSE_BREAK, normalise_title
 
 LEVELS = ("csuite", "vp")
+_RANK = {"csuite": 2, "vp": 1}
+VETO_PLACES = ("before", "after", "around")
+NO_ROLE_RULE = "default.no-senior-role"
+# A ruleset is refused when a 10 KB probe title takes longer than this. The target is 10 ms
+# (benchmarks/classification.py measures it); the guard's margin keeps it from tripping on a
+# busy machine while still catching backtracking, which costs seconds, not milliseconds.
+MAX_SECONDS_PER_PROBE = 0.100
+CACHE_SIZE = 65_536
+_SPEED_CHECK_TIMEOUT_SECONDS = 5.0
+_PROBE_WORDS = ("chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ")
+_PURE_JOINS = frozenset({"&", "and", "|", "und", "et", "y", ",", ""})
 
 
 class RulesetError(ValueError):
-    """A ruleset that cannot be used: the previous one stays active."""
+    """A ruleset that cannot be used; the message says why. The previous ruleset stays active."""
 
 
 @dataclass(frozen=True)
 class Classification:
-    level: str | None
-    rule: str | None
+    level: str | None  # "csuite", "vp" or None
+    rule: str  # the role or veto that decided, or NO_ROLE_RULE
     version: str
 
     @property
@@ -35,87 +51,224 @@ class Classification:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class RoleRule:
     id: str
     level: str | None
-    regex: re.Pattern
 
 
 @dataclass(frozen=True)
+class VetoRule:
+    id: str
+    where: str
+    regex: re.Pattern
+
+
+@dataclass(eq=False)
 class Ruleset:
     version: str
+    description: str
     content_hash: str
-    vetoes: tuple[_Rule, ...]
-    rules: tuple[_Rule, ...]
+    roles: tuple[RoleRule, ...]
+    vetoes: tuple[VetoRule, ...]
+    _roles_regex: re.Pattern = field(repr=False)
 
+    def __post_init__(self) -> None:
+        self._before = tuple(v for v in self.vetoes if v.where in ("before", "around"))
+        self._after = tuple(v for v in self.vetoes if v.where in ("after", "around"))
+        self._role_by_group = {f"r{i}": role for i, role in enumerate(self.roles)}
+        self.classify = lru_cache(maxsize=CACHE_SIZE)(self.classify_uncached)
+
+    # --- loading ------------------------------------------------------------------------------
     @classmethod
     def from_text(cls, text: str) -> Ruleset:
+        """Parse, compile and check a ruleset; raise RulesetError naming the first problem."""
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise RulesetError(f"ruleset is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("version"), str) or not data["version"]:
-            raise RulesetError("ruleset needs a non-empty string 'version'")
-        return cls(
-            version=data["version"],
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RulesetError(f"the ruleset is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise RulesetError("the ruleset must be a mapping with 'version', 'roles' and 'vetoes'")
+        version = data.get("version")
+        if not isinstance(version, str | int | float) or not str(version).strip():
+            raise RulesetError("the ruleset needs a 'version'")
+        roles_data, vetoes_data = data.get("roles"), data.get("vetoes") or []
+        if not isinstance(roles_data, list) or not roles_data:
+            raise RulesetError("'roles' must be a non-empty list")
+        if not isinstance(vetoes_data, list):
+            raise RulesetError("'vetoes' must be a list")
+
+        seen: set[str] = set()
+        roles, parts, examples = [], [], []
+        for index, entry in enumerate(roles_data):
+            rule_id, pattern = _entry_basics(entry, seen, kind="role")
+            level = entry.get("level")
+            if level not in (*LEVELS, "none"):
+                raise RulesetError(f"role {rule_id}: unknown level {level!r} (use csuite, vp or none)")
+            roles.append(RoleRule(rule_id, None if level == "none" else level))
+            parts.append(f"(?P<r{index}>{pattern})")
+            examples += _examples(entry, rule_id)
+        vetoes = []
+        for entry in vetoes_data:
+            rule_id, pattern = _entry_basics(entry, seen, kind="veto")
+            where = entry.get("where", "before")
+            if where not in VETO_PLACES:
+                raise RulesetError(f"veto {rule_id}: 'where' must be one of {', '.join(VETO_PLACES)}")
+            vetoes.append(VetoRule(rule_id, where, re.compile(pattern)))
+            examples += _examples(entry, rule_id)
+
+        ruleset = cls(
+            version=str(version).strip(),
+            description=str(data.get("description") or "").strip(),
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
-            vetoes=tuple(_compile(entry, veto=True) for entry in data.get("vetoes", [])),
-            rules=tuple(_compile(entry, veto=False) for entry in data.get("rules", [])),
+            roles=tuple(roles),
+            vetoes=tuple(vetoes),
+            _roles_regex=re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"),
         )
+        ruleset._check_examples(examples)
+        ruleset._check_speed()
+        return ruleset
 
-    def classify(self, title: str) -> Classification:
+    def _check_examples(self, examples: list[tuple[str, str, str]]) -> None:
+        failures = []
+        for rule_id, expected, title in examples:
+            got = self.classify_uncached(title)
+            if (got.level or "none") != expected:
+                failures.append(
+                    f"{title!r} (example of {rule_id}) should be {expected}, is {got.level or 'none'} by {got.rule}"
+                )
+        if failures:
+            raise RulesetError("examples do not hold: " + "; ".join(failures[:5]))
+
+    def _check_speed(self) -> None:
+        """Refuse patterns that backtrack catastrophically on long or repetitive titles.
+
+        Python's `re` cannot be interrupted mid-match, so the probe titles run in a forked child
+        that is killed when it overruns: a runaway pattern costs a second here, not a hung process.
+        """
+        context = multiprocessing.get_context("fork")
+        child = context.Process(target=self._speed_probe, daemon=True)
+        child.start()
+        child.join(timeout=_SPEED_CHECK_TIMEOUT_SECONDS)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            raise RulesetError("a pattern backtracks catastrophically: a 10 KB probe title did not finish")
+        if child.exitcode != 0:
+            raise RulesetError("a pattern is too slow: a 10 KB probe title took over 100 ms")
+
+    def _speed_probe(self) -> None:
+        rng = random.Random(0)
+        noise = "".join(rng.choice(string.ascii_letters + " ,/&-.") for _ in range(10_000))
+        for words in _PROBE_WORDS + (noise,):
+            title = (words * (10_000 // len(words) + 1))[:10_000]
+            started = time.perf_counter()
+            self.classify_uncached(title)
+            if time.perf_counter() - started > MAX_SECONDS_PER_PROBE:
+                os._exit(3)
+        os._exit(0)
+
+    # --- classifying --------------------------------------------------------------------------
+    def classify_uncached(self, title: str) -> Classification:
         text = normalise_title(title)
-        if not text:
-            return Classification(None, None, self.version)
-        for veto in self.vetoes:
-            if veto.regex.search(text):
-                return Classification(None, veto.id, self.version)
-        for rule in self.rules:
-            if rule.regex.search(text):
-                return Classification(rule.level, rule.id, self.version)
-        return Classification(None, None, self.version)
+        matches = list(self._roles_regex.finditer(text))
+        if not matches:
+            return Classification(None, NO_ROLE_RULE, self.version)
+        breaks = [(m.start(), m.end()) for m in CLAUSE_BREAK.finditer(text)]
+        break_starts, break_ends = [b[0] for b in breaks], [b[1] for b in breaks]
+        best: RoleRule | None = None
+        not_senior_rule = None
+        before = ""
+        for i, match in enumerate(matches):
+            start, end = match.span()
+            clause_start, clause_end = _clause(break_starts, break_ends, start, end, len(text))
+            before = self._before_region(text, matches, i, clause_start, before)
+            role = self._role_by_group[match.lastgroup]
+            if role.level is None:
+                not_senior_rule = not_senior_rule or role.id
+                continue
+            if best is not None and _RANK[role.level] <= _RANK[best.level]:
+                continue
+            has_next = i + 1 < len(matches)
+            next_start = matches[i + 1].start() if has_next else len(text)
+            after = text[end : min(next_start, clause_end)]
+            if has_next and next_start <= clause_end and "," in after:
+                after = after[: after.rfind(",")]  # words after the last comma qualify the next role
+            veto = self._veto(before, after.strip())
+            if veto is not None:
+                not_senior_rule = veto
+                continue
+            best = role
+        if best is None:
+            return Classification(None, not_senior_rule or NO_ROLE_RULE, self.version)
+        return Classification(best.level, best.id, self.version)
+
+    @staticmethod
+    def _before_region(text: str, matches: list[re.Match], i: int, clause_start: int, previous_before: str) -> str:
+        """The words that qualify role i: back to the previous role or the clause start.
+
+        Roles joined by nothing but "&", "and", "/" or a comma share their qualifiers
+        ("Retired President & CEO", "Assistant to the CEO and CFO").
+        """
+        start = matches[i].start()
+        if i == 0:
+            return text[clause_start:start].strip()
+        previous_end = matches[i - 1].end()
+        between = text[previous_end:start]
+        if between.strip() in _PURE_JOINS:
+            return previous_before
+        before = text[max(previous_end, clause_start) : start]
+        if previous_end >= clause_start and "," in before:
+            before = before[before.rfind(",") + 1 :]  # words before the comma belong to the previous role
+        return before.strip()
+
+    def _veto(self, before: str, after: str) -> str | None:
+        if before:
+            for veto in self._before:
+                if veto.regex.search(before):
+                    return veto.id
+        if after:
+            for veto in self._after:
+                if veto.regex.search(after):
+                    return veto.id
+        return None
 
 
-def _compile(entry: dict, *, veto: bool) -> _Rule:
-    if not isinstance(entry, dict) or not entry.get("id") or not isinstance(entry.get("pattern"), str):
-        raise RulesetError(f"every rule needs an 'id' and a 'pattern': {entry!r}")
-    level = None if veto else entry.get("level")
-    if not veto and level not in LEVELS:
-        raise RulesetError(f"rule {entry['id']}: unknown level {level!r} (expected one of {', '.join(LEVELS)})")
+def _clause(starts: list[int], ends: list[int], start: int, end: int, length: int) -> tuple[int, int]:
+    """The clause around [start, end): from the last break before it to the first after it."""
+    if not starts:
+        return 0, length
+    i = bisect.bisect_right(ends, start)
+    j = bisect.bisect_left(starts, end)
+    return (ends[i - 1] if i else 0), (starts[j] if j < len(starts) else length)
+
+
+def _entry_basics(entry, seen: set[str], *, kind: str) -> tuple[str, str]:
+    if not isinstance(entry, dict):
+        raise RulesetError(f"every {kind} must be a mapping with 'id' and 'pattern', got {entry!r}")
+    rule_id, pattern = entry.get("id"), entry.get("pattern")
+    if not isinstance(rule_id, str) or not rule_id:
+        raise RulesetError(f"a {kind} has no 'id': {entry!r}")
+    if rule_id in seen:
+        raise RulesetError(f"{kind} id {rule_id!r} is used twice")
+    seen.add(rule_id)
+    if not isinstance(pattern, str) or not pattern:
+        raise RulesetError(f"{kind} {rule_id}: 'pattern' must be a non-empty string")
     try:
-        regex = re.compile(entry["pattern"])
+        compiled = re.compile(pattern)
     except re.error as exc:
-        raise RulesetError(f"rule {entry['id']}: bad pattern: {exc}") from exc
-    return _Rule(entry["id"], level, regex)
+        raise RulesetError(f"{kind} {rule_id}: bad pattern: {exc}") from None
+    if compiled.groupindex:
+        raise RulesetError(f"{kind} {rule_id}: named groups (?P<…>) are not allowed in patterns")
+    return rule_id, pattern
 
 
-_SEPARATORS = re.compile(r"[\s/|,;:&+()\[\]{}_\-–—]+")
-
-
-def normalise_title(title: str) -> str:
-    """Lower case, accents removed, dots in abbreviations joined, separators to one space."""
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = text.replace(".", "")
-    return _SEPARATORS.sub(" ", text).strip()
-
-
-_lock = threading.Lock()
-_active: Ruleset | None = None
-
-
-def ruleset_load_file(path: str | Path) -> Ruleset:
-    return Ruleset.from_text(Path(path).read_text(encoding="utf-8"))
-
-
-def active_ruleset() -> Ruleset:
-    global _active
-    if _active is None:
-        with _lock:
-            if _active is None:
-                _active = ruleset_load_file(settings.CLASSIFICATION_RULESET_PATH)
-    return _active
-
-
-def classify(title: str) -> Classification:
-    return active_ruleset().classify(title)
+def _examples(entry: dict, rule_id: str) -> list[tuple[str, str, str]]:
+    examples = entry.get("examples") or {}
+    if not isinstance(examples, dict):
+        raise RulesetError(f"{rule_id}: 'examples' must map a level (csuite, vp, none) to a list of titles")
+    found = []
+    for level, titles in examples.items():
+        if level not in (*LEVELS, "none") or not isinstance(titles, list):
+            raise RulesetError(f"{rule_id}: examples must be lists under csuite, vp or none (got {level!r})")
+        found += [(rule_id, level, str(title)) for title in titles]
+    return found

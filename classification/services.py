@@ -1,3 +1,146 @@
-from .engine import Classification, classify
+"""The one entry point for classifying titles, and the lifecycle of rulesets.
 
-__all__ = ["Classification", "classify"]
+Each process keeps the active ruleset in memory. At most every CLASSIFICATION_RELOAD_SECONDS it
+checks whether the shipped file changed or an operator activated another stored ruleset, and
+loads it; a ruleset that fails validation is logged and the previous one stays active.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from . import selectors
+from .engine import Classification, Ruleset, RulesetError
+from .models import StoredRuleset
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Classification", "Ruleset", "RulesetError", "classify", "ruleset_active", "ruleset_reload"]
+
+
+@dataclass
+class _Active:
+    ruleset: Ruleset | None = None
+    source: tuple | None = None  # what it was loaded from: ("file", path, mtime, size) or ("db", id, hash)
+    checked_at: float = 0.0
+
+
+_active = _Active()
+_lock = threading.Lock()
+
+
+def classify(title: str) -> Classification:
+    """Level (csuite, vp or None), deciding rule and rules version for one job title."""
+    return ruleset_active().classify(title)
+
+
+def ruleset_active() -> Ruleset:
+    if _active.ruleset is None or time.monotonic() - _active.checked_at > settings.CLASSIFICATION_RELOAD_SECONDS:
+        ruleset_reload()
+    return _active.ruleset
+
+
+def ruleset_reload(*, force: bool = False) -> Ruleset:
+    """Load the ruleset that should be active if it differs from the loaded one (or `force`)."""
+    with _lock:
+        source = _desired_source()
+        if force or source != _active.source or _active.ruleset is None:
+            try:
+                _active.ruleset = _load(source)
+                logger.info("classification ruleset %s active (from %s)", _active.ruleset.version, source[0])
+            except (RulesetError, OSError) as exc:
+                if _active.ruleset is None:
+                    raise
+                logger.error("ruleset from %s rejected, keeping %s: %s", source, _active.ruleset.version, exc)
+            _active.source = source
+        _active.checked_at = time.monotonic()
+        return _active.ruleset
+
+
+def _desired_source() -> tuple:
+    try:
+        # A savepoint, so a failed look-up cannot poison a caller's transaction.
+        with transaction.atomic():
+            stored = selectors.stored_ruleset_active_key()
+    except DatabaseError:  # no tables yet (first migrate) or the database is away: the file rules
+        stored = None
+    if stored is not None:
+        return ("db", *stored)
+    path = Path(settings.CLASSIFICATION_RULESET_PATH)
+    stat = path.stat()
+    return ("file", str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _source_text(source: tuple) -> str:
+    if source[0] == "db":
+        return selectors.stored_ruleset_get(ruleset_id=source[1]).content
+    return Path(source[1]).read_text(encoding="utf-8")
+
+
+def _load(source: tuple) -> Ruleset:
+    return Ruleset.from_text(_source_text(source))
+
+
+def ruleset_shipped_text() -> str:
+    return Path(settings.CLASSIFICATION_RULESET_PATH).read_text(encoding="utf-8")
+
+
+def ruleset_active_text() -> str:
+    """The text of the rules in force: the starting point for an operator's next version."""
+    source = _desired_source()
+    return _source_text(source)
+
+
+def ruleset_for_choice(choice: str) -> Ruleset:
+    """'' = the active rules, 'file' = the shipped file, or a stored ruleset's id."""
+    if not choice:
+        return ruleset_active()
+    if choice == "file":
+        return Ruleset.from_text(ruleset_shipped_text())
+    return Ruleset.from_text(selectors.stored_ruleset_get(ruleset_id=int(choice)).content)
+
+
+def ruleset_store(*, content: str, change_note: str, user=None, activate: bool = False) -> StoredRuleset:
+    """Validate and save an operator's ruleset; raises RulesetError before anything is saved."""
+    parsed = Ruleset.from_text(content)
+    if not change_note.strip():
+        raise RulesetError("a change note is required")
+    if StoredRuleset.objects.filter(version=parsed.version).exists():
+        raise RulesetError(f"version {parsed.version!r} is already stored: give the new rules a new version")
+    with transaction.atomic():
+        stored = StoredRuleset.objects.create(
+            version=parsed.version,
+            content=content,
+            content_hash=parsed.content_hash,
+            change_note=change_note.strip(),
+            created_by=user,
+        )
+        if activate:
+            ruleset_activate(stored=stored)
+    return stored
+
+
+def ruleset_activate(*, stored: StoredRuleset) -> None:
+    Ruleset.from_text(stored.content)  # still valid under this code's rules (e.g. after an upgrade)?
+    with transaction.atomic():
+        StoredRuleset.objects.filter(is_active=True).exclude(pk=stored.pk).update(is_active=False)
+        StoredRuleset.objects.filter(pk=stored.pk).update(is_active=True)
+        transaction.on_commit(lambda: ruleset_reload())
+
+
+def ruleset_deactivate_all() -> None:
+    """Go back to the shipped ruleset file."""
+    StoredRuleset.objects.filter(is_active=True).update(is_active=False)
+    transaction.on_commit(lambda: ruleset_reload())
+
+
+def titles_try(*, titles: list[str], ruleset: Ruleset | None = None) -> list[tuple[str, Classification]]:
+    ruleset = ruleset or ruleset_active()
+    return [(title, ruleset.classify_uncached(title)) for title in titles if title.strip()]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from classification.services import classify
+from classification.services import classify, ruleset_active
 
 from . import selectors
 from .community import CommunityClient, CommunityError, CommunityProfile, community_configured
@@ -237,6 +237,7 @@ def member_apply_title(
     event: RawEvent | None = None,
     changes: _Changes | None = None,
     now: datetime | None = None,
+    seen_at: datetime | None = None,
 ) -> str:
     """Move one member through the state machine for a new title; caller holds the lock.
 
@@ -263,7 +264,7 @@ def member_apply_title(
     member.username = username or member.username
     member.title = title.strip()
     member.level = result.level
-    member.last_seen_at = now
+    member.last_seen_at = seen_at or now
     member.rules_version = result.version
     for name, value in attributes.items():
         setattr(member, name, value)
@@ -324,6 +325,60 @@ def member_enrich(*, user_id: str, client: CommunityClient | None = None) -> boo
             # The detection snapshot is what digests show: complete it while it is unsent.
             Detection.objects.filter(user_id=user_id, digest__isnull=True).update(**filled)
     return True
+
+
+# --- Reclassification under a new ruleset ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    user_id: str
+    username: str
+    title: str
+    old_level: str
+    new_level: str | None  # None: no longer senior, the member is removed
+    rule: str
+
+
+def members_reclassify(*, dry_run: bool, user_ids: list[str] | None = None) -> tuple[list[LevelChange], int]:
+    """Re-evaluate stored members under the active ruleset; returns (level changes, members read).
+
+    Changes go through member_apply_title under the member lock, exactly as a webhook would
+    apply the same title: removals, promotions (with their detection) and demotions. A member
+    whose title changed meanwhile is skipped: its newer event was classified already.
+    """
+    ruleset = ruleset_active()
+    members = SeniorMember.objects.order_by("pk")
+    if user_ids is not None:
+        members = members.filter(pk__in=user_ids)
+    changes, confirmed, read = [], [], 0
+    for member in members.only("user_id", "username", "title", "level", "rules_version").iterator(chunk_size=2000):
+        read += 1
+        result = ruleset.classify(member.title)
+        if result.level != member.level:
+            changes.append(
+                LevelChange(member.user_id, member.username, member.title, member.level, result.level, result.rule)
+            )
+        elif member.rules_version != ruleset.version:
+            confirmed.append(member.user_id)
+    if dry_run:
+        return changes, read
+    for change in changes:
+        with transaction.atomic():
+            member_lock(change.user_id)
+            member = SeniorMember.objects.select_for_update().filter(pk=change.user_id).first()
+            if member is None or member.title != change.title:
+                continue
+            member_apply_title(
+                user_id=member.user_id,
+                username=member.username,
+                title=member.title,
+                attributes={},
+                seen_at=member.last_seen_at,
+            )
+    for start in range(0, len(confirmed), 2000):
+        SeniorMember.objects.filter(pk__in=confirmed[start : start + 2000]).update(rules_version=ruleset.version)
+    return changes, read
 
 
 # --- Outbox sweep and housekeeping -------------------------------------------------------------

@@ -83,3 +83,18 @@ def member_factory(db):
     from tests.factories import SeniorMemberFactory
 
     return SeniorMemberFactory
+
+
+_REPORT_LINES: list[str] = []
+
+
+def report_line(text: str) -> None:
+    """A figure to print at the end of the test run (accuracy and the like)."""
+    _REPORT_LINES.append(text)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORT_LINES:
+        terminalreporter.section("figures")
+        for line in _REPORT_LINES:
+            terminalreporter.write_line(line)

@@ -190,7 +190,7 @@ COMMUNITY_FIELD_JOINED_AT = env.str("COMMUNITY_FIELD_JOINED_AT", default="create
 
 # --- Classification -------------------------------------------------------------------------
 CLASSIFICATION_RULESET_PATH = env.path(
-    "CLASSIFICATION_RULESET_PATH", default=str(BASE_DIR / "classification" / "rulesets" / "default.json")
+    "CLASSIFICATION_RULESET_PATH", default=str(BASE_DIR / "classification" / "rulesets" / "default.yaml")
 )
 
 LOGGING = {
@@ -200,3 +200,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# How often each process checks for a changed ruleset file or a newly activated stored ruleset.
+CLASSIFICATION_RELOAD_SECONDS = env.float("CLASSIFICATION_RELOAD_SECONDS", default=10.0)

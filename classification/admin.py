@@ -1,0 +1,123 @@
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from . import services
+from .engine import Ruleset, RulesetError
+from .models import StoredRuleset
+
+
+class StoredRulesetForm(forms.ModelForm):
+    activate = forms.BooleanField(required=False, initial=True, help_text="Use these rules as soon as they are saved.")
+
+    class Meta:
+        model = StoredRuleset
+        fields = ["content", "change_note"]
+        widgets = {"content": forms.Textarea(attrs={"rows": 40, "cols": 120, "style": "font-family: monospace"})}
+
+    def clean_content(self):
+        content = self.cleaned_data["content"]
+        try:
+            parsed = Ruleset.from_text(content)
+        except RulesetError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if StoredRuleset.objects.filter(version=parsed.version).exists():
+            raise forms.ValidationError(f"Version {parsed.version} is already stored: change 'version' first.")
+        return content
+
+
+class TryTitlesForm(forms.Form):
+    titles = forms.CharField(widget=forms.Textarea(attrs={"rows": 12, "cols": 80}), help_text="One title per line.")
+    ruleset = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = [(str(r.pk), f"stored {r.version}") for r in StoredRuleset.objects.all()]
+        self.fields["ruleset"].choices = [("", "the active rules"), ("file", "the shipped file"), *stored]
+
+
+@admin.register(StoredRuleset)
+class StoredRulesetAdmin(admin.ModelAdmin):
+    form = StoredRulesetForm
+    list_display = ["version", "is_active", "change_note", "created_by", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["version", "change_note", "content"]
+    actions = ["activate", "use_shipped_file", "reload_now"]
+    change_list_template = "admin/classification/storedruleset/change_list.html"
+
+    def get_fields(self, request, obj=None):
+        return ["content", "change_note", "activate"] if obj is None else self.get_readonly_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["version", "is_active", "change_note", "created_by", "created_at", "content_hash", "content_block"]
+
+    @admin.display(description="content")
+    def content_block(self, obj):
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.content)
+
+    def get_changeform_initial_data(self, request):
+        return {"content": services.ruleset_active_text()}
+
+    def save_model(self, request, obj, form, change):
+        stored = services.ruleset_store(
+            content=form.cleaned_data["content"],
+            change_note=form.cleaned_data["change_note"],
+            user=request.user,
+            activate=form.cleaned_data.get("activate", False),
+        )
+        obj.pk, obj.version, obj._state.adding = stored.pk, stored.version, False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.is_active
+
+    @admin.action(description="Activate the selected ruleset")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one ruleset to activate.", messages.ERROR)
+            return
+        stored = queryset.get()
+        try:
+            services.ruleset_activate(stored=stored)
+        except RulesetError as exc:
+            self.message_user(request, f"Ruleset {stored.version} is not valid: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"Ruleset {stored.version} is active.", messages.SUCCESS)
+
+    @admin.action(description="Go back to the shipped ruleset file")
+    def use_shipped_file(self, request, queryset):
+        services.ruleset_deactivate_all()
+        self.message_user(request, "The shipped ruleset file is active again.", messages.SUCCESS)
+
+    @admin.action(description="Reload the rules in this process now")
+    def reload_now(self, request, queryset):
+        ruleset = services.ruleset_reload(force=True)
+        self.message_user(request, f"Ruleset {ruleset.version} loaded.", messages.SUCCESS)
+
+    def get_urls(self):
+        custom = [path("try/", self.admin_site.admin_view(self.try_titles_view), name="classification_try_titles")]
+        return custom + super().get_urls()
+
+    def try_titles_view(self, request):
+        form = TryTitlesForm(request.POST or None)
+        results, ruleset, error = [], None, None
+        if request.method == "POST" and form.is_valid():
+            try:
+                ruleset = services.ruleset_for_choice(form.cleaned_data["ruleset"])
+                results = services.titles_try(titles=form.cleaned_data["titles"].splitlines(), ruleset=ruleset)
+            except RulesetError as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Try titles",
+            "opts": self.model._meta,
+            "form": form,
+            "results": results,
+            "ruleset": ruleset,
+            "error": error,
+            "changelist_url": reverse("admin:classification_storedruleset_changelist"),
+        }
+        return TemplateResponse(request, "admin/classification/try_titles.html", context)

@@ -1,0 +1,57 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from classification.evaluation import labelled_titles_read, ruleset_evaluate
+from classification.services import ruleset_active
+
+
+class Command(BaseCommand):
+    help = (
+        "Classify job titles with the active ruleset, printing 'level<TAB>title' per title "
+        "(level: csuite, vp or none). Titles come from the arguments or --file (one per line, - for stdin)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("titles", nargs="*", help="job titles")
+        parser.add_argument("--file", help="a file with one title per line, or - for standard input")
+        parser.add_argument("--explain", action="store_true", help="also print the deciding rule and the version")
+        parser.add_argument(
+            "--evaluate", metavar="TSV", help="measure accuracy on a labelled file of 'level<TAB>title' lines"
+        )
+
+    def handle(self, *args, titles, file, explain, evaluate, **options):
+        ruleset = ruleset_active()
+        if evaluate:
+            return self._evaluate(ruleset, evaluate)
+        if file:
+            titles = list(titles) + self._read(file)
+        if not titles:
+            raise CommandError("give titles as arguments or with --file")
+        for title in titles:
+            result = ruleset.classify(title)
+            line = f"{result.level or 'none'}\t{title}"
+            if explain:
+                line += f"\t{result.rule}\t{result.version}"
+            self.stdout.write(line)
+
+    @staticmethod
+    def _read(file: str) -> list[str]:
+        try:
+            text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc}") from None
+        return [line for line in text.splitlines() if line.strip()]
+
+    def _evaluate(self, ruleset, path: str) -> None:
+        try:
+            result = ruleset_evaluate(ruleset, labelled_titles_read(path))
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        for case, got, rule in result.misses:
+            marker = "!" if case.required else " "
+            self.stdout.write(f"{marker} line {case.line}: expected {case.expected}, got {got} ({rule}): {case.title}")
+        self.stdout.write(
+            f"accuracy {result.accuracy:.2%} ({result.correct}/{result.total}) with rules {ruleset.version}; "
+            f"required cases wrong: {len(result.required_misses)}"
+        )

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand
+
+from detections.services import members_reclassify
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-evaluate every stored senior member under the active ruleset and apply the removals and "
+        "level changes (promotions recorded as detections), as the webhook path would. --dry-run only lists them."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="list the changes without applying them")
+
+    def handle(self, *args, dry_run, **options):
+        changes, read = members_reclassify(dry_run=dry_run)
+        for change in changes:
+            new = change.new_level or "removed"
+            self.stdout.write(f"{change.user_id}\t{change.old_level} -> {new}\t{change.title}\t({change.rule})")
+        verb = "would change" if dry_run else "changed"
+        removed = sum(1 for c in changes if c.new_level is None)
+        self.stdout.write(f"{read} members read; {verb} {len(changes)} ({removed} removed)")

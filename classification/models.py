@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class StoredRuleset(models.Model):
+    """A ruleset written by an operator in the admin; the active one overrides the shipped file.
+
+    Rows are never edited in place: a change is a new version with a change note, so every
+    decision's rules_version points at text that still exists.
+    """
+
+    version = models.CharField(max_length=64, unique=True)
+    content = models.TextField(help_text="The ruleset in YAML, in the same format as the shipped file.")
+    content_hash = models.CharField(max_length=64, editable=False)
+    change_note = models.TextField(help_text="What changed and why.")
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "ruleset"
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_ruleset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version}{' (active)' if self.is_active else ''}"
