@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import multiprocessing
 import os
 import random
 import re
+import signal
 import string
 import time
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ from functools import lru_cache
 import yaml
 
 from .normalise import CLAUSE_BREAK, normalise_title
+from .normalise import MAY_BREAK as _MAY_BREAK
+from .regex_hint import lookahead_for
 
 LEVELS = ("csuite", "vp")
 _RANK = {"csuite": 2, "vp": 1}
@@ -73,9 +75,13 @@ class Ruleset:
     _roles_regex: re.Pattern = field(repr=False)
 
     def __post_init__(self) -> None:
-        self._before = tuple(v for v in self.vetoes if v.where in ("before", "around"))
-        self._after = tuple(v for v in self.vetoes if v.where in ("after", "around"))
         self._role_by_group = {f"r{i}": role for i, role in enumerate(self.roles)}
+        # Decisions are immutable: build each one once instead of once per title.
+        self._decision = {role.id: Classification(role.level, role.id, self.version) for role in self.roles}
+        self._decision.update({veto.id: Classification(None, veto.id, self.version) for veto in self.vetoes})
+        self._no_role = Classification(None, NO_ROLE_RULE, self.version)
+        self._before_regex, self._before_ids = _combine(v for v in self.vetoes if v.where in ("before", "around"))
+        self._after_regex, self._after_ids = _combine(v for v in self.vetoes if v.where in ("after", "around"))
         self.classify = lru_cache(maxsize=CACHE_SIZE)(self.classify_uncached)
 
     # --- loading ------------------------------------------------------------------------------
@@ -98,7 +104,7 @@ class Ruleset:
             raise RulesetError("'vetoes' must be a list")
 
         seen: set[str] = set()
-        roles, parts, examples = [], [], []
+        roles, parts, patterns, examples = [], [], [], []
         for index, entry in enumerate(roles_data):
             rule_id, pattern = _entry_basics(entry, seen, kind="role")
             level = entry.get("level")
@@ -106,6 +112,7 @@ class Ruleset:
                 raise RulesetError(f"role {rule_id}: unknown level {level!r} (use csuite, vp or none)")
             roles.append(RoleRule(rule_id, None if level == "none" else level))
             parts.append(f"(?P<r{index}>{pattern})")
+            patterns.append(pattern)
             examples += _examples(entry, rule_id)
         vetoes = []
         for entry in vetoes_data:
@@ -122,7 +129,7 @@ class Ruleset:
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
             roles=tuple(roles),
             vetoes=tuple(vetoes),
-            _roles_regex=re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"),
+            _roles_regex=re.compile(r"(?<!\w)" + lookahead_for(patterns) + "(?:" + "|".join(parts) + r")(?!\w)"),
         )
         ruleset._check_examples(examples)
         ruleset._check_speed()
@@ -145,18 +152,26 @@ class Ruleset:
         Python's `re` cannot be interrupted mid-match, so the probe titles run in a forked child
         that is killed when it overruns: a runaway pattern costs a second here, not a hung process.
         """
-        context = multiprocessing.get_context("fork")
-        child = context.Process(target=self._speed_probe, daemon=True)
-        child.start()
-        child.join(timeout=_SPEED_CHECK_TIMEOUT_SECONDS)
-        if child.is_alive():
-            child.kill()
-            child.join()
-            raise RulesetError("a pattern backtracks catastrophically: a 10 KB probe title did not finish")
-        if child.exitcode != 0:
+        if not hasattr(os, "fork"):
+            self._speed_probe(exit=False)
+            return
+        pid = os.fork()  # not multiprocessing: Celery's pool processes may not start children
+        if pid == 0:
+            try:
+                self._speed_probe(exit=True)
+            finally:
+                os._exit(4)
+        deadline = time.monotonic() + _SPEED_CHECK_TIMEOUT_SECONDS
+        while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise RulesetError("a pattern backtracks catastrophically: a 10 KB probe title did not finish")
+            time.sleep(0.005)
+        if os.waitstatus_to_exitcode(waited[1]) != 0:
             raise RulesetError("a pattern is too slow: a 10 KB probe title took over 100 ms")
 
-    def _speed_probe(self) -> None:
+    def _speed_probe(self, *, exit: bool) -> None:
         rng = random.Random(0)
         noise = "".join(rng.choice(string.ascii_letters + " ,/&-.") for _ in range(10_000))
         for words in _PROBE_WORDS + (noise,):
@@ -164,20 +179,35 @@ class Ruleset:
             started = time.perf_counter()
             self.classify_uncached(title)
             if time.perf_counter() - started > MAX_SECONDS_PER_PROBE:
-                os._exit(3)
-        os._exit(0)
+                if exit:
+                    os._exit(3)
+                raise RulesetError("a pattern is too slow: a 10 KB probe title took over 100 ms")
+        if exit:
+            os._exit(0)
 
     # --- classifying --------------------------------------------------------------------------
     def classify_uncached(self, title: str) -> Classification:
         text = normalise_title(title)
         matches = list(self._roles_regex.finditer(text))
         if not matches:
-            return Classification(None, NO_ROLE_RULE, self.version)
-        breaks = [(m.start(), m.end()) for m in CLAUSE_BREAK.finditer(text)]
-        break_starts, break_ends = [b[0] for b in breaks], [b[1] for b in breaks]
+            return self._no_role
+        has_breaks = _MAY_BREAK.search(text) is not None
+        if len(matches) == 1 and not has_breaks:  # the common case, without the bookkeeping below
+            match = matches[0]
+            role = self._role_by_group[match.lastgroup]
+            if role.level is None:
+                return self._decision[role.id]
+            veto = self._veto(text[: match.start()].strip(), text[match.end() :].strip())
+            return self._decision[veto or role.id]
+        if has_breaks:
+            breaks = [(m.start(), m.end()) for m in CLAUSE_BREAK.finditer(text)]
+            break_starts, break_ends = [b[0] for b in breaks], [b[1] for b in breaks]
+        else:
+            break_starts = break_ends = []
         best: RoleRule | None = None
         not_senior_rule = None
         before = ""
+        last = len(matches) - 1
         for i, match in enumerate(matches):
             start, end = match.span()
             clause_start, clause_end = _clause(break_starts, break_ends, start, end, len(text))
@@ -188,10 +218,9 @@ class Ruleset:
                 continue
             if best is not None and _RANK[role.level] <= _RANK[best.level]:
                 continue
-            has_next = i + 1 < len(matches)
-            next_start = matches[i + 1].start() if has_next else len(text)
+            next_start = matches[i + 1].start() if i < last else len(text)
             after = text[end : min(next_start, clause_end)]
-            if has_next and next_start <= clause_end and "," in after:
+            if i < last and next_start <= clause_end and "," in after:
                 after = after[: after.rfind(",")]  # words after the last comma qualify the next role
             veto = self._veto(before, after.strip())
             if veto is not None:
@@ -199,8 +228,8 @@ class Ruleset:
                 continue
             best = role
         if best is None:
-            return Classification(None, not_senior_rule or NO_ROLE_RULE, self.version)
-        return Classification(best.level, best.id, self.version)
+            return self._decision[not_senior_rule] if not_senior_rule else self._no_role
+        return self._decision[best.id]
 
     @staticmethod
     def _before_region(text: str, matches: list[re.Match], i: int, clause_start: int, previous_before: str) -> str:
@@ -222,15 +251,24 @@ class Ruleset:
         return before.strip()
 
     def _veto(self, before: str, after: str) -> str | None:
-        if before:
-            for veto in self._before:
-                if veto.regex.search(before):
-                    return veto.id
-        if after:
-            for veto in self._after:
-                if veto.regex.search(after):
-                    return veto.id
+        if before and self._before_regex is not None:
+            found = self._before_regex.search(before)
+            if found:
+                return self._before_ids[found.lastgroup]
+        if after and self._after_regex is not None:
+            found = self._after_regex.search(after)
+            if found:
+                return self._after_ids[found.lastgroup]
         return None
+
+
+def _combine(vetoes) -> tuple[re.Pattern | None, dict[str, str]]:
+    """One alternation for a list of vetoes: a single scan per region instead of one per veto."""
+    vetoes = list(vetoes)
+    if not vetoes:
+        return None, {}
+    ids = {f"v{i}": veto.id for i, veto in enumerate(vetoes)}
+    return re.compile("|".join(f"(?P<v{i}>{veto.regex.pattern})" for i, veto in enumerate(vetoes))), ids
 
 
 def _clause(starts: list[int], ends: list[int], start: int, end: int, length: int) -> tuple[int, int]:

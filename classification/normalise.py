@@ -24,10 +24,18 @@ _DASHES = frozenset("-–—")
 
 # Where one role's clause ends: vetoes never look across these.
 CLAUSE_BREAK = re.compile(r" (?:\||&|and|und|et|y) ")
+# A cheap first look: most titles have no break at all.
+MAY_BREAK = re.compile(r"[|&]| (?:and|und|et|y) ")
+_PLAIN = re.compile(r"[^a-z0-9 ]")
 
 
 def normalise_title(title: str) -> str:
-    text = title.casefold()
+    if title.isascii():
+        text = title.lower()
+        if _PLAIN.search(text) is None:  # letters, digits and spaces only: nothing to translate
+            return " ".join(text.split())
+    else:
+        text = title.casefold()
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE).translate(_LETTERS))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))

@@ -132,6 +132,7 @@ def ruleset_activate(*, stored: StoredRuleset) -> None:
     with transaction.atomic():
         StoredRuleset.objects.filter(is_active=True).exclude(pk=stored.pk).update(is_active=False)
         StoredRuleset.objects.filter(pk=stored.pk).update(is_active=True)
+        stored.is_active = True
         transaction.on_commit(lambda: ruleset_reload())
 
 

@@ -1,0 +1,97 @@
+"""manage.py classify and manage.py reclassify."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from classification import services
+from detections.models import Detection, SeniorMember
+from tests.factories import SeniorMemberFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_classify_prints_level_tab_title():
+    assert run("classify", "VP of Sales", "Assistant to the CEO", "C.E.O.") == (
+        "vp\tVP of Sales\nnone\tAssistant to the CEO\ncsuite\tC.E.O.\n"
+    )
+
+
+def test_classify_reads_a_file(tmp_path):
+    titles = tmp_path / "titles.txt"
+    titles.write_text("Chief Revenue Officer\n\nSoftware Engineer\n")
+
+    assert run("classify", "--file", str(titles)) == "csuite\tChief Revenue Officer\nnone\tSoftware Engineer\n"
+
+
+def test_classify_reads_standard_input_in_a_real_process():
+    env_python = sys.executable
+    result = subprocess.run(
+        [env_python, "manage.py", "classify", "--file", "-"],
+        input="Vizepräsident\nPDG\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+
+    assert result.stdout == "vp\tVizepräsident\ncsuite\tPDG\n"
+
+
+def test_classify_explain_adds_rule_and_version():
+    line = run("classify", "--explain", "EVP & CFO").strip()
+
+    assert line.split("\t") == ["csuite", "EVP & CFO", "csuite.cxo", services.ruleset_active().version]
+
+
+def test_classify_evaluate_prints_the_accuracy():
+    output = run("classify", "--evaluate", str(ROOT / "tests/classification/data/holdout_titles.tsv"))
+
+    assert "accuracy 100.00% (90/90)" in output
+
+
+def test_classify_without_titles_is_an_error():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="give titles"):
+        run("classify")
+
+
+@pytest.fixture
+def members():
+    SeniorMemberFactory(user_id="1", title="VP of Sales", level="vp", rules_version="old")
+    SeniorMemberFactory(user_id="2", title="Chief Executive Officer", level="vp", rules_version="old")  # under-rated
+    SeniorMemberFactory(user_id="3", title="Assistant to the CEO", level="csuite", rules_version="old")  # not senior
+    SeniorMemberFactory(user_id="4", title="CFO", level="csuite", rules_version="old")
+
+
+def test_reclassify_dry_run_lists_changes_and_writes_nothing(members):
+    output = run("reclassify", "--dry-run")
+
+    assert "2\tvp -> csuite\tChief Executive Officer" in output
+    assert "3\tcsuite -> removed\tAssistant to the CEO" in output
+    assert "4 members read; would change 2 (1 removed)" in output
+    assert SeniorMember.objects.count() == 4
+    assert not Detection.objects.exists()
+
+
+def test_reclassify_applies_through_the_member_services(members):
+    output = run("reclassify")
+
+    assert "changed 2 (1 removed)" in output
+    assert set(SeniorMember.objects.values_list("user_id", "level")) == {("1", "vp"), ("2", "csuite"), ("4", "csuite")}
+    promotion = Detection.objects.get()
+    assert (promotion.user_id, promotion.kind, promotion.level) == ("2", "promotion", "csuite")
+    version = services.ruleset_active().version
+    assert set(SeniorMember.objects.values_list("rules_version", flat=True)) == {version}
