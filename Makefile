@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean
+.PHONY: run test lint format migrations-check ci clean bench-classification
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(VENV)/.installed
 ## test: the whole suite against throwaway PostgreSQL and Redis servers
 test: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## bench-classification: titles/s on one core against a plain-regex baseline, and pathological titles
+bench-classification: $(VENV)/.installed
+	$(PY) -m benchmarks.classification
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
