@@ -28,6 +28,22 @@ class Schedule:
 
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule(
+        name="digest: build the weekly digest",
+        task="digests.tasks.digest_build_weekly",
+        # Fridays at 17:00 America/New_York, on both sides of the daylight-saving changes.
+        crontab=("0", "17", "*", "*", "5"),
+        description="Build this week's digest from every detection not yet in one, then send it.",
+        expires_seconds=6 * 3600,
+    ),
+    Schedule(
+        name="digest: send due deliveries",
+        task="digests.tasks.deliveries_send_due",
+        # Every minute: deliveries whose retry time has come, and any left by a crashed worker.
+        every_seconds=60,
+        description="Send digest deliveries that are due (first attempts and scheduled retries).",
+        expires_seconds=50,
+    ),
+    Schedule(
         name="housekeeping: purge old raw events",
         task="detections.tasks.events_purge_old",
         # Every day at 02:00 America/New_York.

@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/", include("detections.urls")),
+    path("api/", include("captpathfinder.api_urls")),
 ]
 
 handler400 = "captpathfinder.errors.bad_request"

@@ -127,6 +127,7 @@ class Detection(models.Model):
     digest = models.ForeignKey(
         "digests.Digest", null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
     )
+    digest_chunk = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-detected_at"]

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from detections.selectors import tracked_fields_cache_clear
 
-pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.insided"]
+pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.insided", "tests.fixtures.control_room"]
 
 
 @pytest.fixture(autouse=True)

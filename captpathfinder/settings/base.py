@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_celery_beat",
     "captpathfinder",
     "classification",
@@ -122,6 +123,7 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # --- Django REST framework --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -202,3 +204,44 @@ LOGGING = {
 }
 # How often each process checks for a changed ruleset file or a newly activated stored ruleset.
 CLASSIFICATION_RELOAD_SECONDS = env.float("CLASSIFICATION_RELOAD_SECONDS", default=10.0)
+
+# --- Weekly digest and Automation Anywhere ------------------------------------------------------
+# "aa" calls the Control Room; "console" writes deliveries to the log and var/outbox/ instead.
+DIGEST_BACKEND = env.str("DIGEST_BACKEND", default="aa")
+DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=10)
+DIGEST_EMAIL_TO = env.list("DIGEST_EMAIL_TO", default=[])
+DIGEST_EMAIL_SUBJECT = env.str("DIGEST_EMAIL_SUBJECT", default="Senior executives detected this week")
+DIGEST_TEAMS_WEBHOOK_URL = env.str("DIGEST_TEAMS_WEBHOOK_URL", default="")
+# Teams refuses messages over 28 KB; cards are packed to stay under this many bytes.
+DIGEST_TEAMS_MAX_BYTES = env.int("DIGEST_TEAMS_MAX_BYTES", default=27 * 1024)
+# Link each entry to the member's community profile: {user_id} and {username} are filled in.
+COMMUNITY_PROFILE_URL_TEMPLATE = env.str("COMMUNITY_PROFILE_URL_TEMPLATE", default="")
+# Seconds between attempts after quick retries fail; after the last, a delivery is dead.
+DIGEST_RETRY_SCHEDULE = env.list("DIGEST_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600])
+# A worker's claim on a delivery; past it, a crashed worker's delivery is sent again.
+DIGEST_SEND_LEASE_SECONDS = env.int("DIGEST_SEND_LEASE_SECONDS", default=600)
+# Circuit breaker: open after this many failures in a row, pause (doubling) from/to these.
+DIGEST_CIRCUIT_FAILURES = env.int("DIGEST_CIRCUIT_FAILURES", default=5)
+DIGEST_CIRCUIT_PAUSE_SECONDS = env.int("DIGEST_CIRCUIT_PAUSE_SECONDS", default=300)
+DIGEST_CIRCUIT_MAX_PAUSE_SECONDS = env.int("DIGEST_CIRCUIT_MAX_PAUSE_SECONDS", default=3600)
+
+AA_CONTROL_ROOM_URL = env.str("AA_CONTROL_ROOM_URL", default="")
+AA_USERNAME = env.str("AA_USERNAME", default="")
+AA_API_KEY = env.str("AA_API_KEY", default="")
+# "v4" (botId + unattendedRequest) or "v3" (fileId + runAsUserIds), per the Control Room's version.
+AA_DEPLOY_API = env.str("AA_DEPLOY_API", default="v4")
+AA_EMAIL_BOT_ID = env.int("AA_EMAIL_BOT_ID", default=0)
+AA_TEAMS_BOT_ID = env.int("AA_TEAMS_BOT_ID", default=0)
+AA_RUN_AS_USER_IDS = env.list("AA_RUN_AS_USER_IDS", cast=int, default=[])
+AA_POOL_IDS = env.list("AA_POOL_IDS", cast=int, default=[])
+AA_TIMEOUT_SECONDS = env.float("AA_TIMEOUT_SECONDS", default=30.0)
+# Quick retries inside one attempt, for transient errors (then the retry schedule takes over).
+AA_QUICK_RETRIES = env.int("AA_QUICK_RETRIES", default=3)
+AA_QUICK_RETRY_WAIT_SECONDS = env.float("AA_QUICK_RETRY_WAIT_SECONDS", default=1.0)
+# The bots' input variable names.
+AA_EMAIL_INPUT_RECIPIENTS = env.str("AA_EMAIL_INPUT_RECIPIENTS", default="recipients")
+AA_EMAIL_INPUT_SUBJECT = env.str("AA_EMAIL_INPUT_SUBJECT", default="subject")
+AA_EMAIL_INPUT_HTML = env.str("AA_EMAIL_INPUT_HTML", default="htmlBody")
+AA_EMAIL_INPUT_TEXT = env.str("AA_EMAIL_INPUT_TEXT", default="textBody")
+AA_TEAMS_INPUT_WEBHOOK_URL = env.str("AA_TEAMS_INPUT_WEBHOOK_URL", default="webhookUrl")
+AA_TEAMS_INPUT_MESSAGE = env.str("AA_TEAMS_INPUT_MESSAGE", default="message")

@@ -9,3 +9,4 @@ from .base import env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-only")
+DIGEST_BACKEND = env.str("DIGEST_BACKEND", default="console")

@@ -1,0 +1,165 @@
+"""Automation Anywhere Control Room client: authenticate, keep the token fresh, deploy bots.
+
+Transient failures (connection errors, timeouts, 5xx, 429) get a few quick retries here; what
+happens after that (the retry schedule across hours, the circuit breaker) is the caller's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from tenacity import retry, retry_if_exception_type
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_KEY = "aa:control-room-token"  # noqa: S105 (a cache key)
+# Tokens live about 20 minutes. Refresh when older than this; never use one older than the hard limit.
+_TOKEN_REFRESH_AFTER_SECONDS = 15 * 60
+_TOKEN_MAX_AGE_SECONDS = 19 * 60
+
+
+class ControlRoomError(Exception):
+    """The Control Room did not deploy the bot; the message says why."""
+
+
+class TransientControlRoomError(ControlRoomError):
+    """Worth retrying: network trouble, a timeout, 5xx or 429, or a reply we could not read."""
+
+
+class _Unauthorized(ControlRoomError):
+    pass
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    issued_at: float
+
+
+def _quick_wait(retry_state) -> float:
+    """Exponential backoff between the quick retries, read from settings at call time."""
+    return min(settings.AA_QUICK_RETRY_WAIT_SECONDS * 2 ** (retry_state.attempt_number - 1), 8.0)
+
+
+def _quick_stop(retry_state) -> bool:
+    return retry_state.attempt_number >= settings.AA_QUICK_RETRIES
+
+
+_quick_retry = retry(
+    retry=retry_if_exception_type(TransientControlRoomError),
+    stop=_quick_stop,
+    wait=_quick_wait,
+    reraise=True,
+)
+
+
+def control_room_configured() -> bool:
+    return bool(settings.AA_CONTROL_ROOM_URL and settings.AA_USERNAME and settings.AA_API_KEY)
+
+
+def string_inputs(values: dict[str, str]) -> dict:
+    """botInput: each input variable as {"type": "STRING", "string": value}."""
+    return {name: {"type": "STRING", "string": value} for name, value in values.items()}
+
+
+class ControlRoomClient:
+    def __init__(self, *, base_url: str | None = None, session: requests.Session | None = None) -> None:
+        self.base_url = (base_url or settings.AA_CONTROL_ROOM_URL).rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout = settings.AA_TIMEOUT_SECONDS
+
+    # --- authentication -------------------------------------------------------------------
+    def _token(self, *, renew: bool = False) -> str:
+        token: _Token | None = None if renew else cache.get(_TOKEN_KEY)
+        age = time.time() - token.issued_at if token else None
+        if token and age < _TOKEN_REFRESH_AFTER_SECONDS:
+            return token.value
+        if token and age < _TOKEN_MAX_AGE_SECONDS:
+            try:
+                return self._store(self._post_for_token("/v1/authentication/token", {"token": token.value}))
+            except ControlRoomError as exc:
+                logger.info("Control Room token refresh failed (%s); authenticating again", exc)
+        payload = {"username": settings.AA_USERNAME, "apiKey": settings.AA_API_KEY}
+        return self._store(self._post_for_token("/v1/authentication", payload))
+
+    @staticmethod
+    def _store(value: str) -> str:
+        cache.set(_TOKEN_KEY, _Token(value, time.time()), timeout=_TOKEN_MAX_AGE_SECONDS)
+        return value
+
+    @_quick_retry
+    def _post_for_token(self, path: str, payload: dict) -> str:
+        body = self._json(self._post(path, payload, token=None), "authentication")
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise TransientControlRoomError("authentication reply has no token")
+        return token
+
+    # --- deploying ----------------------------------------------------------------------------
+    def deploy(self, *, bot_id: int, automation_name: str, inputs: dict[str, str]) -> str:
+        """Run a bot with string inputs; returns the deployment id."""
+        if settings.AA_DEPLOY_API == "v3":
+            path = "/v3/automations/deploy"
+            payload = {
+                "fileId": bot_id,
+                "runAsUserIds": settings.AA_RUN_AS_USER_IDS,
+                "poolIds": settings.AA_POOL_IDS,
+                "botInput": string_inputs(inputs),
+            }
+        else:
+            path = "/v4/automations/deploy"
+            payload = {
+                "botId": bot_id,
+                "automationName": automation_name,
+                "botInput": string_inputs(inputs),
+                "unattendedRequest": {
+                    "runAsUserIds": settings.AA_RUN_AS_USER_IDS,
+                    "poolIds": settings.AA_POOL_IDS,
+                    "numOfRunAsUsersToUse": 1,
+                },
+            }
+        try:
+            return self._deploy(path, payload, self._token())
+        except _Unauthorized:
+            # The token expired or was revoked mid-run: authenticate again, once.
+            return self._deploy(path, payload, self._token(renew=True))
+
+    @_quick_retry
+    def _deploy(self, path: str, payload: dict, token: str) -> str:
+        body = self._json(self._post(path, payload, token=token), "deploy")
+        deployment_id = body.get("deploymentId")
+        if not isinstance(deployment_id, str | int) or deployment_id == "":
+            raise TransientControlRoomError(f"deploy reply has no deploymentId: {str(body)[:200]}")
+        return str(deployment_id)
+
+    # --- HTTP -----------------------------------------------------------------------------------
+    def _post(self, path: str, payload: dict, *, token: str | None) -> requests.Response:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["X-Authorization"] = token
+        try:
+            response = self.session.post(f"{self.base_url}{path}", json=payload, headers=headers, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientControlRoomError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+        if response.status_code == 401 and token:
+            raise _Unauthorized(f"{path}: HTTP 401")
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientControlRoomError(f"{path}: HTTP {response.status_code} {response.text[:200]}")
+        if response.status_code >= 400:
+            raise ControlRoomError(f"{path}: HTTP {response.status_code} {response.text[:200]}")
+        return response
+
+    @staticmethod
+    def _json(response: requests.Response, what: str) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransientControlRoomError(f"{what} reply is not JSON: {response.text[:200]!r}") from None
+        if not isinstance(body, dict):
+            raise TransientControlRoomError(f"{what} reply is not a JSON object")
+        return body

@@ -1,0 +1,171 @@
+"""What a digest chunk looks like on each channel.
+
+Member-supplied text (names, titles, companies) is untrusted: the email HTML is rendered by
+Django templates with autoescaping, the Teams card escapes Markdown (Adaptive Card TextBlocks
+render it), and control characters are removed everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from detections.models import Detection
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_MARKDOWN = re.compile(r"([\\*_\[\]()~`#>|<!-])")
+LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
+KIND_LABELS = {"first": "New senior executive", "promotion": "Promoted to C-suite"}
+
+
+def clean(text: str, limit: int = 300) -> str:
+    """One line of plain text: control characters out, whitespace collapsed, length capped."""
+    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def markdown_escape(text: str) -> str:
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    title: str
+    level: str
+    kind: str
+    company: str
+    country: str
+    detected: date
+    profile_url: str
+
+
+def profile_url(user_id: str, username: str) -> str:
+    template = settings.COMMUNITY_PROFILE_URL_TEMPLATE
+    if not template:
+        return ""
+    url = template.format(user_id=quote(user_id, safe=""), username=quote(username, safe=""))
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+def entry_from_detection(detection: Detection) -> Entry:
+    local = ZoneInfo(settings.TIME_ZONE)
+    return Entry(
+        name=clean(detection.username or f"Member {detection.user_id}", 120),
+        title=clean(detection.title),
+        level=LEVEL_LABELS.get(detection.level, detection.level),
+        kind=KIND_LABELS.get(detection.kind, detection.kind),
+        company=clean(detection.company, 120),
+        country=clean(detection.country, 80),
+        detected=detection.detected_at.astimezone(local).date(),
+        profile_url=profile_url(detection.user_id, detection.username),
+    )
+
+
+def heading(week_ending: date, chunk: int, chunk_count: int) -> str:
+    part = f" ({chunk}/{chunk_count})" if chunk_count > 1 else ""
+    return f"{settings.DIGEST_EMAIL_SUBJECT} — week ending {week_ending:%b %d, %Y}{part}"
+
+
+def email_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
+    context = {"entries": entries, "heading": heading(week_ending, chunk, chunk_count), "week_ending": week_ending}
+    return {
+        "recipients": list(settings.DIGEST_EMAIL_TO),
+        "subject": context["heading"],
+        "html": render_to_string("digests/email.html", context),
+        "text": render_to_string("digests/email.txt", context),
+    }
+
+
+def teams_entry(entry: Entry) -> dict:
+    container = {
+        "type": "Container",
+        "separator": True,
+        "items": [
+            {
+                "type": "TextBlock",
+                "wrap": True,
+                "weight": "Bolder",
+                "text": f"{markdown_escape(entry.name)} — {entry.level}",
+            },
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": "Title", "value": markdown_escape(entry.title)},
+                    {"title": "Company", "value": markdown_escape(entry.company or "—")},
+                    {"title": "Country", "value": markdown_escape(entry.country or "—")},
+                    {"title": "Why", "value": entry.kind},
+                    {"title": "Detected", "value": entry.detected.isoformat()},
+                ],
+            },
+        ],
+    }
+    if entry.profile_url:
+        container["selectAction"] = {"type": "Action.OpenUrl", "url": entry.profile_url}
+    return container
+
+
+def teams_card(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
+    """The Teams message envelope with one Adaptive Card, as a Workflows webhook expects it."""
+    title = {
+        "type": "TextBlock",
+        "size": "Medium",
+        "weight": "Bolder",
+        "wrap": True,
+        "text": markdown_escape(heading(week_ending, chunk, chunk_count)),
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [title, *(teams_entry(entry) for entry in entries)],
+                },
+            }
+        ],
+    }
+
+
+def message_bytes(message: dict) -> int:
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def teams_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
+    message = teams_card(entries, week_ending=week_ending, chunk=chunk, chunk_count=chunk_count)
+    return {"webhook_url": settings.DIGEST_TEAMS_WEBHOOK_URL, "message": message}
+
+
+def chunks_pack(entries: list[Entry], *, week_ending: date) -> list[list[Entry]]:
+    """Split entries into chunks of at most DIGEST_CHUNK_SIZE whose Teams card stays under the limit.
+
+    A card's size is its empty size plus each entry's size plus one comma per entry, so each
+    entry is measured once. The heading is sized for the worst case (chunk 999/999).
+    """
+    empty = message_bytes(teams_card([], week_ending=week_ending, chunk=999, chunk_count=999))
+    chunks: list[list[Entry]] = []
+    current: list[Entry] = []
+    size = empty
+    for entry in entries:
+        entry_size = message_bytes(teams_entry(entry)) + 1
+        if current and (
+            len(current) >= settings.DIGEST_CHUNK_SIZE or size + entry_size > settings.DIGEST_TEAMS_MAX_BYTES
+        ):
+            chunks.append(current)
+            current, size = [], empty
+        current.append(entry)
+        size += entry_size
+    if current:
+        chunks.append(current)
+    return chunks

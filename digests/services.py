@@ -1,0 +1,242 @@
+"""Weekly digests: build them once, deliver every chunk on every channel, lose nothing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from detections.models import Detection
+
+from . import rendering
+from .backends import DeliveryError, backend_get
+from .models import Channel, ChannelCircuit, Digest, DigestDelivery
+
+logger = logging.getLogger(__name__)
+Status = DigestDelivery.Status
+RENDERERS = {Channel.EMAIL: rendering.email_render, Channel.TEAMS: rendering.teams_render}
+
+
+def week_ending_for(moment: datetime) -> date:
+    """The Friday, in America/New_York, of the week `moment` falls in (Saturday starts a week)."""
+    day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    return day + timedelta(days=(4 - day.weekday()) % 7)
+
+
+def digest_build_weekly(*, now: datetime | None = None) -> Digest:
+    """Build this week's digest from every detection not yet in a digest.
+
+    Idempotent and atomic: the digest row is locked while it is built, so a second run for the
+    same week (concurrent or later) finds it built and returns it; the detections are locked
+    too, so a detection can only ever land in one digest. Detections from a missed week are
+    simply still undigested, and go out now.
+    """
+    now = now or timezone.now()
+    week_ending = week_ending_for(now)
+    with transaction.atomic():
+        Digest.objects.get_or_create(week_ending=week_ending)
+        digest = Digest.objects.select_for_update().get(week_ending=week_ending)
+        if digest.built_at is not None:
+            return digest
+        detections = list(
+            Detection.objects.select_for_update()
+            .filter(digest__isnull=True, detected_at__lte=now)
+            .order_by("detected_at", "id")
+        )
+        entries = [rendering.entry_from_detection(d) for d in detections]
+        chunks = rendering.chunks_pack(entries, week_ending=week_ending)
+        position = 0
+        deliveries = []
+        for number, chunk in enumerate(chunks, start=1):
+            for detection in detections[position : position + len(chunk)]:
+                detection.digest, detection.digest_chunk = digest, number
+            position += len(chunk)
+            for channel, render in RENDERERS.items():
+                content = render(chunk, week_ending=week_ending, chunk=number, chunk_count=len(chunks))
+                deliveries.append(
+                    DigestDelivery(
+                        digest=digest,
+                        channel=channel,
+                        chunk=number,
+                        chunk_count=len(chunks),
+                        content=content,
+                        next_attempt_at=now,
+                    )
+                )
+        Detection.objects.bulk_update(detections, ["digest", "digest_chunk"], batch_size=1000)
+        DigestDelivery.objects.bulk_create(deliveries, batch_size=500)
+        digest.built_at = now
+        digest.detection_count = len(detections)
+        digest.chunk_count = len(chunks)
+        digest.save(update_fields=["built_at", "detection_count", "chunk_count"])
+        if deliveries:
+            transaction.on_commit(deliveries_send_enqueue)
+    logger.info("digest %s built: %d detections in %d chunks", week_ending, len(detections), len(chunks))
+    return digest
+
+
+def deliveries_send_enqueue() -> None:
+    from .tasks import deliveries_send_due
+
+    try:
+        deliveries_send_due.delay()
+    except Exception:  # the every-minute beat run picks them up; nothing is lost
+        logger.warning("could not enqueue digest sending; the periodic run will", exc_info=True)
+
+
+# --- Sending ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
+
+
+def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> SendReport:
+    """Send due deliveries one by one until none is due, the limit is reached, or circuits open.
+
+    Each delivery is claimed with SELECT … FOR UPDATE SKIP LOCKED and leased for
+    DIGEST_SEND_LEASE_SECONDS, so concurrent senders never send one delivery at the same time;
+    a sender that dies leaves its claim to expire and the delivery is sent again.
+    """
+    report = SendReport()
+    backend = backend_get()
+    for _ in range(limit):
+        moment = now or timezone.now()
+        delivery = _claim_next(moment)
+        if delivery is None:
+            break
+        try:
+            deployment_id = backend.send(delivery)
+        except DeliveryError as exc:
+            status = _record_failure(delivery, str(exc), now or timezone.now())
+            (report.dead if status == Status.DEAD else report.failed).append(delivery.pk)
+        else:
+            _record_success(delivery, deployment_id, now or timezone.now())
+            report.sent.append(delivery.pk)
+    return report
+
+
+def _claim_next(now: datetime) -> DigestDelivery | None:
+    with transaction.atomic():
+        blocked = _channels_blocked(now)
+        due = Q(status__in=[Status.PENDING, Status.RETRYING], next_attempt_at__lte=now) | Q(
+            status=Status.SENDING, claimed_until__lt=now
+        )
+        delivery = (
+            DigestDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("digest")
+            .filter(due)
+            .exclude(channel__in=blocked)
+            .order_by("next_attempt_at", "id")
+            .first()
+        )
+        if delivery is None:
+            return None
+        _circuit_admit(delivery.channel, now)
+        delivery.status = Status.SENDING
+        delivery.attempts += 1
+        delivery.claimed_until = now + timedelta(seconds=settings.DIGEST_SEND_LEASE_SECONDS)
+        delivery.save(update_fields=["status", "attempts", "claimed_until", "updated_at"])
+        return delivery
+
+
+def _record_success(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:
+    with transaction.atomic():
+        DigestDelivery.objects.filter(pk=delivery.pk).update(
+            status=Status.SENT,
+            sent_at=now,
+            deployment_id=deployment_id[:255],
+            claimed_until=None,
+            last_error="",
+            updated_at=now,
+        )
+        ChannelCircuit.objects.update_or_create(
+            channel=delivery.channel,
+            defaults={
+                "state": ChannelCircuit.State.CLOSED,
+                "consecutive_failures": 0,
+                "opened_until": None,
+                "open_count": 0,
+            },
+        )
+    logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id)
+
+
+def _record_failure(delivery: DigestDelivery, error: str, now: datetime) -> str:
+    schedule = settings.DIGEST_RETRY_SCHEDULE
+    if delivery.attempts > len(schedule):
+        status, next_attempt = Status.DEAD, now
+    else:
+        status, next_attempt = Status.RETRYING, now + timedelta(seconds=schedule[delivery.attempts - 1])
+    with transaction.atomic():
+        DigestDelivery.objects.filter(pk=delivery.pk).update(
+            status=status, next_attempt_at=next_attempt, claimed_until=None, last_error=error[:2000], updated_at=now
+        )
+        _circuit_failure(delivery.channel, now)
+    logger.warning("delivery %s failed (attempt %d, now %s): %s", delivery.pk, delivery.attempts, status, error)
+    return status
+
+
+# --- Circuit breaker -----------------------------------------------------------------------------
+
+
+def _channels_blocked(now: datetime) -> list[str]:
+    """Channels not to call now: open and still pausing, or half-open with a probe in flight."""
+    return list(
+        ChannelCircuit.objects.filter(
+            state__in=[ChannelCircuit.State.OPEN, ChannelCircuit.State.HALF_OPEN], opened_until__gt=now
+        ).values_list("channel", flat=True)
+    )
+
+
+def _circuit_admit(channel: str, now: datetime) -> None:
+    """An open circuit whose pause is over lets exactly one delivery through as a probe."""
+    circuit = ChannelCircuit.objects.select_for_update().filter(channel=channel).first()
+    if circuit and circuit.state != ChannelCircuit.State.CLOSED:
+        circuit.state = ChannelCircuit.State.HALF_OPEN
+        circuit.opened_until = now + timedelta(seconds=settings.DIGEST_SEND_LEASE_SECONDS)
+        circuit.save(update_fields=["state", "opened_until", "updated_at"])
+
+
+def _circuit_failure(channel: str, now: datetime) -> None:
+    circuit, _ = ChannelCircuit.objects.select_for_update().get_or_create(channel=channel)
+    circuit.consecutive_failures += 1
+    if (
+        circuit.state == ChannelCircuit.State.HALF_OPEN
+        or circuit.consecutive_failures >= settings.DIGEST_CIRCUIT_FAILURES
+    ):
+        pause = min(
+            settings.DIGEST_CIRCUIT_PAUSE_SECONDS * 2**circuit.open_count, settings.DIGEST_CIRCUIT_MAX_PAUSE_SECONDS
+        )
+        circuit.state = ChannelCircuit.State.OPEN
+        circuit.opened_until = now + timedelta(seconds=pause)
+        circuit.open_count += 1
+        logger.warning("circuit for %s opened for %ds after %d failures", channel, pause, circuit.consecutive_failures)
+    circuit.save()
+
+
+# --- Operator actions ----------------------------------------------------------------------------
+
+
+def deliveries_make_due(*, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Send now: pending and retrying deliveries become due immediately (dead ones need a resend)."""
+    queryset = DigestDelivery.objects.filter(status__in=[Status.PENDING, Status.RETRYING])
+    if delivery_ids is not None:
+        queryset = queryset.filter(pk__in=delivery_ids)
+    return queryset.update(next_attempt_at=now or timezone.now())
+
+
+def deliveries_resend(*, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Dead deliveries (or the chosen ones, whatever their state but sending) get a fresh start."""
+    queryset = DigestDelivery.objects.exclude(status=Status.SENDING)
+    queryset = queryset.filter(pk__in=delivery_ids) if delivery_ids is not None else queryset.filter(status=Status.DEAD)
+    return queryset.update(status=Status.PENDING, attempts=0, next_attempt_at=now or timezone.now(), claimed_until=None)

@@ -1,0 +1,19 @@
+"""Celery tasks for digests: thin callers of digests.services."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True)
+def digest_build_weekly() -> int:
+    """Friday 17:00 America/New_York (see captpathfinder/schedules.py). Safe to run twice."""
+    return services.digest_build_weekly().pk
+
+
+@shared_task(expires=50)
+def deliveries_send_due() -> dict:
+    # Retries are the delivery's own (its schedule and the circuit breaker), not Celery's: a task
+    # retry would bypass both. This task also runs every minute, so nothing waits for long.
+    report = services.deliveries_send_due()
+    return {"sent": len(report.sent), "failed": len(report.failed), "dead": len(report.dead)}

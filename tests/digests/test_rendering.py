@@ -1,0 +1,109 @@
+"""What the email and the Teams card say, and that member text cannot inject anything."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from digests import rendering, services
+from digests.models import DigestDelivery
+from tests.factories import DetectionFactory
+
+pytestmark = pytest.mark.django_db
+HOSTILE = '<script>alert("x")</script> **Boss** [click](http://evil.example) =HYPERLINK("x")'
+
+
+def build(**detection):
+    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **detection)
+    services.digest_build_weekly()
+    return {d.channel: d.content for d in DigestDelivery.objects.all()}
+
+
+def test_email_lists_each_entry_with_its_details(settings):
+    settings.COMMUNITY_PROFILE_URL_TEMPLATE = "https://community.example.com/members/{username}-{user_id}"
+    content = build(
+        user_id="42",
+        username="Jane Roe",
+        title="Chief Revenue Officer",
+        level="csuite",
+        company="Acme",
+        country="Canada",
+    )["email"]
+
+    assert content["recipients"] == settings.DIGEST_EMAIL_TO
+    assert "week ending" in content["subject"]
+    for text in ("Jane Roe", "Chief Revenue Officer", "C-suite", "Acme", "Canada"):
+        assert text in content["html"] and text in content["text"]
+    assert 'href="https://community.example.com/members/Jane%20Roe-42"' in content["html"]
+
+
+def test_member_html_is_escaped_in_the_email():
+    content = build(username=HOSTILE, title=HOSTILE, company="<b>Acme</b>")["email"]
+
+    assert "<script>" not in content["html"] and "<b>Acme</b>" not in content["html"]
+    assert "&lt;script&gt;" in content["html"]
+    assert "<script>" in content["text"]  # plain text is not HTML: shown as typed
+
+
+def test_markdown_is_escaped_in_the_teams_card():
+    card = build(username=HOSTILE)["teams"]["message"]
+    text = json.dumps(card)
+
+    assert "\\\\*\\\\*Boss\\\\*\\\\*" in text  # \*\*Boss\*\* once decoded
+    assert "\\\\[click\\\\]\\\\(http" in text
+    assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["attachments"][0]["content"]["type"] == "AdaptiveCard"
+
+
+def test_control_characters_are_removed():
+    content = build(username="Jane\r\nBcc: everyone@example.com\x07", title="VP\tSales")["email"]
+
+    assert "\r" not in content["text"].replace("\r\n", "") and "\x07" not in content["text"]
+    assert "Jane Bcc: everyone@example.com" in content["text"]
+
+
+def test_profile_links_only_use_http_schemes(settings):
+    settings.COMMUNITY_PROFILE_URL_TEMPLATE = "javascript:alert({user_id})"
+
+    assert rendering.profile_url("1", "x") == ""
+
+
+def test_the_teams_card_stays_under_28_kb_with_the_largest_entries(settings):
+    settings.DIGEST_CHUNK_SIZE = 10
+    big = "Ω" * 1000  # multi-byte characters, at the webhook's length limits
+    for _ in range(25):
+        DetectionFactory(
+            username=big[:255],
+            title=big,
+            company=big[:255],
+            country=big[:255],
+            detected_at=timezone.now() - timedelta(hours=1),
+        )
+
+    services.digest_build_weekly()
+
+    cards = [d.content["message"] for d in DigestDelivery.objects.filter(channel="teams")]
+    assert all(rendering.message_bytes(card) < 28 * 1024 for card in cards)
+    assert sum(len(card["attachments"][0]["content"]["body"]) - 1 for card in cards) == 25
+
+
+def test_a_card_that_would_be_too_large_is_split_by_size(settings):
+    settings.DIGEST_TEAMS_MAX_BYTES = 8 * 1024
+    for _ in range(10):
+        DetectionFactory(title="Ω" * 1000, detected_at=timezone.now() - timedelta(hours=1))
+
+    services.digest_build_weekly()
+
+    cards = [d.content["message"] for d in DigestDelivery.objects.filter(channel="teams")]
+    assert len(cards) > 1
+    assert all(rendering.message_bytes(card) <= 8 * 1024 for card in cards)
+
+
+def test_chunks_pack_respects_count_and_size(settings):
+    settings.DIGEST_CHUNK_SIZE = 3
+    entry = rendering.Entry("n", "t", "VP", "New senior executive", "c", "x", date(2026, 1, 2), "")
+
+    chunks = rendering.chunks_pack([entry] * 7, week_ending=date(2026, 1, 2))
+
+    assert [len(c) for c in chunks] == [3, 3, 1]

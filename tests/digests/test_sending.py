@@ -1,0 +1,229 @@
+"""Delivering digests through the (fake) Automation Anywhere Control Room."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from digests import services
+from digests.control_room import _TOKEN_KEY, _Token
+from digests.models import ChannelCircuit, DigestDelivery
+from tests.factories import DetectionFactory
+from tests.fixtures.control_room import AA_EMAIL_BOT_ID, AA_TEAMS_BOT_ID
+
+Status = DigestDelivery.Status
+
+
+def build(count=3, **kwargs):
+    for _ in range(count):
+        DetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **kwargs)
+    return services.digest_build_weekly()
+
+
+def statuses():
+    return sorted(DigestDelivery.objects.values_list("status", flat=True))
+
+
+@pytest.mark.django_db
+def test_due_deliveries_run_the_bots_with_their_content(control_room):
+    build(2, username="Jane Roe", title="CFO", level="csuite")
+
+    report = services.deliveries_send_due()
+
+    assert len(report.sent) == 2 and statuses() == ["sent", "sent"]
+    by_bot = {d.bot_id: d for d in control_room.deployments}
+    email, teams = by_bot[AA_EMAIL_BOT_ID], by_bot[AA_TEAMS_BOT_ID]
+    assert email.api == "v4" and email.run_as_user_ids == [11, 12] and email.pool_ids == [3]
+    assert email.inputs["recipients"] == "exec-team@example.com;sales-ops@example.com"
+    assert "Jane Roe" in email.inputs["htmlBody"] and "Jane Roe" in email.inputs["textBody"]
+    assert email.inputs["subject"].startswith("Senior executives detected")
+    assert teams.inputs["webhookUrl"] == "https://example.webhook.office.com/workflows/abc"
+    assert '"AdaptiveCard"' in teams.inputs["message"]
+    delivery = DigestDelivery.objects.get(channel="email")
+    assert delivery.deployment_id == email.deployment_id
+    assert email.automation_name == delivery.automation_name
+    assert delivery.sent_at is not None and delivery.attempts == 1
+
+
+@pytest.mark.django_db
+def test_the_older_v3_deploy_api_by_setting(control_room, settings):
+    settings.AA_DEPLOY_API = "v3"
+    build(1)
+
+    services.deliveries_send_due()
+
+    assert {d.api for d in control_room.deployments} == {"v3"}
+    assert statuses() == ["sent", "sent"]
+
+
+@pytest.mark.django_db
+def test_the_token_is_reused_and_refreshed_before_it_expires(control_room):
+    build(1)
+    services.deliveries_send_due()
+    assert control_room.auth_requests == 1  # two deploys, one authentication
+
+    token = cache.get(_TOKEN_KEY)
+    cache.set(_TOKEN_KEY, _Token(token.value, time.time() - 16 * 60))  # 16 minutes old
+    services.deliveries_resend(delivery_ids=list(DigestDelivery.objects.values_list("pk", flat=True)))
+    services.deliveries_send_due()
+
+    assert control_room.refresh_requests == 1 and control_room.auth_requests == 1
+    assert statuses() == ["sent", "sent"]
+
+
+@pytest.mark.django_db
+def test_a_token_that_expires_mid_run_is_renewed(control_room):
+    build(12)  # two chunks: four deliveries
+    first = services.deliveries_send_due(limit=1)
+    control_room.expire_tokens()
+
+    rest = services.deliveries_send_due()
+
+    assert len(first.sent) + len(rest.sent) == 4
+    assert control_room.auth_requests == 2
+    assert len(control_room.deployments) == 4
+
+
+@pytest.mark.parametrize("failure", [500, 503, 429, "timeout", "malformed", "no-id"])
+@pytest.mark.django_db
+def test_transient_failures_are_retried_quickly_within_an_attempt(control_room, failure):
+    build(1)
+    control_room.fail_next(failure)
+
+    report = services.deliveries_send_due()
+
+    assert len(report.sent) == 2
+    assert set(DigestDelivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_a_control_room_down_for_hours_is_retried_on_schedule_until_it_recovers(control_room, settings):
+    settings.DIGEST_CIRCUIT_FAILURES = 100  # this test is about the schedule, not the breaker
+    build(1)  # one chunk: an email and a Teams delivery
+    control_room.fail_next(*[500] * settings.AA_QUICK_RETRIES * 2 * 4)  # four attempts each, all failing
+    now = timezone.now()
+
+    for gap in [0, *settings.DIGEST_RETRY_SCHEDULE[:3]]:
+        now += timedelta(seconds=gap)
+        services.deliveries_send_due(now=now)
+        # Nothing is due again before the next scheduled time.
+        assert services.deliveries_send_due(now=now + timedelta(seconds=1)).sent == []
+
+    assert statuses() == ["retrying", "retrying"]
+    delivery = DigestDelivery.objects.get(channel="email")
+    assert "HTTP 500" in delivery.last_error and delivery.attempts == 4
+    assert delivery.next_attempt_at == now + timedelta(seconds=settings.DIGEST_RETRY_SCHEDULE[3])
+
+    services.deliveries_send_due(now=now + timedelta(seconds=settings.DIGEST_RETRY_SCHEDULE[3]))
+
+    assert statuses() == ["sent", "sent"]
+    assert len(control_room.deployments) == 2  # each sent exactly once
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_keeps_failing_ends_dead_and_can_be_sent_again(control_room, settings):
+    settings.DIGEST_RETRY_SCHEDULE = [60, 120]
+    settings.DIGEST_CIRCUIT_FAILURES = 100
+    settings.AA_EMAIL_BOT_ID = 0  # misconfigured: fails without calling AA
+    build(1)
+    now = timezone.now()
+    for gap in (0, 60, 120):
+        now += timedelta(seconds=gap)
+        services.deliveries_send_due(now=now)
+
+    email = DigestDelivery.objects.get(channel="email")
+    assert (email.status, email.attempts, email.last_error) == ("dead", 3, "AA_EMAIL_BOT_ID is not set")
+    assert services.deliveries_send_due(now=now + timedelta(days=1)).sent == []
+
+    settings.AA_EMAIL_BOT_ID = AA_EMAIL_BOT_ID
+    assert services.deliveries_resend() == 1
+    services.deliveries_send_due()
+
+    assert statuses() == ["sent", "sent"]
+
+
+@pytest.mark.django_db
+def test_the_circuit_opens_after_repeated_failures_and_a_probe_closes_it(control_room, settings):
+    settings.DIGEST_CIRCUIT_FAILURES = 2
+    settings.DIGEST_CIRCUIT_PAUSE_SECONDS = 300
+    settings.DIGEST_CHUNK_SIZE = 1
+    build(5)  # five email and five Teams deliveries
+    control_room.failing_bots.add(AA_EMAIL_BOT_ID)
+    now = timezone.now()
+
+    services.deliveries_send_due(now=now)
+
+    circuit = ChannelCircuit.objects.get(channel="email")
+    assert circuit.state == "open"
+    assert DigestDelivery.objects.filter(channel="email", attempts=1).count() == 2  # the rest never tried
+    assert DigestDelivery.objects.filter(channel="teams", status="sent").count() == 5  # Teams unaffected
+
+    requests = control_room.deploy_requests
+    services.deliveries_send_due(now=now + timedelta(seconds=299))
+    assert control_room.deploy_requests == requests  # nothing called while open
+
+    services.deliveries_send_due(now=now + timedelta(seconds=301))  # the probe fails: open again, longer
+    circuit.refresh_from_db()
+    assert (circuit.state, circuit.open_count) == ("open", 2)
+    assert control_room.deploy_requests == requests + settings.AA_QUICK_RETRIES
+
+    control_room.failing_bots.clear()  # the bot runner is back
+    services.deliveries_send_due(now=now + timedelta(seconds=301 + 600 + 1))
+
+    circuit.refresh_from_db()
+    assert circuit.state == "closed"
+    assert DigestDelivery.objects.filter(channel="email", status="sent").count() == 5
+
+
+@pytest.mark.django_db
+def test_a_delivery_left_sending_by_a_dead_worker_is_sent_after_its_lease(control_room):
+    build(1)
+    now = timezone.now()
+    DigestDelivery.objects.update(status=Status.SENDING, claimed_until=now + timedelta(seconds=60), attempts=1)
+
+    assert services.deliveries_send_due(now=now).sent == []  # still leased
+    report = services.deliveries_send_due(now=now + timedelta(seconds=61))
+
+    assert len(report.sent) == 2
+    assert set(DigestDelivery.objects.values_list("attempts", flat=True)) == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_never_send_a_delivery_twice(control_room, settings):
+    settings.DIGEST_CHUNK_SIZE = 1
+    build(20)  # forty deliveries
+    barrier = threading.Barrier(3)
+
+    def sender():
+        barrier.wait()
+        services.deliveries_send_due()
+        connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    names = control_room.names()
+    assert len(names) == 40 and len(set(names)) == 40
+    assert statuses() == ["sent"] * 40
+
+
+@pytest.mark.django_db
+def test_the_console_backend_writes_deliveries_instead(settings, tmp_path):
+    settings.DIGEST_BACKEND = "console"
+    settings.VAR_DIR = tmp_path
+    build(1)
+
+    services.deliveries_send_due()
+
+    assert statuses() == ["sent", "sent"]
+    assert len(list((tmp_path / "outbox").glob("captpathfinder-digest-*.json"))) == 2
+    assert set(DigestDelivery.objects.values_list("deployment_id", flat=True)) == {
+        f"console-{pk}" for pk in DigestDelivery.objects.values_list("pk", flat=True)
+    }

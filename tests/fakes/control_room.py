@@ -1,0 +1,184 @@
+"""A local fake of the Automation Anywhere Control Room API, on 127.0.0.1.
+
+Speaks POST /v1/authentication, POST /v1/authentication/token, POST /v4/automations/deploy and
+POST /v3/automations/deploy like the real one (X-Authorization header, botInput variables typed
+{"type": "STRING", "string": …}), and fails on demand: HTTP errors, slow replies (timeouts),
+malformed replies, and tokens that expire or are revoked mid-run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Deployment:
+    deployment_id: str
+    api: str
+    bot_id: int
+    automation_name: str
+    inputs: dict[str, str]
+    run_as_user_ids: list[int]
+    pool_ids: list[int]
+
+
+@dataclass
+class FakeControlRoom:
+    username: str = "digest-bot"
+    api_key: str = "test-api-key"
+    token_lifetime: float = 1200.0
+    deployments: list[Deployment] = field(default_factory=list)
+    auth_requests: int = 0
+    refresh_requests: int = 0
+    deploy_requests: int = 0
+    # What the next deploy requests get instead of a success: an HTTP status, "timeout",
+    # "malformed" (200 with a body that is not JSON) or "no-id" (200 JSON without deploymentId).
+    failures: list = field(default_factory=list)
+    slow_seconds: float = 3.0
+    # Bots whose runs all fail with HTTP 500 (one bot down, the other fine).
+    failing_bots: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.tokens: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> FakeControlRoom:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+
+    def fail_next(self, *failures) -> None:
+        with self.lock:
+            self.failures.extend(failures)
+
+    def names(self) -> list[str]:
+        return [d.automation_name for d in self.deployments]
+
+    def _issue(self) -> str:
+        token = f"eyJ.{uuid.uuid4().hex}"
+        self.tokens[token] = time.monotonic() + self.token_lifetime
+        return token
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status: int, body) -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                self._reply(status, {"code": code, "details": "", "message": message})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    return self._error(400, "bad.request", "Malformed JSON")
+                if self.path == "/v1/authentication":
+                    return self._authenticate(body)
+                if self.path == "/v1/authentication/token":
+                    return self._refresh(body)
+                if self.path in ("/v4/automations/deploy", "/v3/automations/deploy"):
+                    return self._deploy(body, api=self.path.split("/")[1])
+                return self._error(404, "not.found", "No such endpoint")
+
+            def _valid_token(self, token: str | None) -> bool:
+                with fake.lock:
+                    expiry = fake.tokens.get(token or "")
+                return expiry is not None and expiry > time.monotonic()
+
+            def _authenticate(self, body):
+                with fake.lock:
+                    fake.auth_requests += 1
+                if (body.get("username"), body.get("apiKey")) != (fake.username, fake.api_key):
+                    return self._error(401, "um.authentication.failed", "Invalid credentials")
+                with fake.lock:
+                    token = fake._issue()
+                return self._reply(200, {"token": token, "user": {"id": 7, "username": fake.username}})
+
+            def _refresh(self, body):
+                with fake.lock:
+                    fake.refresh_requests += 1
+                if not self._valid_token(body.get("token")):
+                    return self._error(401, "um.token.invalid", "Token is invalid or expired")
+                with fake.lock:
+                    token = fake._issue()
+                return self._reply(200, {"token": token})
+
+            def _deploy(self, body, *, api: str):
+                with fake.lock:
+                    fake.deploy_requests += 1
+                    failure = fake.failures.pop(0) if fake.failures else None
+                if not self._valid_token(self.headers.get("X-Authorization")):
+                    if failure is not None:  # the injected failure waits for an authenticated request
+                        with fake.lock:
+                            fake.failures.insert(0, failure)
+                    return self._error(401, "um.token.invalid", "Token is invalid or expired")
+                if failure == "timeout":
+                    time.sleep(fake.slow_seconds)
+                    return self._error(504, "gateway.timeout", "Too slow")
+                if failure == "malformed":
+                    return self._reply(200, b"<html>upstream error</html>")
+                if failure == "no-id":
+                    return self._reply(200, {"status": "queued"})
+                if isinstance(failure, int):
+                    return self._error(failure, "injected", f"Injected HTTP {failure}")
+                inputs = body.get("botInput") or {}
+                if not all(
+                    isinstance(v, dict) and v.get("type") == "STRING" and isinstance(v.get("string"), str)
+                    for v in inputs.values()
+                ):
+                    return self._error(400, "bad.request", "botInput values must be {type: STRING, string: ...}")
+                if api == "v4":
+                    unattended = body.get("unattendedRequest") or {}
+                    bot_id, users, pools = body.get("botId"), unattended.get("runAsUserIds"), unattended.get("poolIds")
+                else:
+                    bot_id, users, pools = body.get("fileId"), body.get("runAsUserIds"), body.get("poolIds")
+                if not isinstance(bot_id, int) or not isinstance(users, list):
+                    return self._error(400, "bad.request", "botId/fileId must be an integer and runAsUserIds a list")
+                if bot_id in fake.failing_bots:
+                    return self._error(500, "bot.runner.unavailable", f"No device available for bot {bot_id}")
+                deployment = Deployment(
+                    deployment_id=str(uuid.uuid4()),
+                    api=api,
+                    bot_id=bot_id,
+                    automation_name=body.get("automationName", ""),
+                    inputs={name: value["string"] for name, value in inputs.items()},
+                    run_as_user_ids=users,
+                    pool_ids=pools or [],
+                )
+                with fake.lock:
+                    fake.deployments.append(deployment)
+                return self._reply(
+                    200, {"deploymentId": deployment.deployment_id, "automationName": deployment.automation_name}
+                )
+
+        return Handler
