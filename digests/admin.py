@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -27,15 +28,22 @@ class DigestAdmin(admin.ModelAdmin):
     date_hierarchy = "week_ending"
     readonly_fields = ["week_ending", "built_at", "detection_count", "chunk_count", "created_at"]
     inlines = [DeliveryInline]
-    actions = ["build_now"]
+    change_list_template = "admin/digests/digest/change_list.html"
 
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Build this week's digest now")
-    def build_now(self, request, queryset):
-        digest = services.digest_build_weekly()
-        self.message_user(request, f"{digest}: {digest.detection_count} detections, {digest.chunk_count} chunks.")
+    def get_urls(self):
+        build = path("build/", self.admin_site.admin_view(self.build_view), name="digests_digest_build")
+        return [build, *super().get_urls()]
+
+    def build_view(self, request):
+        """Build this week's digest now (POST only: it changes data) and queue its sending."""
+        if request.method == "POST":
+            digest = services.digest_build_weekly()
+            services.deliveries_send_enqueue()
+            self.message_user(request, f"{digest}: {digest.detection_count} detections, {digest.chunk_count} chunks.")
+        return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
 
 
 @admin.register(DigestDelivery)

@@ -75,8 +75,6 @@ def digest_build_weekly(*, now: datetime | None = None) -> Digest:
         digest.detection_count = len(detections)
         digest.chunk_count = len(chunks)
         digest.save(update_fields=["built_at", "detection_count", "chunk_count"])
-        if deliveries:
-            transaction.on_commit(deliveries_send_enqueue)
     logger.info("digest %s built: %d detections in %d chunks", week_ending, len(detections), len(chunks))
     return digest
 

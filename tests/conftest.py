@@ -98,3 +98,18 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("figures")
         for line in _REPORT_LINES:
             terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test restores the database as migrations left it.
+
+    A transactional test ends with a flush, which drops the rows data migrations seed (tracked
+    fields, beat schedules) and re-creates content types under new ids; the next test with
+    serialized_rollback then collides with them. Making serialized_rollback the rule for all
+    transactional tests keeps their order irrelevant.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            kwargs = {**marker.kwargs, "serialized_rollback": True}
+            item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)

@@ -17,8 +17,7 @@ from tests.conftest import profile_update, wait_until
 from tests.detections.replay import replay
 from tests.fixtures.worker import database_url_for_tests
 
-# serialized_rollback: the flush after each test would otherwise drop the seeded tracked fields.
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.worker]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 def all_processed() -> bool:

@@ -1,0 +1,66 @@
+"""POST /api/digests/send."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from digests.models import DigestDelivery
+from tests.factories import DetectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_api(admin_user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    return client
+
+
+def test_anonymous_callers_are_refused():
+    response = APIClient().post("/api/digests/send", {}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "not_authenticated"
+
+
+def test_non_staff_users_are_refused(django_user_model):
+    user = django_user_model.objects.create_user("viewer", password="x")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    assert client.post("/api/digests/send", {}, format="json").status_code == 403
+
+
+def test_build_and_send_queues_the_weeks_deliveries(staff_api, django_capture_on_commit_callbacks):
+    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_api.post("/api/digests/send", {"build": True}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["digest"]["detections"], body["due"], body["status"]) == (1, 2, "queued")
+    assert DigestDelivery.objects.count() == 2
+    assert len(callbacks) == 1  # the sending task, enqueued after commit
+
+
+def test_dead_deliveries_are_revived_on_request(staff_api):
+    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    staff_api.post("/api/digests/send", {"build": True}, format="json")
+    DigestDelivery.objects.update(status="dead", attempts=6)
+
+    body = staff_api.post("/api/digests/send", {"resend_dead": True}, format="json").json()
+
+    assert body["resent"] == 2
+    assert set(DigestDelivery.objects.values_list("status", "attempts")) == {("pending", 0)}
+
+
+def test_bad_input_is_a_400(staff_api):
+    response = staff_api.post("/api/digests/send", {"build": "perhaps"}, format="json")
+
+    assert response.status_code == 400
+    assert "build" in response.json()["fields"]

@@ -1,0 +1,52 @@
+"""A real Celery worker builds and sends the weekly digest to the fake Control Room."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from captpathfinder.celery import app as celery_app
+from digests.models import Digest, DigestDelivery
+from tests.conftest import wait_until
+from tests.factories import DetectionFactory
+from tests.fixtures.control_room import control_room_settings
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def test_a_worker_builds_and_sends_the_weekly_digest(control_room, start_worker):
+    for i in range(12):
+        DetectionFactory(username=f"Exec {i}", detected_at=timezone.now() - timedelta(hours=i + 1))
+    start_worker(extra_env=control_room_settings(control_room))
+
+    celery_app.send_task("digests.tasks.digest_build_weekly")
+
+    wait_until(
+        lambda: DigestDelivery.objects.count() == 4 and not DigestDelivery.objects.exclude(status="sent").exists(),
+        timeout=60,
+        message="all four deliveries to be sent",
+    )
+    assert Digest.objects.get().detection_count == 12
+    assert sorted(control_room.names()) == sorted(d.automation_name for d in DigestDelivery.objects.all())
+    assert all(d.deployment_id for d in DigestDelivery.objects.all())
+
+
+def test_two_worker_processes_never_send_a_delivery_twice(control_room, start_worker, settings):
+    settings.DIGEST_CHUNK_SIZE = 1
+    for _ in range(15):
+        DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    env = {**control_room_settings(control_room), "DIGEST_CHUNK_SIZE": "1"}
+    start_worker(concurrency=2, extra_env=env)
+    start_worker(concurrency=2, extra_env=env)
+
+    celery_app.send_task("digests.tasks.digest_build_weekly")
+    for _ in range(6):  # several senders racing for the same deliveries
+        celery_app.send_task("digests.tasks.deliveries_send_due")
+
+    wait_until(
+        lambda: DigestDelivery.objects.filter(status="sent").count() == 30,
+        timeout=90,
+        message="all thirty deliveries to be sent",
+    )
+    names = control_room.names()
+    assert len(names) == 30 and len(set(names)) == 30
