@@ -2,6 +2,7 @@ import json
 
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -112,7 +113,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         return [preview, *super().get_urls()]
 
     def preview_view(self, request, pk):
-        delivery = DigestDelivery.objects.select_related("digest").get(pk=pk)
+        delivery = get_object_or_404(DigestDelivery.objects.select_related("digest"), pk=pk)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Preview: {delivery}",
