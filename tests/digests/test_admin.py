@@ -75,3 +75,7 @@ def test_build_now_refuses_get(admin_client):
     admin_client.get(reverse("admin:digests_digest_build"))
 
     assert DigestDelivery.objects.count() == 0
+
+
+def test_preview_of_an_unknown_delivery_is_a_404(admin_client):
+    assert admin_client.get(reverse("admin:digests_delivery_preview", args=[999999])).status_code == 404
