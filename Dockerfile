@@ -5,8 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=captpathfinder.settings.production
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# REQUIREMENTS=requirements-s3.txt adds django-storages for reports in an S3-compatible bucket.
+ARG REQUIREMENTS=requirements.txt
+COPY requirements*.txt ./
+RUN pip install --no-cache-dir -r ${REQUIREMENTS}
 COPY . .
 # collectstatic needs settings that import: throwaway values, used only during the build.
 RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_urlsafe(48))") \

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean bench-classification
+.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(VENV)/.installed
 ## bench-classification: titles/s on one core against a plain-regex baseline, and pathological titles
 bench-classification: $(VENV)/.installed
 	$(PY) -m benchmarks.classification
+
+## bench-reports: month-end report for 10,000 and 100,000 detections, time and peak memory, against COPY
+bench-reports: $(VENV)/.installed
+	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.reports
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

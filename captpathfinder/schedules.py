@@ -44,6 +44,24 @@ SCHEDULES: tuple[Schedule, ...] = (
         expires_seconds=50,
     ),
     Schedule(
+        name="report: month-end report",
+        task="reports.tasks.report_generate_month_end",
+        # Days 28-31 at 23:55 America/New_York; the task acts only when tomorrow is the 1st
+        # (cron cannot say "last day of the month").
+        crontab=("55", "23", "28-31", "*", "*"),
+        description="Generate the month's report on its last day (and any month missed before).",
+        expires_seconds=3 * 3600,
+    ),
+    Schedule(
+        name="report: catch up missed months",
+        task="reports.tasks.reports_catch_up",
+        # Every day at 06:00 America/New_York: months whose report is missing, failed or
+        # generated before the month was over (the 23:55 run misses the last five minutes).
+        crontab=("0", "6", "*", "*", "*"),
+        description="Generate ended months whose report is missing, failed or incomplete.",
+        expires_seconds=6 * 3600,
+    ),
+    Schedule(
         name="housekeeping: purge old raw events",
         task="detections.tasks.events_purge_old",
         # Every day at 02:00 America/New_York.

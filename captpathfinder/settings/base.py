@@ -119,6 +119,29 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Generated files (month-end reports) go through the default storage: MEDIA_ROOT, or an
+# S3-compatible bucket through django-storages (optional: pip install -r requirements-s3.txt).
+# Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a role, …).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            # Reports hold personal data: private objects, signed short-lived URLs, no overwrites.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
 
 # --- Django REST framework --------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -204,6 +227,10 @@ LOGGING = {
 }
 # How often each process checks for a changed ruleset file or a newly activated stored ruleset.
 CLASSIFICATION_RELOAD_SECONDS = env.float("CLASSIFICATION_RELOAD_SECONDS", default=10.0)
+
+# --- Month-end reports ------------------------------------------------------------------------
+# How many ended months the catch-up looks back for a missing or incomplete report.
+REPORTS_CATCH_UP_MONTHS = env.int("REPORTS_CATCH_UP_MONTHS", default=12)
 
 # --- Weekly digest and Automation Anywhere ------------------------------------------------------
 # "aa" calls the Control Room; "console" writes deliveries to the log and var/outbox/ instead.

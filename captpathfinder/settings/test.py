@@ -14,10 +14,6 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="test-only-secret-key-not-for-production-0123456789abcdef")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 WEBHOOK_BASIC_AUTH_USERNAME = "insided"
 WEBHOOK_BASIC_AUTH_PASSWORD = "test-basic-password"
 WEBHOOK_SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -4,18 +4,16 @@ import random
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 
 import psycopg
 import pytest
 from django.db import connection
 
 from captpathfinder.celery import app as celery_app
-from detections import services
 from detections.models import Detection, RawEvent, SeniorMember
 from tests.conftest import profile_update, wait_until
 from tests.detections.replay import replay
-from tests.fixtures.worker import database_url_for_tests
+from tests.fixtures.worker import broker_unreachable, database_url_for_tests
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -105,26 +103,6 @@ def test_concurrent_identical_deliveries_store_one_event(celery_worker):
     wait_until(all_processed, message="the event to be processed")
     assert RawEvent.objects.count() == 1
     assert Detection.objects.count() == 1
-
-
-@contextmanager
-def broker_unreachable():
-    """Point this process's Celery producer at a port where no Redis listens, as in an outage."""
-    original = celery_app.conf.broker_url
-
-    def reset_pools():
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    reset_pools()
-    services._broker_down_until = 0.0
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url = original
-        reset_pools()
-        services._broker_down_until = 0.0
 
 
 def test_events_received_while_the_broker_is_down_are_processed_after(webhook, start_worker):

@@ -1,0 +1,113 @@
+import json
+
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import services
+from .models import Report
+from .months import Month
+
+# The HTML report shows member-supplied text: even escaped, serve it with nothing allowed to run.
+_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "detection_count", "complete", "generated_at", "rules_version", "downloads"]
+    list_filter = ["status"]
+    date_hierarchy = "month"
+    actions = ["regenerate"]
+    change_list_template = "admin/reports/report/change_list.html"
+    readonly_fields = [
+        "month",
+        "status",
+        "detection_count",
+        "rules_version",
+        "generated_at",
+        "covers_until",
+        "downloads",
+        "summary_pretty",
+        "error",
+        "created_at",
+        "updated_at",
+    ]
+    exclude = ["summary", "csv_file", "html_file"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(boolean=True, description="whole month")
+    def complete(self, obj):
+        return obj.is_complete
+
+    @admin.display(description="files")
+    def downloads(self, obj):
+        if not (obj.csv_file and obj.html_file):
+            return "—"
+        return format_html(
+            '<a href="{}">CSV</a> · <a href="{}">HTML</a>',
+            reverse("admin:reports_report_download", args=[obj.pk, "csv"]),
+            reverse("admin:reports_report_download", args=[obj.pk, "html"]),
+        )
+
+    @admin.display(description="summary")
+    def summary_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.summary, indent=2, ensure_ascii=False))
+
+    @admin.action(description="Regenerate the selected reports")
+    def regenerate(self, request, queryset):
+        for report in queryset:
+            self._request(request, Month.from_date(report.month))
+
+    def _request(self, request, month: Month) -> None:
+        try:
+            services.report_request(month=month)
+        except (ValueError, services.ReportQueueUnavailable) as exc:
+            self.message_user(request, f"{month}: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"The report for {month} is being generated; reload in a moment.")
+
+    def get_urls(self):
+        extra = [
+            path("generate/", self.admin_site.admin_view(self.generate_view), name="reports_report_generate"),
+            path(
+                "<int:pk>/download/<str:kind>/",
+                self.admin_site.admin_view(self.download_view),
+                name="reports_report_download",
+            ),
+        ]
+        return [*extra, *super().get_urls()]
+
+    def generate_view(self, request):
+        """Generate any month from the changelist (POST only: it changes data)."""
+        if request.method == "POST":
+            try:
+                month = Month.parse(request.POST.get("month", ""))
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self._request(request, month)
+        return HttpResponseRedirect(reverse("admin:reports_report_changelist"))
+
+    def download_view(self, request, pk, kind):
+        report = get_object_or_404(Report, pk=pk)
+        field = {"csv": report.csv_file, "html": report.html_file}.get(kind)
+        if not field:
+            raise Http404("No such file for this report.")
+        response = FileResponse(
+            field.open("rb"),
+            as_attachment=kind == "csv",
+            filename=f"captpathfinder-report-{report.month:%Y-%m}.{kind}",
+            content_type="text/csv; charset=utf-8" if kind == "csv" else "text/html; charset=utf-8",
+        )
+        if kind == "html":
+            response["Content-Security-Policy"] = _REPORT_CSP
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "last_month": str(Month.of(timezone.now()).previous())}
+        return super().changelist_view(request, extra_context)

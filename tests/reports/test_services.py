@@ -1,0 +1,201 @@
+"""Generating month-end reports: the figures, the files, regeneration, catch-up."""
+
+import csv
+import io
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from reports import services
+from reports.models import Report
+from reports.months import Month
+from tests.factories import DetectionFactory
+from tests.reports.conftest import AFTER_OCTOBER, ny
+
+OCTOBER = Month(2026, 10)
+
+
+def csv_rows(report: Report) -> list[list[str]]:
+    with report.csv_file.open("rb") as handle:
+        return list(csv.reader(io.StringIO(handle.read().decode("utf-8-sig"))))
+
+
+def html_text(report: Report) -> str:
+    with report.html_file.open("rb") as handle:
+        return handle.read().decode()
+
+
+def test_the_summary_of_a_known_month(october):
+    report = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    summary = report.summary
+    assert report.status == "ready" and report.is_complete and report.detection_count == 4
+    assert summary["detections"] == {
+        "total": 4,
+        "by_kind": {"first": 3, "promotion": 1},
+        "by_level": {"vp": 2, "csuite": 2},
+        "by_kind_and_level": {"first": {"vp": 2, "csuite": 1}, "promotion": {"vp": 0, "csuite": 1}},
+    }
+    assert {k: summary["senior_members"][k] for k in ("total", "vp", "csuite")} == {"total": 2, "vp": 1, "csuite": 1}
+    assert summary["departures"]["count"] == 1 and summary["departures"]["complete"]
+    assert summary["rules_versions"] == ["test"]
+
+
+def test_each_breakdown_keeps_its_own_counts(october):
+    """The original folded countries by level into one object, so one level overwrote the other."""
+    summary = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER).summary
+
+    assert summary["by_country"] == [
+        {"country": "US", "total": 2, "vp": 1, "csuite": 1},
+        {"country": "DE", "total": 1, "vp": 0, "csuite": 1},
+        {"country": "Unknown", "total": 1, "vp": 1, "csuite": 0},
+    ]
+    assert summary["top_companies"] == [
+        {"company": "Acme", "total": 2, "vp": 1, "csuite": 1},
+        {"company": "Beta", "total": 1, "vp": 0, "csuite": 1},
+    ]
+    assert [(w["start"], w["end"], w["count"]) for w in summary["weeks"]] == [
+        ("2026-10-01", "2026-10-04", 1),
+        ("2026-10-05", "2026-10-11", 1),
+        ("2026-10-12", "2026-10-18", 0),
+        ("2026-10-19", "2026-10-25", 1),
+        ("2026-10-26", "2026-10-31", 1),
+    ]
+
+
+def test_the_csv_has_a_header_and_one_row_per_detection_of_the_month(october):
+    rows = csv_rows(services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER))
+
+    assert rows[0] == ["member_id", "name", "title", "level", "kind", "company", "country", "joined_at", "detected_at"]
+    assert [row[0] for row in rows[1:]] == ["1", "2", "3", "4"]
+    assert rows[1][8] == "2026-10-01T00:30:00-04:00"
+    assert rows[4][8] == "2026-10-31T23:59:00-04:00"
+
+
+def test_spreadsheet_formulas_are_neutralised_in_the_csv(db):
+    for name in ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "\tTab", "Plain"]:
+        DetectionFactory(username=name, title="=cmd|' /C calc'!A0", detected_at=ny(2026, 10, 5))
+
+    rows = csv_rows(services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER))
+
+    names = sorted(row[1] for row in rows[1:])
+    assert names == sorted(['\'=HYPERLINK("http://evil")', "'+1+2", "'-2+3", "'@SUM(A1)", "'\tTab", "Plain"])
+    assert {row[2] for row in rows[1:]} == {"'=cmd|' /C calc'!A0"}
+
+
+def test_the_html_is_self_contained_and_escaped(db):
+    DetectionFactory(
+        username="<script>alert(1)</script>",
+        title="VP <b>Sales</b>",
+        company='"Acme" & Co',
+        detected_at=ny(2026, 10, 5),
+    )
+
+    page = html_text(services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER))
+
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "VP &lt;b&gt;Sales&lt;/b&gt;" in page and "&quot;Acme&quot; &amp; Co" in page
+    assert "<svg" in page and "<style>" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no external assets
+    assert "src=" not in page and "<link" not in page
+
+
+def test_regenerating_replaces_the_files_and_removes_the_old_ones(october, django_capture_on_commit_callbacks):
+    first = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+    old_names = [first.csv_file.name, first.html_file.name]
+    storage = first.csv_file.storage
+    DetectionFactory(user_id="8", detected_at=ny(2026, 10, 30))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER + timedelta(hours=1))
+
+    assert Report.objects.count() == 1 and second.pk == first.pk
+    assert second.detection_count == 5 and len(csv_rows(second)) == 6
+    assert not any(storage.exists(name) for name in old_names)
+    assert storage.exists(second.csv_file.name) and storage.exists(second.html_file.name)
+
+
+def test_a_failed_regeneration_keeps_the_previous_report(october, monkeypatch):
+    first = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services.rendering, "files_write", broken)
+    with pytest.raises(OSError):
+        services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    report = Report.objects.get()
+    assert report.status == "ready" and "disk full" in report.error
+    assert report.csv_file.name == first.csv_file.name and report.csv_file.storage.exists(report.csv_file.name)
+
+
+def test_a_month_that_has_not_started_is_refused(db):
+    with pytest.raises(ValueError, match="not started"):
+        services.report_generate_month(month=Month(2026, 12), now=AFTER_OCTOBER)
+
+
+def test_a_report_during_the_month_covers_up_to_now_and_is_not_complete(october):
+    report = services.report_generate_month(month=OCTOBER, now=ny(2026, 10, 15))
+
+    assert report.detection_count == 2 and not report.is_complete
+
+
+def test_month_end_acts_only_on_the_last_day(october):
+    assert services.report_generate_month_end(now=ny(2026, 10, 30, 23, 55)) is None
+    assert not Report.objects.filter(month="2026-10-01").exists()
+
+    report = services.report_generate_month_end(now=ny(2026, 10, 31, 23, 55))
+
+    assert str(report.month) == "2026-10-01" and report.detection_count == 3  # the 23:59 one is still to come
+
+
+def test_catch_up_generates_missed_months_and_completes_the_month_end_run(october):
+    services.report_generate_month_end(now=ny(2026, 10, 31, 23, 55))  # misses 23:55-24:00
+    assert Report.objects.get(month="2026-09-01").is_complete  # caught up before October's run
+
+    generated = services.reports_catch_up(now=ny(2026, 12, 3, 6))
+
+    assert sorted(str(r.month) for r in generated) == ["2026-10-01", "2026-11-01"]
+    october_report = Report.objects.get(month="2026-10-01")
+    assert october_report.is_complete and october_report.detection_count == 4
+    assert services.reports_catch_up(now=ny(2026, 12, 3, 6)) == []  # nothing left to do
+
+
+def test_catch_up_is_bounded_and_starts_at_the_first_data(settings, db):
+    settings.REPORTS_CATCH_UP_MONTHS = 2
+    assert services.reports_catch_up(now=ny(2026, 12, 3)) == []  # no data at all: nothing to report
+
+    DetectionFactory(detected_at=ny(2025, 1, 5))
+    generated = services.reports_catch_up(now=ny(2026, 12, 3))
+
+    assert sorted(str(r.month) for r in generated) == ["2026-10-01", "2026-11-01"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_produce_one_report(october, settings, tmp_path):
+    errors = []
+    barrier = threading.Barrier(3)
+
+    def run():
+        try:
+            barrier.wait()
+            services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    report = Report.objects.get()
+    assert report.detection_count == 4
+    files = sorted(p.name for p in (tmp_path / "media" / "reports" / "2026-10").iterdir())
+    assert files == sorted([report.csv_file.name.rsplit("/", 1)[1], report.html_file.name.rsplit("/", 1)[1]])
