@@ -1,9 +1,24 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from digests.api import DigestSendView
-from reports.api import ReportGenerateView
+from classification.api import ClassifyView
+from detections.api import DetectionListView, MemberListView
+from digests.api import DeliveryListView, DigestSendView
+from reports.api import ReportDownloadView, ReportGenerateView, ReportListView
+
+from .api import StatsView
 
 urlpatterns = [
+    path("stats", StatsView.as_view(), name="api-stats"),
+    path("members", MemberListView.as_view(), name="api-members"),
+    path("detections", DetectionListView.as_view(), name="api-detections"),
+    path("digests", DeliveryListView.as_view(), name="api-digests"),
     path("digests/send", DigestSendView.as_view(), name="api-digests-send"),
+    path("reports", ReportListView.as_view(), name="api-reports"),
     path("reports/generate", ReportGenerateView.as_view(), name="api-reports-generate"),
+    path("reports/<int:pk>/<str:kind>", ReportDownloadView.as_view(), name="api-reports-download"),
+    path("classify", ClassifyView.as_view(), name="api-classify"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

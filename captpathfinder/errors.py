@@ -17,6 +17,8 @@ def error_body(code: str, detail, fields: dict | None = None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        exc = _unauthenticated_throttle(exc, context)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -33,6 +35,22 @@ def api_exception_handler(exc, context):
             detail = " ".join(str(d) for d in detail)
         response.data = error_body(code, str(detail))
     return response
+
+
+def _unauthenticated_throttle(exc, context):
+    """Count a request without valid credentials against its IP; over the limit it is a 429.
+
+    DRF checks throttles only after authentication and permissions pass, so anonymous callers
+    and credential guessing would never meet a throttle without this.
+    """
+    from .throttling import UnauthenticatedRateThrottle
+
+    throttle = UnauthenticatedRateThrottle()
+    if throttle.allow_request(context["request"], context.get("view")):
+        return exc
+    return exceptions.Throttled(
+        wait=throttle.wait(), detail="Too many requests without valid credentials from this address."
+    )
 
 
 def bad_request(request, exception=None):

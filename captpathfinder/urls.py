@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from . import health, metrics
+
 urlpatterns = [
+    path("health", health.live, name="health"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("webhooks/", include("detections.urls")),
     path("api/", include("captpathfinder.api_urls")),

@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from captpathfinder.metrics import CLASSIFICATIONS, CLASSIFY_SECONDS
+
 from . import selectors
 from .engine import Classification, Ruleset, RulesetError
 from .models import StoredRuleset
@@ -38,7 +40,11 @@ _lock = threading.Lock()
 
 def classify(title: str) -> Classification:
     """Level (csuite, vp or None), deciding rule and rules version for one job title."""
-    return ruleset_active().classify(title)
+    started = time.perf_counter()
+    result = ruleset_active().classify(title)
+    CLASSIFY_SECONDS.observe(time.perf_counter() - started)
+    CLASSIFICATIONS.labels(level=result.level or "none").inc()
+    return result
 
 
 def ruleset_active() -> Ruleset:

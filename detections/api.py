@@ -1,13 +1,18 @@
-"""POST /webhooks/community[/<event name>]: authenticate, validate, store, reply 202."""
+"""The community webhook, and the operators' member and detection lists."""
 
 from django.conf import settings
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from captpathfinder.metrics import WEBHOOKS
+from captpathfinder.throttling import WebhookRateThrottle
+
 from .authentication import WebhookAuthentication
-from .models import RawEvent
+from .filters import DetectionFilter, MemberFilter
+from .models import Detection, RawEvent, SeniorMember
 from .parsers import StrictJSONParser
 from .serializers import ProfileUpdatedSerializer, UserRegisteredSerializer
 from .services import IncomingEvent, event_receive
@@ -24,10 +29,47 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class WebhookReplySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "ignored"])
+    event_id = serializers.IntegerField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="A stable code: invalid, parse_error, not_authenticated, …")
+    detail = serializers.CharField(help_text="What is wrong, for a person.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False, help_text="Per-field messages."
+    )
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+@extend_schema(
+    tags=["webhook"],
+    auth=[{"webhookBasic": []}, {"standardWebhooks": []}],
+    request=ProfileUpdatedSerializer,
+    responses={
+        202: WebhookReplySerializer,
+        400: _error("Malformed JSON, an empty or non-object body, or invalid fields."),
+        401: _error("Missing or wrong Basic credentials, or a bad or stale signature. Nothing is stored."),
+        404: _error("Unknown event name."),
+        413: _error("Body larger than WEBHOOK_MAX_BODY_BYTES (64 KiB)."),
+        415: _error("Content type is not application/json."),
+        429: _error("Too many deliveries from this address; see Retry-After."),
+    },
+)
 class CommunityWebhookView(APIView):
+    """inSided `integration.UserProfileUpdated` (the bare URL) and `IdentityAccess.UserRegistered`.
+
+    The event is stored before the 202; classification happens in a Celery task.
+    """
+
     authentication_classes = [WebhookAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
+    throttle_classes = [WebhookRateThrottle]
 
     def initial(self, request, *args, **kwargs):
         # Before authentication, which reads the body to check a signature.
@@ -65,3 +107,85 @@ class CommunityWebhookView(APIView):
             raise exceptions.ParseError("The webhook-id header is longer than 255 characters.")
         receipt = event_receive(incoming=incoming)
         return Response({"status": receipt.status, "event_id": receipt.event_id}, status=status.HTTP_202_ACCEPTED)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        accepted = response.status_code == status.HTTP_202_ACCEPTED and isinstance(response.data, dict)
+        WEBHOOKS.labels(outcome=response.data["status"] if accepted else f"rejected_{response.status_code}").inc()
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class CommunityWebhookEventView(CommunityWebhookView):
+    """The same webhook with the event named in the path: one URL per inSided subscription."""
+
+    @extend_schema(
+        operation_id="webhooks_community_event",
+        request=PolymorphicProxySerializer(
+            component_name="CommunityEvent",
+            serializers=[ProfileUpdatedSerializer, UserRegisteredSerializer],
+            resource_type_field_name=None,
+        ),
+        parameters=[OpenApiParameter("event_name", str, OpenApiParameter.PATH, enum=list(SERIALIZERS))],
+    )
+    def post(self, request, event_name: str = EventType.PROFILE_UPDATED):
+        return super().post(request, event_name)
+
+
+class MemberListView(generics.ListAPIView):
+    """Current senior executives. Filter by level, company, country and first-detection date;
+    search name, title, company; order by first_detected_at, last_seen_at, username."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = SeniorMember
+            fields = [
+                "user_id",
+                "username",
+                "title",
+                "level",
+                "company",
+                "country",
+                "joined_at",
+                "first_detected_at",
+                "last_seen_at",
+                "rules_version",
+                "enrichment_error",
+            ]
+
+    queryset = SeniorMember.objects.all()
+    serializer_class = OutputSerializer
+    filterset_class = MemberFilter
+    search_fields = ["username", "title", "company"]
+    ordering_fields = ["first_detected_at", "last_seen_at", "username", "level"]
+    ordering = ["-first_detected_at", "user_id"]
+
+
+class DetectionListView(generics.ListAPIView):
+    """Detections (first and promotion), newest first. Filter by level, kind, company, country
+    and date; search name, title, company; order by detected_at or username."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        digest_week_ending = serializers.DateField(source="digest.week_ending", allow_null=True, read_only=True)
+
+        class Meta:
+            model = Detection
+            fields = [
+                "id",
+                "user_id",
+                "username",
+                "title",
+                "level",
+                "kind",
+                "company",
+                "country",
+                "joined_at",
+                "detected_at",
+                "rules_version",
+                "digest_week_ending",
+            ]
+
+    queryset = Detection.objects.select_related("digest")
+    serializer_class = OutputSerializer
+    filterset_class = DetectionFilter
+    search_fields = ["username", "title", "company"]
+    ordering_fields = ["detected_at", "username", "level", "kind"]
+    ordering = ["-detected_at", "-id"]

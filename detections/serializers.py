@@ -1,5 +1,6 @@
 """Validation of the two inSided webhook payloads."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MAX_TITLE_LENGTH = 1000
@@ -17,6 +18,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 64}, {"type": "integer", "minimum": 1}]})
 class UserIdField(serializers.Field):
     """inSided sends userId as a string in profile updates and as an integer in registrations."""
 

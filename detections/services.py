@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from captpathfinder.metrics import DETECTIONS
 from classification.services import classify, ruleset_active
 
 from . import selectors
@@ -284,6 +285,7 @@ def member_apply_title(
             rules_version=result.version,
             event=event,
         )
+        transaction.on_commit(DETECTIONS.labels(kind=kind, level=member.level).inc)
     if changes is not None and outcome == Outcome.CREATED and not (member.country and member.company):
         changes.enrich.add(member.user_id)
     return outcome

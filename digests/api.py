@@ -1,11 +1,55 @@
-"""POST /api/digests/send: the operators' trigger, calling the same services as the admin."""
+"""GET /api/digests (deliveries) and POST /api/digests/send, through the admin's services."""
 
+import django_filters
 from django.db import transaction
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
+from .models import Channel, DigestDelivery
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=DigestDelivery.Status.choices)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    # ?week_after=2026-10-01&week_before=2026-10-31 on the digest's Friday.
+    week = django_filters.DateFromToRangeFilter(field_name="digest__week_ending")
+
+    class Meta:
+        model = DigestDelivery
+        fields = ["status", "channel", "week"]
+
+
+class DeliveryListView(generics.ListAPIView):
+    """Digest deliveries (one per chunk and channel) with their status, newest digest first."""
+
+    class OutputSerializer(serializers.ModelSerializer):
+        week_ending = serializers.DateField(source="digest.week_ending", read_only=True)
+
+        class Meta:
+            model = DigestDelivery
+            fields = [
+                "id",
+                "week_ending",
+                "channel",
+                "chunk",
+                "chunk_count",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+                "sent_at",
+                "deployment_id",
+            ]
+
+    queryset = DigestDelivery.objects.select_related("digest")
+    serializer_class = OutputSerializer
+    filterset_class = DeliveryFilter
+    search_fields = ["last_error", "deployment_id"]
+    ordering_fields = ["next_attempt_at", "sent_at", "attempts", "id"]
+    ordering = ["-digest__week_ending", "chunk", "channel"]
 
 
 class DigestSendView(APIView):
@@ -13,7 +57,15 @@ class DigestSendView(APIView):
         build = serializers.BooleanField(default=False, help_text="Build this week's digest first.")
         resend_dead = serializers.BooleanField(default=False, help_text="Give dead deliveries a fresh start.")
 
+    class OutputSerializer(serializers.Serializer):
+        digest = serializers.DictField(allow_null=True, help_text="week_ending and detections, when built.")
+        resent = serializers.IntegerField()
+        due = serializers.IntegerField()
+        status = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, tags=["digests"])
     def post(self, request):
+        """Build this week's digest (optional), revive dead deliveries (optional), send what is due now."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         options = serializer.validated_data

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.cache import cache
 from tenacity import retry, retry_if_exception_type
 
+from captpathfinder.metrics import AA_CALL_SECONDS, timed
+
 logger = logging.getLogger(__name__)
 
 _TOKEN_KEY = "aa:control-room-token"  # noqa: S105 (a cache key)
@@ -142,10 +144,15 @@ class ControlRoomClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             headers["X-Authorization"] = token
-        try:
-            response = self.session.post(f"{self.base_url}{path}", json=payload, headers=headers, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientControlRoomError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+        with timed(AA_CALL_SECONDS, endpoint=path) as labels:
+            labels["outcome"] = "error"
+            try:
+                response = self.session.post(
+                    f"{self.base_url}{path}", json=payload, headers=headers, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TransientControlRoomError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+            labels["outcome"] = str(response.status_code)
         if response.status_code == 401 and token:
             raise _Unauthorized(f"{path}: HTTP 401")
         if response.status_code == 429 or response.status_code >= 500:

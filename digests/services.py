@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from captpathfinder.metrics import DELIVERIES
 from detections.models import Detection
 
 from . import rendering
@@ -166,6 +167,7 @@ def _record_success(delivery: DigestDelivery, deployment_id: str, now: datetime)
                 "open_count": 0,
             },
         )
+    DELIVERIES.labels(channel=delivery.channel, outcome="sent").inc()
     logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id)
 
 
@@ -180,6 +182,7 @@ def _record_failure(delivery: DigestDelivery, error: str, now: datetime) -> str:
             status=status, next_attempt_at=next_attempt, claimed_until=None, last_error=error[:2000], updated_at=now
         )
         _circuit_failure(delivery.channel, now)
+    DELIVERIES.labels(channel=delivery.channel, outcome="dead" if status == Status.DEAD else "failed").inc()
     logger.warning("delivery %s failed (attempt %d, now %s): %s", delivery.pk, delivery.attempts, status, error)
     return status
 

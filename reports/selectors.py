@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Case, Count, Min, Q, QuerySet, When
 from django.db.models.functions import TruncDate
+from django.http import FileResponse, Http404
 
 from detections.models import Detection, Level, RawEvent, SeniorMember
 
@@ -167,3 +168,23 @@ def _months_before(month: Month, count: int) -> Month:
     for _ in range(max(count, 0)):
         month = month.previous()
     return month
+
+
+# The HTML report shows member-supplied text: even escaped, serve it with nothing allowed to run.
+REPORT_HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+def report_file_response(report, kind: str) -> FileResponse:
+    """Stream one of a report's files from storage (local or S3): the admin's and the API's download."""
+    field = {"csv": report.csv_file, "html": report.html_file}.get(kind)
+    if not field:
+        raise Http404("No such file for this report.")
+    response = FileResponse(
+        field.open("rb"),
+        as_attachment=kind == "csv",
+        filename=f"captpathfinder-report-{report.month:%Y-%m}.{kind}",
+        content_type="text/csv; charset=utf-8" if kind == "csv" else "text/html; charset=utf-8",
+    )
+    if kind == "html":
+        response["Content-Security-Policy"] = REPORT_HTML_CSP
+    return response

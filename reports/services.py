@@ -12,6 +12,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from captpathfinder.metrics import REPORT_SECONDS
 from classification.services import ruleset_active
 
 from . import rendering, selectors
@@ -39,7 +40,7 @@ def report_generate_month(*, month: Month, now: datetime | None = None) -> Repor
     report, _ = Report.objects.get_or_create(month=month.first_day)
     written: list = []
     try:
-        with transaction.atomic():
+        with REPORT_SECONDS.time(), transaction.atomic():
             report = Report.objects.select_for_update().get(pk=report.pk)
             previous = [f.name for f in (report.csv_file, report.html_file) if f]
             version = ruleset_active().version

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import environ
+from django_guid.integrations import CeleryIntegration
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CAPTPATHFINDER_VAR_DIR") or BASE_DIR / "var")
@@ -33,6 +34,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "django_guid",
     "django_celery_beat",
     "captpathfinder",
     "classification",
@@ -42,6 +48,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request id from X-Request-ID (or a new one), returned in the response and carried into logs and tasks.
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "captpathfinder.urls"
@@ -154,6 +164,60 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "captpathfinder.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "captpathfinder.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "captpathfinder.schema.AutoSchema",
+    # Per token (staff user) on the API; anonymous and failed-auth callers are limited per IP
+    # by the exception handler (DRF would answer them 401 before any throttle ran).
+    "DEFAULT_THROTTLE_CLASSES": ["captpathfinder.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_RATE_USER", default="1000/min"),
+        "unauthenticated": env.str("API_THROTTLE_RATE_UNAUTHENTICATED", default="100/min"),
+        # inSided sends bulk profile updates in bursts: generous, and per sending IP.
+        "webhook": env.str("WEBHOOK_THROTTLE_RATE", default="120000/min"),
+    },
+    # Behind a proxy (production) the client address is the last X-Forwarded-For hop it added.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CaptPathfinder API",
+    "DESCRIPTION": (
+        "Senior-executive detection for an inSided community: the community webhook, and the operators' "
+        "API (stats, members, detections, digests, reports, classification). Every /api/ endpoint needs a "
+        "staff user: `Authorization: Token <key>` (manage.py api_token) or an admin session. Errors are "
+        '`{"error": <code>, "detail": <message>, "fields": {...}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "detections.models.Level"},
+}
+
+# --- Observability ----------------------------------------------------------------------------
+# /metrics answers a Prometheus scraper presenting this bearer token, or a staff session.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+# /health/ready fails when the oldest unprocessed event is older than this, or beat is silent.
+READY_MAX_BACKLOG_SECONDS = env.int("READY_MAX_BACKLOG_SECONDS", default=300)
+READY_MAX_BEAT_SILENCE_SECONDS = env.int("READY_MAX_BEAT_SILENCE_SECONDS", default=300)
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": True,
+    # Accept the caller's id as it is (many are not UUIDs); logs are JSON, so it cannot forge lines.
+    "VALIDATE_GUID": False,
+    # Tasks enqueued by a request log that request's id (the id travels in the task's headers).
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=True)],
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -218,11 +282,29 @@ CLASSIFICATION_RULESET_PATH = env.path(
     "CLASSIFICATION_RULESET_PATH", default=str(BASE_DIR / "classification" / "rulesets" / "default.yaml")
 )
 
+# Plain lines in development, one JSON object per line in production (LOG_FORMAT=json); every
+# line carries the request id (the task's parent request id in Celery workers).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 # How often each process checks for a changed ruleset file or a newly activated stored ruleset.

@@ -1,0 +1,147 @@
+"""Prometheus metrics: what happens (counters, histograms) and what is (gauges read from the database).
+
+Request rate, latency and errors by view come from django-prometheus's middleware. The web,
+worker and beat processes each count what they do; with PROMETHEUS_MULTIPROC_DIR set (make run,
+docker-compose) they share one directory and /metrics adds them up. Queue lag and backlog are
+read from the database at scrape time, so they are right whichever process did the work.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+WEBHOOKS = Counter(
+    "captpathfinder_webhooks_total",
+    "Webhook deliveries by outcome (accepted, duplicate, ignored, rejected_<status>).",
+    ["outcome"],
+)
+CLASSIFICATIONS = Counter("captpathfinder_classifications_total", "Job titles classified, by level.", ["level"])
+CLASSIFY_SECONDS = Histogram(
+    "captpathfinder_classification_seconds",
+    "Time to classify one job title.",
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+)
+DETECTIONS = Counter("captpathfinder_detections_total", "Detections recorded, by kind and level.", ["kind", "level"])
+DELIVERIES = Counter(
+    "captpathfinder_digest_deliveries_total", "Digest delivery attempts by channel and outcome.", ["channel", "outcome"]
+)
+AA_CALL_SECONDS = Histogram(
+    "captpathfinder_control_room_request_seconds",
+    "Automation Anywhere Control Room calls, by endpoint and outcome.",
+    ["endpoint", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REPORT_SECONDS = Histogram(
+    "captpathfinder_report_generation_seconds",
+    "Time to generate a month-end report.",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+
+
+@contextmanager
+def timed(histogram: Histogram, **labels):
+    """Observe the block's duration; labels may be completed inside through the yielded dict."""
+    started = time.perf_counter()
+    extra: dict = {}
+    try:
+        yield extra
+    finally:
+        metric = histogram.labels(**labels, **extra) if (labels or extra) else histogram
+        metric.observe(time.perf_counter() - started)
+
+
+class DatabaseCollector:
+    """Gauges read at scrape time: backlog, queue lag, pending deliveries, members, recent detections."""
+
+    def describe(self):
+        # Registering would otherwise call collect(), i.e. query the database at import time.
+        return []
+
+    def collect(self):
+        from .selectors import deliveries_overview, event_backlog, members_by_level, recent_detections_by_level
+
+        now = timezone.now()
+        backlog = event_backlog(now=now)
+        yield _gauge("captpathfinder_events_unprocessed", "Raw events waiting to be processed.", backlog["unprocessed"])
+        yield _gauge(
+            "captpathfinder_events_oldest_unprocessed_age_seconds",
+            "Age of the oldest unprocessed raw event (queue lag); 0 when none.",
+            backlog["oldest_unprocessed_age_seconds"] or 0,
+        )
+        deliveries = deliveries_overview()
+        status = GaugeMetricFamily(
+            "captpathfinder_digest_deliveries", "Digest deliveries by status.", labels=["status"]
+        )
+        for name in ("pending", "sending", "failed_will_retry", "dead", "sent"):
+            status.add_metric([name], deliveries[name])
+        yield status
+        last_sent = GaugeMetricFamily(
+            "captpathfinder_digest_last_sent_timestamp_seconds",
+            "When a digest delivery last went out, per channel (0: never).",
+            labels=["channel"],
+        )
+        for channel, sent_at in deliveries["last_sent_at"].items():
+            last_sent.add_metric([channel], sent_at.timestamp() if sent_at else 0)
+        yield last_sent
+        members = GaugeMetricFamily(
+            "captpathfinder_senior_members", "Current senior members by level.", labels=["level"]
+        )
+        recent = GaugeMetricFamily(
+            "captpathfinder_detections_last_24h", "Detections in the last 24 hours by level.", labels=["level"]
+        )
+        counts, last_day = members_by_level(), recent_detections_by_level(now=now)
+        for level in ("vp", "csuite"):
+            members.add_metric([level], counts[level])
+            recent.add_metric([level], last_day[level])
+        yield members
+        yield recent
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+_DATABASE_COLLECTOR = DatabaseCollector()
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    REGISTRY.register(_DATABASE_COLLECTOR)
+
+
+def registry_for_scrape():
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(_DATABASE_COLLECTOR)
+        return registry
+    return REGISTRY
+
+
+def _scraper_allowed(request) -> bool:
+    header = request.headers.get("Authorization", "")
+    token = settings.METRICS_TOKEN
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header.removeprefix("Bearer ").encode(), token.encode())
+    user = getattr(request, "user", None)
+    return bool(user and user.is_active and user.is_staff)
+
+
+@never_cache
+def metrics_view(request):
+    """Prometheus text format, for a scraper with the METRICS_TOKEN bearer token or a staff session."""
+    if not _scraper_allowed(request):
+        return JsonResponse(
+            {"error": "not_authenticated", "detail": "Metrics need 'Authorization: Bearer <METRICS_TOKEN>' or staff."},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return HttpResponse(generate_latest(registry_for_scrape()), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,29 @@
+"""Query-string filters of GET /api/members and GET /api/detections (django-filter)."""
+
+import django_filters
+
+from .models import Detection, Level, SeniorMember
+
+
+class _SeniorFilter(django_filters.FilterSet):
+    level = django_filters.ChoiceFilter(choices=Level.choices)
+    company = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the company name.")
+    country = django_filters.CharFilter(lookup_expr="iexact", help_text="The country, any case.")
+
+
+class MemberFilter(_SeniorFilter):
+    # ?detected_after=2026-10-01&detected_before=2026-10-31: New York days, both included.
+    detected = django_filters.DateFromToRangeFilter(field_name="first_detected_at")
+
+    class Meta:
+        model = SeniorMember
+        fields = ["level", "company", "country", "detected"]
+
+
+class DetectionFilter(_SeniorFilter):
+    kind = django_filters.ChoiceFilter(choices=Detection.Kind.choices)
+    detected = django_filters.DateFromToRangeFilter(field_name="detected_at")
+
+    class Meta:
+        model = Detection
+        fields = ["level", "kind", "company", "country", "detected"]
