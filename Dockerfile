@@ -15,7 +15,7 @@ RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_urlsa
     ALLOWED_HOSTS=build WEBHOOK_SIGNING_SECRET=whsec_YnVpbGQtb25seQ== \
     python manage.py collectstatic --noinput
 
-RUN useradd --system --uid 1000 app && mkdir -p /app/var && chown -R app /app/var
+RUN useradd --system --uid 1000 app && mkdir -p /app/var/media /app/var/prometheus && chown -R app /app/var
 USER app
 EXPOSE 8000
 CMD ["gunicorn", "captpathfinder.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,5 +1,4 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from classification.api import ClassifyView
 from detections.api import DetectionListView, MemberListView
@@ -7,6 +6,7 @@ from digests.api import DeliveryListView, DigestSendView
 from reports.api import ReportDownloadView, ReportGenerateView, ReportListView
 
 from .api import StatsView
+from .schema_views import RedocView, SchemaView, SwaggerView
 
 urlpatterns = [
     path("stats", StatsView.as_view(), name="api-stats"),
@@ -18,7 +18,7 @@ urlpatterns = [
     path("reports/generate", ReportGenerateView.as_view(), name="api-reports-generate"),
     path("reports/<int:pk>/<str:kind>", ReportDownloadView.as_view(), name="api-reports-download"),
     path("classify", ClassifyView.as_view(), name="api-classify"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -72,7 +73,12 @@ class DatabaseCollector:
         from .selectors import deliveries_overview, event_backlog, members_by_level, recent_detections_by_level
 
         now = timezone.now()
-        backlog = event_backlog(now=now)
+        try:
+            backlog = event_backlog(now=now)
+        except DatabaseError:
+            yield _gauge("captpathfinder_database_up", "1 when the database answers the scrape's queries.", 0)
+            return
+        yield _gauge("captpathfinder_database_up", "1 when the database answers the scrape's queries.", 1)
         yield _gauge("captpathfinder_events_unprocessed", "Raw events waiting to be processed.", backlog["unprocessed"])
         yield _gauge(
             "captpathfinder_events_oldest_unprocessed_age_seconds",

@@ -77,6 +77,25 @@ def latest_report() -> dict | None:
     }
 
 
+def schedules_next_runs(*, now: datetime) -> list[dict]:
+    """The periodic tasks as beat sees them: enabled or paused, last run, next run."""
+    from django_celery_beat.models import PeriodicTask
+
+    rows = []
+    for task in PeriodicTask.objects.select_related("crontab", "interval").order_by("name"):
+        schedule = task.schedule
+        last = task.last_run_at or now
+        rows.append(
+            {
+                "name": task.name,
+                "enabled": task.enabled,
+                "last_run_at": task.last_run_at,
+                "next_run_at": now + schedule.remaining_estimate(last) if task.enabled else None,
+            }
+        )
+    return rows
+
+
 def stats_overview(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     return {

@@ -7,11 +7,16 @@ items. These throttles count in fixed windows with one atomic increment per requ
 
 from __future__ import annotations
 
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
 class FixedWindowRateThrottle(SimpleRateThrottle):
     window_end: float = 0.0
+
+    def get_rate(self):
+        # Read when used, not when the class was imported, so a changed setting takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from detections.models import Level
+from detections.serializers import StrictCharField
 
 from . import services
 
@@ -16,7 +17,7 @@ MAX_TITLE_LENGTH = 10_000
 class ClassifyView(APIView):
     class InputSerializer(serializers.Serializer):
         titles = serializers.ListField(
-            child=serializers.CharField(max_length=MAX_TITLE_LENGTH, allow_blank=True, trim_whitespace=False),
+            child=StrictCharField(max_length=MAX_TITLE_LENGTH, allow_blank=True, trim_whitespace=False),
             allow_empty=False,
             max_length=MAX_TITLES,
             help_text=f"Up to {MAX_TITLES} job titles.",

@@ -1,5 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
+from . import services
 from .models import Detection, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
 
@@ -36,6 +38,27 @@ class SeniorMemberAdmin(admin.ModelAdmin):
     search_fields = ["user_id", "username", "title", "company", "country"]
     date_hierarchy = "first_detected_at"
     readonly_fields = ["first_detected_at", "last_seen_at", "rules_version", "enriched_at", "enrichment_error"]
+    actions = ["reclassify"]
+
+    @admin.action(description="Reclassify selected members under the active rules (dry run first)")
+    def reclassify(self, request, queryset):
+        """First a dry run listing the changes; applying them is a second, confirmed POST."""
+        user_ids = list(queryset.values_list("pk", flat=True))
+        if request.POST.get("apply") == "yes":
+            changes, read = services.members_reclassify(dry_run=False, user_ids=user_ids)
+            self.message_user(request, f"Reclassified {read} members: {len(changes)} changed.", messages.SUCCESS)
+            return None
+        changes, read = services.members_reclassify(dry_run=True, user_ids=user_ids)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reclassify members: dry run",
+            "opts": self.model._meta,
+            "changes": changes,
+            "read": read,
+            "user_ids": user_ids,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/detections/seniormember/reclassify.html", context)
 
 
 @admin.register(Detection)

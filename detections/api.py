@@ -48,7 +48,6 @@ def _error(description: str) -> OpenApiResponse:
 
 @extend_schema(
     tags=["webhook"],
-    auth=[{"webhookBasic": []}, {"standardWebhooks": []}],
     request=ProfileUpdatedSerializer,
     responses={
         202: WebhookReplySerializer,

@@ -7,6 +7,9 @@ class WebhookAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "detections.authentication.WebhookAuthentication"
     name = ["webhookBasic", "standardWebhooks"]
 
+    def get_security_requirement(self, auto_schema):
+        return [{"webhookBasic": []}, {"standardWebhooks": []}]  # either one admits a delivery
+
     def get_security_definition(self, auto_schema):
         return [
             {

@@ -10,7 +10,12 @@ from standardwebhooks.webhooks import Webhook
 
 from detections.selectors import tracked_fields_cache_clear
 
-pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.insided", "tests.fixtures.control_room"]
+pytest_plugins = [
+    "tests.fixtures.worker",
+    "tests.fixtures.insided",
+    "tests.fixtures.control_room",
+    "tests.fixtures.reports",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +66,17 @@ class WebhookClient:
         body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
         headers.setdefault("HTTP_AUTHORIZATION", basic_auth_header())
         return self.client.generic("POST", path, body, content_type=content_type, **headers)
+
+
+@pytest.fixture
+def staff_api(admin_user):
+    """An API client with a staff user's token, as a dashboard or script would call."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    return client
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
+    # First, so its admin/index.html (the console's health panel) overrides the admin's.
+    "captpathfinder",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -40,7 +42,6 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_guid",
     "django_celery_beat",
-    "captpathfinder",
     "classification",
     "detections",
     "digests",
@@ -306,6 +307,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # It would log every request that arrives without an X-Request-ID.
+    "loggers": {"django_guid": {"level": "WARNING"}},
 }
 # How often each process checks for a changed ruleset file or a newly activated stored ruleset.
 CLASSIFICATION_RELOAD_SECONDS = env.float("CLASSIFICATION_RELOAD_SECONDS", default=10.0)

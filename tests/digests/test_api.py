@@ -13,13 +13,6 @@ from tests.factories import DetectionFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
-    return client
-
-
 def test_anonymous_callers_are_refused():
     response = APIClient().post("/api/digests/send", {}, format="json")
 

@@ -11,13 +11,6 @@ from tests.conftest import wait_until
 from tests.fixtures.worker import broker_unreachable
 
 
-@pytest.fixture
-def staff_api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
-    return client
-
-
 @pytest.mark.django_db
 def test_anonymous_and_non_staff_callers_are_refused(django_user_model):
     user = django_user_model.objects.create_user("viewer", password="x")

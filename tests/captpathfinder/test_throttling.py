@@ -1,0 +1,49 @@
+"""Rate limits: 429 with Retry-After, per token, per IP without credentials, on the webhook."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import profile_update
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(**rates):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+        }
+
+    return set_rates
+
+
+def test_a_token_over_its_limit_gets_429_with_retry_after(staff_api, rates):
+    rates(user="3/min")
+
+    codes = [staff_api.get("/api/stats").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 200, 429]
+    response = staff_api.get("/api/stats")
+    assert response.json()["error"] == "throttled" and 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_anonymous_and_wrong_credentials_are_limited_per_ip(rates):
+    rates(unauthenticated="3/min")
+    anonymous, wrong = APIClient(), APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Token guessed")
+
+    codes = [anonymous.get("/api/members").status_code, wrong.get("/api/members").status_code]
+    codes += [anonymous.get("/api/stats").status_code, wrong.get("/api/stats").status_code]
+    other_ip = APIClient(REMOTE_ADDR="10.0.0.9").get("/api/stats").status_code
+
+    assert codes == [401, 401, 401, 429] and other_ip == 401
+
+
+def test_the_webhook_has_its_own_generous_limit(webhook, rates):
+    rates(webhook="2/min")
+
+    codes = [webhook.post(profile_update(user_id=str(i))).status_code for i in range(3)]
+
+    assert codes == [202, 202, 429]
