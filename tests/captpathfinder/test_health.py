@@ -1,0 +1,80 @@
+"""GET /health and /health/ready, with real outages: a closed database port, an unreachable broker."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from tests.factories import RawEventFactory
+from tests.fixtures.worker import broker_unreachable
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def beat_ran():
+    PeriodicTask.objects.filter(task="detections.tasks.events_sweep_unprocessed").update(last_run_at=timezone.now())
+
+
+def test_liveness_needs_nothing(client):
+    response = client.get("/health")
+
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_ready_when_everything_answers(client, beat_ran):
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "ready"
+    assert set(response.json()["checks"]) == {"database", "broker", "beat", "backlog"}
+
+
+def test_not_ready_when_the_broker_is_down(client, beat_ran):
+    with broker_unreachable():
+        response = client.get("/health/ready")
+
+    body = response.json()
+    assert response.status_code == 503 and body["status"] == "not_ready"
+    assert body["checks"]["broker"]["ok"] is False and body["checks"]["database"]["ok"] is True
+
+
+def test_not_ready_when_beat_is_silent_or_the_backlog_is_old(client, beat_ran):
+    PeriodicTask.objects.filter(task="detections.tasks.events_sweep_unprocessed").update(
+        last_run_at=timezone.now() - timedelta(hours=1)
+    )
+    RawEventFactory(received_at=timezone.now() - timedelta(hours=1))
+
+    checks = client.get("/health/ready").json()["checks"]
+
+    assert checks["beat"]["ok"] is False and "s ago" in checks["beat"]["detail"]
+    assert checks["backlog"]["ok"] is False and "1 events waiting" in checks["backlog"]["detail"]
+
+
+def test_not_ready_when_the_database_is_down():
+    """A process whose DATABASE_URL points at a closed port: readiness says so, with a 503."""
+    script = (
+        "import django, json; django.setup(); from django.test import Client; "
+        "r = Client(HTTP_HOST='localhost').get('/health/ready'); print(r.status_code, json.dumps(r.json()))"
+    )
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="captpathfinder.settings.test",
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/unreachable",
+        DATABASE_POOL="false",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    status, body = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    checks = json.loads(body)["checks"]
+    assert status == "503", result.stderr[-2000:]
+    assert checks["database"]["ok"] is False and checks["backlog"]["detail"] == "skipped: no database"
