@@ -40,13 +40,11 @@ def _check_beat() -> str:
     """Beat runs the outbox sweep every minute; a stale last run means beat is down."""
     from django_celery_beat.models import PeriodicTask
 
-    last_run = (
-        PeriodicTask.objects.filter(task="detections.tasks.events_sweep_unprocessed")
-        .values_list("last_run_at", flat=True)
-        .first()
-    )
-    if last_run is None:
-        raise RuntimeError("beat has not run the outbox sweep yet")
+    task = PeriodicTask.objects.filter(task="detections.tasks.events_sweep_unprocessed").first()
+    if task is None:
+        raise RuntimeError("the outbox sweep schedule is missing: run manage.py sync_schedules")
+    # Before beat's first run, count from when the schedule was written (a fresh start is not an outage).
+    last_run = task.last_run_at or task.date_changed
     silence = timezone.now() - last_run
     if silence > timedelta(seconds=settings.READY_MAX_BEAT_SILENCE_SECONDS):
         raise RuntimeError(f"last beat run {int(silence.total_seconds())} s ago")

@@ -78,3 +78,11 @@ def test_not_ready_when_the_database_is_down():
     checks = json.loads(body)["checks"]
     assert status == "503", result.stderr[-2000:]
     assert checks["database"]["ok"] is False and checks["backlog"]["detail"] == "skipped: no database"
+
+
+def test_a_fresh_schedule_gives_beat_its_first_minute(client):
+    PeriodicTask.objects.filter(task="detections.tasks.events_sweep_unprocessed").update(
+        last_run_at=None, date_changed=timezone.now()
+    )
+
+    assert client.get("/health/ready").json()["checks"]["beat"]["ok"] is True
