@@ -285,7 +285,9 @@ def member_apply_title(
             rules_version=result.version,
             event=event,
         )
-        transaction.on_commit(DETECTIONS.labels(kind=kind, level=member.level).inc)
+        # Counted now, not on commit: a batch that rolls back is retried and counted again, a
+        # rare over-count a rate metric tolerates; the database stays the record.
+        DETECTIONS.labels(kind=kind, level=member.level).inc()
     if changes is not None and outcome == Outcome.CREATED and not (member.country and member.company):
         changes.enrich.add(member.user_id)
     return outcome
