@@ -4,28 +4,17 @@ Evaluated on the crontab synced into django-celery-beat's tables, the way beat e
 `is_due(last_run_at)` with the clock set to each moment.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from tests.beat import fire_times
+
 pytestmark = pytest.mark.django_db
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
-
-
-def fire_times(schedule, start: datetime, end: datetime) -> list[datetime]:
-    """Every moment beat would run the task between start and end, checking once a minute."""
-    fired, last_run, moment = [], start, start
-    while moment < end:
-        schedule.nowfun = lambda moment=moment: moment.astimezone(NEW_YORK)
-        due, _next = schedule.is_due(last_run)
-        if due:
-            fired.append(moment.astimezone(NEW_YORK))
-            last_run = moment
-        moment += timedelta(minutes=1)
-    return fired
 
 
 @pytest.fixture

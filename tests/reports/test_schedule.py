@@ -8,30 +8,19 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from reports.months import is_last_day_of_month
+from tests.beat import fire_times
 
 pytestmark = pytest.mark.django_db
-NEW_YORK = ZoneInfo("America/New_York")
 UTC = ZoneInfo("UTC")
-
-
-def fire_times(schedule, start: datetime, end: datetime) -> list[datetime]:
-    """Every moment beat would run the task between start and end, checking every five minutes."""
-    fired, last_run, moment = [], start, start
-    while moment < end:
-        schedule.nowfun = lambda moment=moment: moment.astimezone(NEW_YORK)
-        due, _next = schedule.is_due(last_run)
-        if due:
-            fired.append(moment.astimezone(NEW_YORK))
-            last_run = moment
-        moment += timedelta(minutes=5)
-    return fired
 
 
 def test_month_end_fires_on_days_28_to_31_and_acts_on_the_last_day_only():
     schedule = PeriodicTask.objects.get(task="reports.tasks.report_generate_month_end").crontab.schedule
 
     # January to April 2028: 31, 29 (leap), 31 and 30 days; March has the DST change.
-    fired = fire_times(schedule, datetime(2028, 1, 1, 5, tzinfo=UTC), datetime(2028, 5, 1, 5, tzinfo=UTC))
+    fired = fire_times(
+        schedule, datetime(2028, 1, 1, 5, tzinfo=UTC), datetime(2028, 5, 1, 5, tzinfo=UTC), step=timedelta(minutes=5)
+    )
 
     assert all((f.hour, f.minute) == (23, 55) for f in fired)
     assert [f.day for f in fired] == [28, 29, 30, 31, 28, 29, 28, 29, 30, 31, 28, 29, 30]
