@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports
+.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench-classification: $(VENV)/.installed
 ## bench-reports: month-end report for 10,000 and 100,000 detections, time and peak memory, against COPY
 bench-reports: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.reports
+
+## bench-backfill: backfill_members --csv for 50,000 and 200,000 members, rate and peak memory, against COPY
+bench-backfill: $(VENV)/.installed
+	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.backfill
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -95,29 +95,58 @@ class CommunityClient:
 
     # --- Users --------------------------------------------------------------------------
     def user_get(self, user_id: str) -> dict:
-        """GET /api1/user/{id}; on a 401 the token is renewed once (it may have been revoked)."""
+        """GET /api1/user/{id}."""
+        body = self._get(f"/api1/user/{requests.utils.quote(str(user_id), safe='')}", {}, f"user {user_id}")
+        if not isinstance(body, dict):
+            raise CommunityError(f"user {user_id}: reply is not a JSON object")
+        return body
+
+    def users_page(self, *, page: int, page_size: int, filters: dict[str, str] | None = None) -> list[dict]:
+        """One page of GET /api1/user (the member list), with the caller's filters passed through.
+
+        The list's parameter names and reply shape are not publicly documented: the paging
+        parameters are settings, and the users are read from a bare list or from the first
+        list under a usual key (result, results, data, users, items).
+        """
+        params = {
+            settings.COMMUNITY_USERS_PAGE_PARAM: page,
+            settings.COMMUNITY_USERS_PAGE_SIZE_PARAM: page_size,
+            **(filters or {}),
+        }
+        body = self._get("/api1/user", params, f"user list page {page}")
+        users = (
+            body
+            if isinstance(body, list)
+            else next(
+                (body[key] for key in _LIST_KEYS if isinstance(body, dict) and isinstance(body.get(key), list)), None
+            )
+        )
+        if users is None:
+            raise CommunityError(f"user list page {page}: no list of users in the reply")
+        return [user for user in users if isinstance(user, dict)]
+
+    def _get(self, path: str, params: dict, what: str):
+        """GET with the bearer token; on a 401 the token is renewed once (it may have been revoked)."""
         try:
-            return self._user_get(user_id, self._token())
+            return self._get_once(path, params, what, self._token())
         except _Unauthorized:
-            return self._user_get(user_id, self._token(refresh=True))
+            return self._get_once(path, params, what, self._token(refresh=True))
 
     @_retry
-    def _user_get(self, user_id: str, token: str) -> dict:
+    def _get_once(self, path: str, params: dict, what: str, token: str):
         response = self.session.get(
-            f"{self.base_url}/api1/user/{requests.utils.quote(str(user_id), safe='')}",
+            f"{self.base_url}{path}",
+            params=params,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=self.timeout,
         )
         if response.status_code == 401:
             raise _Unauthorized("community API refused the token")
-        self._raise_for_status(response, f"user {user_id}")
+        self._raise_for_status(response, what)
         try:
-            body = response.json()
+            return response.json()
         except ValueError as exc:
-            raise CommunityError(f"user {user_id}: reply is not JSON") from exc
-        if not isinstance(body, dict):
-            raise CommunityError(f"user {user_id}: reply is not a JSON object")
-        return body
+            raise CommunityError(f"{what}: reply is not JSON") from exc
 
     def profile_get(self, user_id: str) -> CommunityProfile:
         return profile_from_user(self.user_get(user_id), user_id=user_id)
@@ -132,6 +161,9 @@ class CommunityClient:
 
 class _Unauthorized(CommunityError):
     pass
+
+
+_LIST_KEYS = ("result", "results", "data", "users", "items")
 
 
 # --- Mapping the undocumented user reply to profile fields -----------------------------------

@@ -19,3 +19,17 @@ def member_lock(user_id: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_NAMESPACE, user_id])
+
+
+def members_lock(user_ids: list[str]) -> None:
+    """Hold several members' locks until the transaction ends (a backfill batch).
+
+    Taken in sorted order in one statement; other lock holders hold one member at a time, so
+    no cycle and no deadlock can form.
+    """
+    if connection.vendor == "postgresql" and user_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(u)) FROM unnest(%s::text[]) AS u ORDER BY u",
+                [_NAMESPACE, sorted(set(user_ids))],
+            )

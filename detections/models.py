@@ -137,3 +137,44 @@ class Detection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.username or self.user_id} ({self.title})"
+
+
+class BackfillRun(models.Model):
+    """One loading of the existing membership (CSV export or community API), resumable.
+
+    `position` advances in the same transaction as each batch's writes, so a run stopped at
+    any moment resumes exactly after the last committed batch and never applies a row twice.
+    """
+
+    class Source(models.TextChoices):
+        CSV = "csv", "CSV export"
+        COMMUNITY = "community", "Community API"
+
+    class Mode(models.TextChoices):
+        BASELINE = "baseline", "Baseline (no detections)"
+        ANNOUNCE = "announce", "Announce (first detections)"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running or interrupted"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    source_key = models.CharField(
+        max_length=500, help_text="What was loaded: the file and its version, or the filters."
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    position = models.PositiveIntegerField(default=0, help_text="CSV rows or API pages done.")
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="The first bad rows, with their line numbers.")
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Backfill {self.pk} from {self.get_source_display()} ({self.status})"

@@ -229,6 +229,20 @@ def payload_attributes(payload: dict) -> dict:
     return attributes
 
 
+def member_transition(*, old_level: str | None, new_level: str) -> tuple[str, str | None]:
+    """The state machine for a senior title: (outcome, kind of detection to record or None).
+
+    Not a member yet -> created + `first`; vp -> csuite -> promoted + `promotion`; anything
+    else (same level, csuite -> vp) -> updated, no detection. Shared by the webhook path and
+    the bulk backfill, so both move members the same way.
+    """
+    if old_level is None:
+        return Outcome.CREATED, Detection.Kind.FIRST
+    if old_level == Level.VP and new_level == Level.CSUITE:
+        return Outcome.PROMOTED, Detection.Kind.PROMOTION
+    return Outcome.UPDATED, None
+
+
 def member_apply_title(
     *,
     user_id: str,
@@ -254,13 +268,9 @@ def member_apply_title(
         member.delete()
         return Outcome.REMOVED
 
+    outcome, kind = member_transition(old_level=member.level if member else None, new_level=result.level)
     if member is None:
         member = SeniorMember(user_id=user_id, first_detected_at=now)
-        outcome, kind = Outcome.CREATED, Detection.Kind.FIRST
-    elif member.level == Level.VP and result.level == Level.CSUITE:
-        outcome, kind = Outcome.PROMOTED, Detection.Kind.PROMOTION
-    else:
-        outcome, kind = Outcome.UPDATED, None
 
     member.username = username or member.username
     member.title = title.strip()

@@ -277,6 +277,11 @@ COMMUNITY_FIELD_JOB_TITLE = env.str("COMMUNITY_FIELD_JOB_TITLE", default="Job Ti
 COMMUNITY_FIELD_COUNTRY = env.str("COMMUNITY_FIELD_COUNTRY", default="Country")
 COMMUNITY_FIELD_COMPANY = env.str("COMMUNITY_FIELD_COMPANY", default="Company")
 COMMUNITY_FIELD_JOINED_AT = env.str("COMMUNITY_FIELD_JOINED_AT", default="created_at")
+# The member list (GET /api1/user) for backfills: its paging parameters, page size, and request rate.
+COMMUNITY_USERS_PAGE_PARAM = env.str("COMMUNITY_USERS_PAGE_PARAM", default="page")
+COMMUNITY_USERS_PAGE_SIZE_PARAM = env.str("COMMUNITY_USERS_PAGE_SIZE_PARAM", default="pageSize")
+COMMUNITY_USERS_PAGE_SIZE = env.int("COMMUNITY_USERS_PAGE_SIZE", default=100)
+COMMUNITY_BACKFILL_REQUESTS_PER_SECOND = env.float("COMMUNITY_BACKFILL_REQUESTS_PER_SECOND", default=5.0)
 
 # --- Classification -------------------------------------------------------------------------
 CLASSIFICATION_RULESET_PATH = env.path(

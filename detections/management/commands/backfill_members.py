@@ -1,0 +1,192 @@
+"""python manage.py backfill_members --csv export.csv | --from-community [--mode baseline|announce] [--dry-run]"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from detections import backfill
+from detections.community import CommunityClient, CommunityError, community_configured
+from detections.models import BackfillRun
+
+_LOG_EVERY_SECONDS = 5.0
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise CommandError(f"{what} {value!r}: use NAME=VALUE")
+        pairs[key.strip()] = rest.strip()
+    return pairs
+
+
+class Progress:
+    """A tqdm bar (rate, ETA) on a terminal; plain log lines every few seconds otherwise."""
+
+    def __init__(self, command: BaseCommand, *, total: int | None, done: int, unit: str) -> None:
+        self.command, self.total, self.done, self.unit = command, total, done, unit
+        self.started, self.last_line, self.new = time.monotonic(), time.monotonic(), 0
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit=f" {unit}", unit_scale=True, dynamic_ncols=True)
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        self.new += count
+        if self.bar is not None:
+            self.bar.update(count)
+            return
+        now = time.monotonic()
+        if now - self.last_line >= _LOG_EVERY_SECONDS:
+            self.last_line = now
+            rate = self.new / max(now - self.started, 1e-9)
+            left = f", about {int((self.total - self.done) / rate)} s left" if self.total and rate else ""
+            self.command.stderr.write(f"backfill: {self.done:,} {self.unit} read, {rate:,.0f}/s{left}")
+
+    def close(self) -> float:
+        if self.bar is not None:
+            self.bar.close()
+        return self.new / max(time.monotonic() - self.started, 1e-9)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the community's existing members through the same classification and state machine as a "
+        "webhook. Resumable: run the same command again after an interruption."
+    )
+
+    def add_arguments(self, parser):
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--csv", type=Path, metavar="PATH", help="a community export (UTF-8 CSV with a header)")
+        source.add_argument("--from-community", action="store_true", help="page through the inSided user API")
+        parser.add_argument(
+            "--mode",
+            choices=BackfillRun.Mode.values,
+            default=BackfillRun.Mode.BASELINE,
+            help="baseline: record seniors without detections (default, keeps the first digest quiet); "
+            "announce: record them as first detections",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="print the counts by level; write nothing")
+        parser.add_argument(
+            "--column",
+            action="append",
+            default=[],
+            metavar="FIELD=HEADER",
+            help=f"CSV header for a field ({', '.join(backfill.CSV_FIELDS)}), e.g. --column job_title='Job Title'",
+        )
+        parser.add_argument(
+            "--filter",
+            action="append",
+            default=[],
+            metavar="PARAM=VALUE",
+            help="a query parameter for GET /api1/user (join date, last activity, …), passed through",
+        )
+        parser.add_argument("--batch-size", type=int, default=1000, help="CSV rows per transaction (default 1000)")
+        parser.add_argument("--rate", type=float, default=None, help="API requests per second (default: setting)")
+        parser.add_argument("--restart", action="store_true", help="abandon an unfinished run and start over")
+
+    def handle(self, *args, **options):
+        if not 1 <= options["batch_size"] <= 10_000:
+            raise CommandError("--batch-size must be between 1 and 10000")
+        try:
+            if options["csv"]:
+                counts, rate = self._from_csv(options)
+            else:
+                counts, rate = self._from_community(options)
+        except backfill.BackfillSourceError as exc:
+            raise CommandError(str(exc)) from None
+        except CommunityError as exc:
+            raise CommandError(f"the community API failed: {exc}; run the same command again to resume") from None
+        except KeyboardInterrupt:
+            raise CommandError("interrupted; run the same command again to resume") from None
+        self._summary(counts, rate, options)
+
+    def _from_csv(self, options):
+        path: Path = options["csv"]
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        columns = backfill.csv_columns(_pairs(options["column"], "--column"))
+        total = backfill.csv_count_rows(path)
+        if options["dry_run"]:
+            return self._dry(backfill.csv_items(path, columns=columns), total, "rows")
+        run, resumed = backfill.run_for(
+            source=BackfillRun.Source.CSV,
+            source_key=backfill.csv_source_key(path),
+            mode=options["mode"],
+            restart=options["restart"],
+        )
+        if resumed:
+            self.stderr.write(f"resuming backfill {run.pk} after row {run.position:,}")
+        items = backfill.csv_items(path, columns=columns, skip=run.position)
+        batches = backfill.csv_batches(items, start=run.position, batch_size=options["batch_size"])
+        progress = Progress(self, total=total, done=run.position, unit="rows")
+        try:
+            run = backfill.backfill_run(run=run, batches=batches, on_progress=progress)
+        finally:
+            rate = progress.close()
+        return run.counts, rate
+
+    def _from_community(self, options):
+        if not community_configured():
+            raise CommandError("set COMMUNITY_API_URL, COMMUNITY_CLIENT_ID and COMMUNITY_CLIENT_SECRET first")
+        filters = _pairs(options["filter"], "--filter")
+        per_second = options["rate"] or settings.COMMUNITY_BACKFILL_REQUESTS_PER_SECOND
+        page_size = settings.COMMUNITY_USERS_PAGE_SIZE
+        client = CommunityClient()
+
+        def pages(start_page: int):
+            return backfill.community_pages(
+                client, filters=filters, start_page=start_page, page_size=page_size, per_second=per_second
+            )
+
+        if options["dry_run"]:
+            return self._dry((item for _, items in pages(1) for item in items), None, "members")
+        run, resumed = backfill.run_for(
+            source=BackfillRun.Source.COMMUNITY,
+            source_key=backfill.community_source_key(filters),
+            mode=options["mode"],
+            restart=options["restart"],
+        )
+        if resumed:
+            self.stderr.write(f"resuming backfill {run.pk} after page {run.position}")
+        progress = Progress(self, total=None, done=run.counts.get("read", 0), unit="members")
+        try:
+            run = backfill.backfill_run(run=run, batches=pages(run.position + 1), on_progress=progress)
+        finally:
+            rate = progress.close()
+        return run.counts, rate
+
+    def _dry(self, items, total, unit):
+        progress = Progress(self, total=total, done=0, unit=unit)
+        counts = backfill.dry_run_counts(_counting(items, progress))
+        return dict(counts), progress.close()
+
+    def _summary(self, counts: dict, rate: float, options) -> None:
+        def n(key: str) -> int:
+            return counts.get(key, 0)
+
+        prefix = "dry run (nothing written): " if options["dry_run"] else ""
+        self.stdout.write(
+            f"{prefix}read {n('read'):,}; senior {n('csuite') + n('vp'):,} (C-suite {n('csuite'):,}, VP {n('vp'):,}); "
+            f"not senior {n('not_senior'):,}; skipped {n('skipped'):,}; errors {n('errors'):,}; {rate:,.0f} per second"
+        )
+        if not options["dry_run"]:
+            changed = n("updated") + n("promoted")
+            self.stdout.write(
+                f"members created {n('created'):,}, updated {changed:,}, removed {n('removed'):,}; "
+                f"detections recorded {n('detections'):,} ({options['mode']} mode)"
+            )
+
+
+def _counting(items, progress):
+    for item in items:
+        progress(1)
+        yield item
