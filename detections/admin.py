@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from . import services
-from .models import Detection, RawEvent, SeniorMember, TrackedField
+from .models import BackfillRun, Detection, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
 
 
@@ -68,3 +68,26 @@ class DetectionAdmin(admin.ModelAdmin):
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
     raw_id_fields = ["event", "digest"]
+
+
+@admin.register(BackfillRun)
+class BackfillRunAdmin(admin.ModelAdmin):
+    """Backfills are started from the command line (they run for minutes); here they are watched."""
+
+    list_display = ["id", "source", "mode", "status", "position", "read", "errors_count", "started_at", "finished_at"]
+    list_filter = ["source", "mode", "status"]
+    readonly_fields = [f.name for f in BackfillRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="rows read")
+    def read(self, obj):
+        return obj.counts.get("read", 0)
+
+    @admin.display(description="errors")
+    def errors_count(self, obj):
+        return obj.counts.get("errors", 0)

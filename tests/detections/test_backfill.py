@@ -264,3 +264,11 @@ def test_without_a_terminal_progress_is_plain_log_lines(export, monkeypatch):
     _, err = run("--csv", str(export), "--batch-size", "2")
 
     assert "backfill: 2 rows read" in err and "s left" in err
+
+
+def test_runs_are_visible_in_the_admin(admin_client, export):
+    run("--csv", str(export))
+
+    assert admin_client.get("/admin/detections/backfillrun/").status_code == 200
+    page = admin_client.get(f"/admin/detections/backfillrun/{BackfillRun.objects.get().pk}/change/")
+    assert page.status_code == 200 and "user id is empty" in page.content.decode()
