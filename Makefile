@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill
+.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-reports: $(VENV)/.installed
 ## bench-backfill: backfill_members --csv for 50,000 and 200,000 members, rate and peak memory, against COPY
 bench-backfill: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.backfill
+
+## bench: end-to-end webhook throughput (gunicorn, Celery, PostgreSQL, Redis, wrk) against baselines
+bench: $(VENV)/.installed
+	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.throughput.run $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -33,3 +33,17 @@ def members_lock(user_ids: list[str]) -> None:
                 "SELECT pg_advisory_xact_lock(%s, hashtext(u)) FROM unnest(%s::text[]) AS u ORDER BY u",
                 [_NAMESPACE, sorted(set(user_ids))],
             )
+
+
+def members_try_lock(user_ids: list[str]) -> list[str]:
+    """Take the locks of those members nobody else holds now; returns them (a batch processor
+    skips the others, which another worker is applying)."""
+    if connection.vendor != "postgresql":
+        return list(user_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, n) "
+            "WHERE pg_try_advisory_xact_lock(%s, hashtext(u)) ORDER BY n",
+            [list(user_ids), _NAMESPACE],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -49,3 +49,14 @@ def members_with_stale_events(*, received_before: datetime, limit: int) -> list[
         .order_by("oldest")[:limit]
     )
     return [row["user_id"] for row in rows]
+
+
+def members_with_pending_events(*, limit: int) -> list[str]:
+    """Members with unprocessed events, the one waiting longest first."""
+    rows = (
+        RawEvent.objects.filter(processed_at__isnull=True)
+        .values("user_id")
+        .annotate(first=Min("id"))
+        .order_by("first")[:limit]
+    )
+    return [row["user_id"] for row in rows]

@@ -91,7 +91,7 @@ def event_receive(*, incoming: IncomingEvent) -> Receipt:
                 payload=incoming.payload,
                 idempotency_key=key,
             )
-            transaction.on_commit(lambda: member_processing_enqueue(user_id=incoming.user_id))
+            transaction.on_commit(events_processing_wake)
     except IntegrityError:
         # Same delivery id stored by a concurrent request for another user id: still a repeat.
         earlier = RawEvent.objects.filter(delivery_id=incoming.delivery_id).values_list("id", flat=True).first()
@@ -107,17 +107,34 @@ _BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
 
 
-def member_processing_enqueue(*, user_id: str) -> bool:
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
+# A worker applies pending events in batches (detections.batch); intake only has to make sure
+# one is on its way. Per web process, at most one wake-up goes out per interval at once, and one
+# more is scheduled for the interval's end, so the last event of a burst is never left waiting.
+_WAKE_INTERVAL_SECONDS = 0.2
+_next_wake_at = 0.0
+_trailing_wake_at = 0.0
+
+
+def events_processing_wake() -> bool:
+    """Ask a worker to apply pending events; returns whether a task was published."""
+    global _broker_down_until, _next_wake_at, _trailing_wake_at
+    now = time.monotonic()
+    if now < _broker_down_until:
         return False
-    from .tasks import events_process_member
+    from .tasks import events_process_pending
 
     try:
-        events_process_member.delay(user_id)
+        if now >= _next_wake_at:
+            events_process_pending.delay()
+            _next_wake_at = now + _WAKE_INTERVAL_SECONDS
+        elif _trailing_wake_at < _next_wake_at:
+            events_process_pending.apply_async(countdown=_next_wake_at - now)
+            _trailing_wake_at = _next_wake_at
+        else:
+            return False
     except Exception:  # kombu raises several unrelated types for an unreachable broker
-        _broker_down_until = time.monotonic() + _BROKER_BACKOFF_SECONDS
-        logger.warning("broker unavailable; event of member %s left for the outbox sweep", user_id, exc_info=True)
+        _broker_down_until = now + _BROKER_BACKOFF_SECONDS
+        logger.warning("broker unavailable; stored events left for the outbox sweep", exc_info=True)
         return False
     return True
 

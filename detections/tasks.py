@@ -20,6 +20,18 @@ def events_process_member(user_id: str) -> int:
     return services.member_events_process(user_id=user_id)
 
 
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=60, max_retries=20, acks_late=True)
+def events_process_pending() -> int:
+    """Apply pending events in batches until none is left (or a few seconds have passed, then
+    hand over to a fresh task so other work is not starved). Safe to run any number at once."""
+    from . import batch
+
+    applied, more = batch.events_drain()
+    if more:
+        events_process_pending.delay()
+    return applied
+
+
 @shared_task(expires=50)
 def events_sweep_unprocessed() -> int:
     return services.events_sweep_unprocessed()

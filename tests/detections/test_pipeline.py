@@ -132,13 +132,12 @@ def test_a_worker_killed_mid_task_loses_nothing_and_applies_nothing_twice(webhoo
     # The event is stored and its task queued while no worker runs.
     webhook.post(profile_update(user_id="5000", value="Chief Operating Officer"))
     with psycopg.connect(database_url_for_tests().replace("postgres://", "postgresql://"), autocommit=False) as blocker:
-        # Hold the member's lock so the worker's task stops half-way, inside its transaction.
-        blocker.execute("SELECT pg_advisory_xact_lock(7201, hashtext('5000'))")
+        # Hold the event's row so the worker's batch stops half-way, inside its transaction: it has
+        # created the member and waits to mark the event processed.
+        blocker.execute("SELECT id FROM detections_rawevent WHERE user_id = '5000' FOR UPDATE")
         worker = start_worker(concurrency=1)
         wait_until(
-            lambda: blocker.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            ).fetchone()[0],
+            lambda: blocker.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0],
             message="the worker to be blocked in the middle of the task",
         )
         worker.kill()

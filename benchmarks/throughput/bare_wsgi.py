@@ -1,0 +1,44 @@
+"""The baseline endpoint: a bare Django view that does one INSERT and nothing else.
+
+Served by the same gunicorn, with the same settings and connection pool as the real webhook,
+so the ratio between the two is the cost of what CaptPathfinder does on top.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "captpathfinder.settings.production")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.http import JsonResponse  # noqa: E402
+from django.urls import path  # noqa: E402
+from django.views.decorators.csrf import csrf_exempt  # noqa: E402
+
+
+@csrf_exempt
+def bare_insert(request):
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_bare (body) VALUES (%s) RETURNING id", [request.body.decode()])
+        (row_id,) = cursor.fetchone()
+    return JsonResponse({"status": "accepted", "event_id": row_id}, status=202)
+
+
+urlpatterns = [path("bare", bare_insert)]
+
+
+class _Urls:
+    urlpatterns = urlpatterns
+
+
+def application(environ, start_response):
+    from django.urls import set_urlconf
+
+    set_urlconf(_Urls)
+    return _handler(environ, start_response)
+
+
+_handler = WSGIHandler()

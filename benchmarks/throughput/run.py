@@ -1,0 +1,492 @@
+"""End-to-end webhook throughput on this machine, against baselines measured in the same run.
+
+    make bench        (throwaway PostgreSQL and Redis, like make test; needs wrk: apt-get install wrk)
+    make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 3 --worker-concurrency 2 --profile"
+
+Starts the production shape on 127.0.0.1 — gunicorn (production settings), Celery worker(s),
+PostgreSQL, Redis — and drives it with wrk and a Lua script posting a realistic mix: about a
+third senior titles, members updating their title several times, Country/Company updates,
+and repeats (wrk cycles the bodies, so later passes are redeliveries). Then it waits for the
+backlog to drain and prints accepted/s, accept latency, processed/s, processing lag, lost
+events and a check of member state and detections against a sequential replay of the stored
+events. Baselines, same machine, same run: a bare Django view doing one INSERT under the same
+gunicorn, and pgbench running that INSERT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+USERNAME, PASSWORD = "insided", "bench-password-" + secrets.token_hex(8)
+
+SENIOR = ["Chief Executive Officer", "CFO", "VP of Sales", "SVP Engineering", "Chief Revenue Officer", "EVP & COO"]
+OTHER = [
+    "Software Engineer",
+    "Product Manager",
+    "Director of Sales",
+    "Account Executive",
+    "Head of Marketing",
+    "Customer Success Manager",
+    "Assistant to the CEO",
+    "Data Analyst",
+    "Consultant",
+]
+
+
+def log(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="captpathfinder.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        DEBUG="false",
+        WEBHOOK_BASIC_AUTH_USERNAME=USERNAME,
+        WEBHOOK_BASIC_AUTH_PASSWORD=PASSWORD,
+        LOG_LEVEL="WARNING",
+        DIGEST_BACKEND="console",
+        CAPTPATHFINDER_VAR_DIR=str(tmp / "var"),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp / "prometheus"),
+        CELERY_VISIBILITY_TIMEOUT="60",
+    )
+    (tmp / "prometheus").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def workload(members: int, events: int, seed: int = 1) -> list[str]:
+    """Webhook bodies: each member moves through a few titles, oldValue chained as inSided sends it."""
+    rng = random.Random(seed)
+    titles: dict[str, str] = {}
+    bodies = []
+    for _ in range(events):
+        user_id = str(rng.randint(1, members))
+        if user_id in titles and titles[user_id] in SENIOR and rng.random() < 0.15:
+            field = rng.choice(["Country", "Company"])
+            value = rng.choice(["United States", "Germany", "Acme", "Globex"])
+            old = ""
+        else:
+            field = "Job Title"
+            value = rng.choice(SENIOR) if rng.random() < 1 / 3 else rng.choice(OTHER)
+            old = titles.get(user_id, "")
+            titles[user_id] = value
+        bodies.append(
+            json.dumps(
+                {
+                    "userId": user_id,
+                    "username": f"Member {user_id}",
+                    "profileFieldId": "123",
+                    "profileField": field,
+                    "value": value,
+                    "oldValue": old,
+                }
+            )
+        )
+    return bodies
+
+
+def write_lua_bodies(path: Path, bodies: list[str]) -> None:
+    import base64
+
+    auth = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    with path.open("w") as out:
+        out.write(f'auth = "{auth}"\nbodies = {{\n')
+        for body in bodies:
+            out.write(f"[==[{body}]==],\n")
+        out.write("}\n")
+
+
+class Processes:
+    """Everything this run starts, stopped in reverse order whatever happens."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, cmd: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.started.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            self.stop(proc)
+
+
+def wait_http(port: int, path: str, timeout: float = 60) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def gunicorn(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.web_workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
+    proc = procs.start(cmd, env, tmp / f"gunicorn-{app.split(':')[0].rsplit('.', 1)[-1]}.log")
+    wait_http(port, "/health" if "captpathfinder" in app else "/bare")
+    return proc, port
+
+
+def wrk(port: int, path: str, lua_args: list[str], args, duration: int) -> dict:
+    cmd = [
+        "wrk",
+        "-t",
+        str(args.threads_wrk),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / "webhooks.lua"),
+        f"http://127.0.0.1:{port}{path}",
+        "--",
+        *lua_args,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^RESULT (.*)$", out, re.M)
+    return json.loads(match[1])
+
+
+def pgbench(duration: int, clients: int) -> float:
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ["DATABASE_URL"])
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write('INSERT INTO bench_bare (body) VALUES (\'{"userId": "1", "value": "VP of Sales"}\');\n')
+    pg_bin = os.environ.get("PG_BIN", "")
+    cmd = [
+        os.path.join(pg_bin, "pgbench") if pg_bin else "pgbench",
+        "-n",
+        "-h",
+        url.hostname,
+        "-p",
+        str(url.port),
+        "-U",
+        url.username or "postgres",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(duration),
+        "-f",
+        script.name,
+        url.path.lstrip("/"),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", out)[1])
+
+
+def django_setup(env: dict) -> None:
+    os.environ.update({k: v for k, v in env.items() if k not in os.environ or k.startswith(("DJANGO", "SECRET"))})
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def drain(timeout: float) -> bool:
+    """Wait until every stored event is processed and no more arrive (gunicorn may still be
+    answering requests wrk sent just before it stopped)."""
+    from detections.models import RawEvent
+
+    deadline, last_count, stable_since = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = RawEvent.objects.count()
+        if count != last_count:
+            last_count, stable_since = count, time.monotonic()
+        pending = RawEvent.objects.filter(processed_at__isnull=True).exists()
+        if not pending and time.monotonic() - stable_since >= 2:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def pipeline_figures() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*), count(processed_at), min(received_at), max(processed_at),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at)),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at))
+            FROM detections_rawevent
+            """
+        )
+        stored, processed, first, last, lag50, lag99 = cursor.fetchone()
+    span = (last - first).total_seconds() if first and last else 0
+    return {
+        "stored": stored,
+        "processed": processed,
+        "processed_per_s": processed / span if span else 0,
+        "lag_p50_s": lag50 or 0,
+        "lag_p99_s": lag99 or 0,
+    }
+
+
+def replay_check() -> tuple[bool, str]:
+    """Member state and detections equal a sequential replay of the stored events, in id order."""
+    from detections.models import Detection, RawEvent, SeniorMember
+    from tests.detections.replay import replay
+
+    events = list(RawEvent.objects.filter(field_role="job_title").order_by("id").values_list("user_id", "value"))
+    members, detections = replay(events)
+    actual_members = {m.user_id: (m.title, m.level) for m in SeniorMember.objects.only("user_id", "title", "level")}
+    actual_detections = Counter(Detection.objects.values_list("user_id", "kind", "level", "title"))
+    ok_members = actual_members == members
+    ok_detections = actual_detections == Counter(detections)
+    return ok_members and ok_detections, (
+        f"members {len(actual_members):,} (replay {len(members):,}, {'equal' if ok_members else 'DIFFERENT'}), "
+        f"detections {sum(actual_detections.values()):,} (replay {len(detections):,}, "
+        f"{'equal' if ok_detections else 'DIFFERENT'})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=60)
+    parser.add_argument("--baseline-duration", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads-wrk", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--members", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="py-spy the web and worker processes under load")
+    parser.add_argument("--skip-baselines", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk")
+
+    tmp = Path(tempfile.mkdtemp(prefix="captpathfinder-bench-"))
+    env = service_env(tmp)
+    procs = Processes()
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        django_setup(env)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS bench_bare (id bigserial PRIMARY KEY, body text, "
+                "received_at timestamptz DEFAULT now())"
+            )
+        bodies_path = tmp / "bodies.lua"
+        write_lua_bodies(bodies_path, workload(args.members, args.events))
+        lua_args = [str(bodies_path), str(args.threads_wrk)]
+        print(
+            f"machine: {os.cpu_count()} cores; wrk {args.threads_wrk} threads x {args.connections} connections; "
+            f"gunicorn {args.web_workers} x {args.worker_class}/{args.threads}; celery concurrency "
+            f"{args.worker_concurrency}; {args.events:,} bodies over {args.members:,} members"
+        )
+
+        results = {}
+        if not args.skip_baselines:
+            bare, port = gunicorn(procs, "benchmarks.throughput.bare_wsgi:application", env, tmp, args)
+            wrk(port, "/bare", lua_args, args, 3)  # warm up
+            results["bare"] = wrk(port, "/bare", lua_args, args, args.baseline_duration)
+            procs.stop(bare)
+            results["pgbench"] = pgbench(args.baseline_duration, args.connections)
+
+        worker = procs.start(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "captpathfinder",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={args.worker_concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env,
+            tmp / "celery.log",
+        )
+        web, port = gunicorn(procs, "captpathfinder.wsgi:application", env, tmp, args)
+        profilers = []
+        if args.profile:
+            profilers = start_profilers(procs, web, worker, env, tmp, args.duration)
+        started = time.monotonic()
+        ours = wrk(port, "/webhooks/community", lua_args, args, args.duration)
+        for profiler in profilers:
+            profiler.wait()
+        drained = drain(timeout=300)
+        drain_seconds = time.monotonic() - started - ours["seconds"]
+        figures = pipeline_figures()
+        correct, detail = replay_check()
+        report(args, results, ours, figures, drained, drain_seconds, correct, detail)
+        if args.profile:
+            summarise_profiles(tmp)
+        return 0 if drained and correct and ours["accepted"] <= figures["stored"] else 1
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_profilers(procs, web, worker, env, tmp, duration):
+    """py-spy on one gunicorn worker and the Celery pool, sampling for most of the load."""
+    time.sleep(2)
+    children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
+    pool = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    targets = {"web": children[0], "worker": pool[0] if pool else str(worker.pid)}
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                pid,
+                "--duration",
+                str(max(duration - 5, 5)),
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--output",
+                str(tmp / f"profile-{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in targets.items()
+    ]
+
+
+PROJECT = ("captpathfinder/", "detections/", "classification/", "digests/", "reports/")
+
+
+def _frame_name(frame: str) -> str:
+    """'func (/path/to/module.py:12)' -> 'func (package/module.py)'."""
+    name, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0]
+    return f"{name} ({'/'.join(path.split('/')[-2:])})"
+
+
+def summarise_profiles(tmp: Path) -> None:
+    """Where the time goes: by the function on top of the stack (self), and inclusive for our code."""
+    for name in ("web", "worker"):
+        path = tmp / f"profile-{name}.txt"
+        if not path.exists():
+            continue
+        own, ours, total = Counter(), Counter(), 0
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames, count = stack.split(";"), int(count)
+            total += count
+            own[_frame_name(frames[-1])] += count
+            for frame in {f for f in frames if any(part in f for part in PROJECT)}:
+                ours[_frame_name(frame)] += count
+        print(f"\nprofile of one {name} process ({total:,} samples): on top of the stack (self), top 15")
+        for frame, count in own.most_common(15):
+            print(f"  {100 * count / total:5.1f}%  {frame}")
+        print("inclusive, CaptPathfinder code, top 12")
+        for frame, count in ours.most_common(12):
+            print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+def report(args, results, ours, figures, drained, drain_seconds, correct, detail) -> None:
+    accepted_s = ours["requests"] / ours["seconds"]
+    lost = max(ours["accepted"] - figures["stored"], 0) + (figures["stored"] - figures["processed"])
+    print(f"\n{'':<44}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    if "bare" in results:
+        bare = results["bare"]
+        print(
+            f"{'baseline: bare Django view, one INSERT':<44}{bare['requests'] / bare['seconds']:>10,.0f}"
+            f"{bare['p50_ms']:>9.1f}{bare['p95_ms']:>9.1f}{bare['p99_ms']:>9.1f}"
+        )
+        print(f"{'baseline: pgbench, the same INSERT':<44}{results['pgbench']:>10,.0f}")
+    print(
+        f"{'CaptPathfinder webhook (accepted/s)':<44}{accepted_s:>10,.0f}{ours['p50_ms']:>9.1f}"
+        f"{ours['p95_ms']:>9.1f}{ours['p99_ms']:>9.1f}"
+    )
+    if "bare" in results:
+        print(
+            f"  = {accepted_s / (results['bare']['requests'] / results['bare']['seconds']):.2f}x the bare view, "
+            f"{accepted_s / results['pgbench']:.2f}x pgbench"
+        )
+    print(
+        f"replies: {ours['accepted']:,} accepted, {ours['duplicate']:,} duplicate, {ours['ignored']:,} ignored, "
+        f"{ours['other']:,} other, {ours['errors']:,} socket errors, over {ours['seconds']:.1f} s"
+    )
+    print(
+        f"processed: {figures['processed']:,} of {figures['stored']:,} stored events, "
+        f"{figures['processed_per_s']:,.0f}/s end to end; lag p50 {figures['lag_p50_s']:.2f} s, "
+        f"p99 {figures['lag_p99_s']:.2f} s; backlog {'drained' if drained else 'NOT drained'} "
+        f"{max(drain_seconds, 0):.1f} s after the load"
+    )
+    print(f"lost: {lost}; replay check: {'OK' if correct else 'FAILED'} — {detail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

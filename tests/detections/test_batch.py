@@ -1,0 +1,99 @@
+"""The batch processor moves members exactly as the per-member path does."""
+
+import random
+
+import pytest
+
+from detections import batch
+from detections.models import Detection, RawEvent, SeniorMember
+from detections.services import member_events_process
+from tests.detections.replay import replay
+from tests.detections.test_services import receive
+
+pytestmark = pytest.mark.django_db
+TITLES = ["VP of Sales", "Chief Executive Officer", "Engineer", "SVP Marketing", "CFO", "Director", "Intern"]
+
+
+def random_history(rng: random.Random, members: int, events: int) -> list[tuple[str, str, str]]:
+    """(user_id, field, value) in the order a community would send them."""
+    history, titles = [], {}
+    for _ in range(events):
+        user_id = str(rng.randint(1, members))
+        if rng.random() < 0.2:
+            history.append((user_id, rng.choice(["Country", "Company"]), rng.choice(["Chile", "Acme", "Peru"])))
+        else:
+            title = rng.choice(TITLES)
+            history.append((user_id, "Job Title", title))
+            titles[user_id] = title
+    return history
+
+
+def send(history):
+    previous = {}
+    for user_id, field, value in history:
+        receive(user_id=user_id, field=field, value=value, old_value=previous.get((user_id, field), ""))
+        previous[(user_id, field)] = value
+
+
+def state():
+    members = sorted(SeniorMember.objects.values_list("user_id", "title", "level", "country", "company"))
+    detections = sorted(Detection.objects.values_list("user_id", "kind", "level", "title"))
+    outcomes = list(RawEvent.objects.order_by("id").values_list("outcome", flat=True))
+    return members, detections, outcomes
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_gives_what_the_per_member_path_gives(seed):
+    history = random_history(random.Random(seed), members=15, events=120)
+
+    send(history)
+    while batch.events_process_batch(max_members=4):
+        pass
+    batched = state()
+
+    SeniorMember.objects.all().delete()
+    Detection.objects.all().delete()
+    RawEvent.objects.update(processed_at=None, outcome="")
+    for user_id in sorted({u for u, _, _ in history}):
+        member_events_process(user_id=user_id)
+
+    assert batched == state()
+    assert not RawEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_batch_matches_a_sequential_replay():
+    history = random_history(random.Random(9), members=30, events=300)
+    send(history)
+
+    applied, more = batch.events_drain()
+
+    members, detections = replay([(u, v) for u, f, v in history if f == "Job Title"])
+    assert applied == RawEvent.objects.count() and not more
+    assert {m.user_id: (m.title, m.level) for m in SeniorMember.objects.all()} == members
+    assert sorted(Detection.objects.values_list("user_id", "kind", "level", "title")) == sorted(detections)
+
+
+def test_removed_and_back_within_one_batch_is_a_new_member_with_a_new_first_detection():
+    send([("1", "Job Title", "VP of Sales"), ("1", "Job Title", "Engineer"), ("1", "Job Title", "CEO")])
+
+    batch.events_process_batch()
+
+    assert SeniorMember.objects.get().level == "csuite"
+    assert list(Detection.objects.order_by("id").values_list("kind", "level")) == [("first", "vp"), ("first", "csuite")]
+    assert list(RawEvent.objects.order_by("id").values_list("outcome", flat=True)) == ["created", "removed", "created"]
+
+
+def test_registrations_are_left_to_the_per_member_path(django_capture_on_commit_callbacks):
+    from detections.services import IncomingEvent, event_receive
+
+    event_receive(
+        incoming=IncomingEvent(event_type="IdentityAccess.UserRegistered", user_id="77", payload={"userId": 77})
+    )
+    send([("78", "Job Title", "CFO")])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        applied = batch.events_process_batch()
+
+    assert applied == 1 and SeniorMember.objects.get().user_id == "78"
+    assert RawEvent.objects.get(user_id="77").processed_at is None
+    assert len(callbacks) == 1  # events_process_member("77")
