@@ -2,13 +2,51 @@
 
 DRF's SimpleRateThrottle keeps every request's timestamp in one cache entry and rewrites it on
 each request: at the webhook's rates (thousands a minute) that entry grows to thousands of
-items. These throttles count in fixed windows with one atomic increment per request instead.
+items. These throttles count in fixed windows with one atomic increment per request instead,
+in one round trip to Redis on a client kept per process (Django's Redis cache builds a new
+client object on every call, which cost more than the whole increment).
 """
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+
+import redis
+from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def _redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def window_increment(key: str, ttl: int) -> int:
+    """Count one more in `key`'s window and return the count."""
+    if settings.REDIS_URL:
+        pipe = _redis_client(settings.REDIS_URL).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, ttl)
+        try:
+            count, _ = pipe.execute()
+        except redis.RedisError:
+            # Redis down: let the request through. A webhook must still be stored (and the API
+            # still answer) during a cache outage; limits resume when Redis is back.
+            logger.warning("rate limiting skipped: Redis unavailable", exc_info=True)
+            return 0
+        return count
+    from django.core.cache import cache as django_cache
+
+    django_cache.add(key, 0, timeout=ttl)
+    try:
+        return django_cache.incr(key)
+    except ValueError:  # expired between add and incr
+        django_cache.set(key, 1, timeout=ttl)
+        return 1
 
 
 class FixedWindowRateThrottle(SimpleRateThrottle):
@@ -27,13 +65,7 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         self.window_end = (window + 1) * self.duration
-        key = f"{self.key}:{window}"
-        self.cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, timeout=self.duration + 1)
-            count = 1
+        count = window_increment(f"captpathfinder:{self.key}:{window}", int(self.duration) + 1)
         return count <= self.num_requests
 
     def wait(self) -> float:

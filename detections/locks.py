@@ -7,7 +7,7 @@ web processes and workers. Other members are not blocked.
 
 from django.db import connection
 
-_NAMESPACE = 7201  # first key of the two-key advisory lock: keeps clear of other lock users
+LOCK_NAMESPACE = 7201  # first key of the two-key advisory lock: keeps clear of other lock users (also used by SQL)
 
 
 def member_lock(user_id: str) -> None:
@@ -18,7 +18,7 @@ def member_lock(user_id: str) -> None:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_NAMESPACE, user_id])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, user_id])
 
 
 def members_lock(user_ids: list[str]) -> None:
@@ -31,7 +31,7 @@ def members_lock(user_ids: list[str]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(u)) FROM unnest(%s::text[]) AS u ORDER BY u",
-                [_NAMESPACE, sorted(set(user_ids))],
+                [LOCK_NAMESPACE, sorted(set(user_ids))],
             )
 
 
@@ -44,6 +44,6 @@ def members_try_lock(user_ids: list[str]) -> list[str]:
         cursor.execute(
             "SELECT u FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, n) "
             "WHERE pg_try_advisory_xact_lock(%s, hashtext(u)) ORDER BY n",
-            [list(user_ids), _NAMESPACE],
+            [list(user_ids), LOCK_NAMESPACE],
         )
         return [row[0] for row in cursor.fetchall()]
