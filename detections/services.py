@@ -137,30 +137,24 @@ _broker_down_until = 0.0
 
 
 # A worker applies pending events in batches (detections.batch); intake only has to make sure
-# one is on its way. Per web process, at most one wake-up goes out per interval at once, and one
-# more is scheduled for the interval's end, so the last event of a burst is never left waiting.
-_WAKE_INTERVAL_SECONDS = 0.2
+# one is on its way. Each web process schedules at most one wake-up per interval, due at the
+# interval's end: every event stored in the interval is committed by then, and the wait lets
+# events gather into batches big enough to be cheap (per-batch queries dominate small ones).
+WAKE_INTERVAL_SECONDS = 0.25
 _next_wake_at = 0.0
-_trailing_wake_at = 0.0
 
 
 def events_processing_wake() -> bool:
-    """Ask a worker to apply pending events; returns whether a task was published."""
-    global _broker_down_until, _next_wake_at, _trailing_wake_at
+    """Make sure a worker applies pending events shortly; returns whether a task was published."""
+    global _broker_down_until, _next_wake_at
     now = time.monotonic()
-    if now < _broker_down_until:
+    if now < _broker_down_until or now < _next_wake_at:
         return False
     from .tasks import events_process_pending
 
     try:
-        if now >= _next_wake_at:
-            events_process_pending.delay()
-            _next_wake_at = now + _WAKE_INTERVAL_SECONDS
-        elif _trailing_wake_at < _next_wake_at:
-            events_process_pending.apply_async(countdown=_next_wake_at - now)
-            _trailing_wake_at = _next_wake_at
-        else:
-            return False
+        events_process_pending.apply_async(countdown=WAKE_INTERVAL_SECONDS)
+        _next_wake_at = now + WAKE_INTERVAL_SECONDS
     except Exception:  # kombu raises several unrelated types for an unreachable broker
         _broker_down_until = now + _BROKER_BACKOFF_SECONDS
         logger.warning("broker unavailable; stored events left for the outbox sweep", exc_info=True)

@@ -211,6 +211,35 @@ def wrk(port: int, path: str, lua_args: list[str], args, duration: int) -> dict:
     return json.loads(match[1])
 
 
+GROUPS = ("gunicorn", "celery", "postgres", "redis-server", "wrk", "pgbench")
+
+
+def cpu_seconds() -> Counter:
+    """CPU seconds used so far by every process on the machine, grouped by what it is."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: Counter = Counter()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = next((g for g in GROUPS if g in cmdline), "other")
+        used[group] += (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_line(what: str, used: Counter, run: dict) -> str:
+    requests = max(run["requests"], 1)
+    parts = ", ".join(f"{g} {1000 * used[g] / requests:.2f}" for g in (*GROUPS, "other") if used[g] >= 0.005)
+    return (
+        f"CPU per request, {what} (ms): {parts}; total {1000 * sum(used.values()) / requests:.2f} "
+        f"of the machine's {1000 * os.cpu_count() * run['seconds'] / requests:.2f}"
+    )
+
+
 def pgbench(duration: int, clients: int) -> float:
     from urllib.parse import urlsplit
 
@@ -352,7 +381,10 @@ def main() -> int:
         if not args.skip_baselines:
             bare, port = gunicorn(procs, "benchmarks.throughput.bare_wsgi:application", env, tmp, args)
             wrk(port, "/bare", lua_args, args, 3)  # warm up
+            cpu_before = cpu_seconds()
             results["bare"] = wrk(port, "/bare", lua_args, args, args.baseline_duration)
+            bare_cpu = cpu_seconds() - cpu_before
+            print(cpu_line("bare view", bare_cpu, results["bare"]))
             procs.stop(bare)
             results["pgbench"] = pgbench(args.baseline_duration, args.connections)
 
@@ -376,8 +408,9 @@ def main() -> int:
         profilers = []
         if args.profile:
             profilers = start_profilers(procs, web, worker, env, tmp, args.duration)
-        started = time.time()
+        started, cpu_before = time.time(), cpu_seconds()
         ours = wrk(port, "/webhooks/community", lua_args, args, args.duration)
+        cpu_used = cpu_seconds() - cpu_before
         for profiler in profilers:
             profiler.wait()
         drained = drain(timeout=300)
@@ -387,6 +420,7 @@ def main() -> int:
         )
         correct, detail = replay_check()
         report(args, results, ours, figures, drained, drain_seconds, correct, detail)
+        print(cpu_line("webhook", cpu_used, ours))
         if args.profile:
             summarise_profiles(tmp)
         return 0 if drained and correct and ours["accepted"] <= figures["stored"] else 1
