@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench
+.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-backfill: $(VENV)/.installed
 ## bench: end-to-end webhook throughput (gunicorn, Celery, PostgreSQL, Redis, wrk) against baselines
 bench: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.throughput.run $(BENCH_ARGS)
+
+## bench-digest: building the weekly digest for 10,000 pending detections, against one UPDATE
+bench-digest: $(VENV)/.installed
+	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.digest_build
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -5,7 +5,9 @@ import functools
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, generics, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,6 +26,13 @@ SERIALIZERS = {
     EventType.PROFILE_UPDATED: ProfileUpdatedSerializer,
     EventType.USER_REGISTERED: UserRegisteredSerializer,
 }
+
+
+class JSONOnlyNegotiation(DefaultContentNegotiation):
+    """The webhook only ever answers JSON: skip parsing the Accept header on the hot path."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 @functools.cache
@@ -81,6 +90,8 @@ class CommunityWebhookView(APIView):
     authentication_classes = [WebhookAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
     throttle_classes = [WebhookRateThrottle]
 
     def initial(self, request, *args, **kwargs):

@@ -7,6 +7,7 @@ render it), and control characters are removed everywhere.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -46,6 +47,25 @@ class Entry:
     detected: date
     profile_url: str
 
+    # Display strings prepared here rather than with template filters and conditions: the
+    # digest of a 10,000-detection week renders 2,000 bodies, and filters dominated that time.
+    @property
+    def level_text(self) -> str:
+        return self.level if self.kind == KIND_LABELS["first"] else f"{self.level} ({self.kind})"
+
+    @property
+    def company_text(self) -> str:
+        return self.company or "—"
+
+    @property
+    def country_text(self) -> str:
+        return self.country or "—"
+
+    @property
+    def detected_text(self) -> str:
+        """'Nov 20, 2026', formatted here: the template `date` filter was half the render time."""
+        return f"{self.detected:%b} {self.detected.day}, {self.detected.year}"
+
 
 def profile_url(user_id: str, username: str) -> str:
     template = settings.COMMUNITY_PROFILE_URL_TEMPLATE
@@ -80,8 +100,23 @@ def email_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_c
         "recipients": list(settings.DIGEST_EMAIL_TO),
         "subject": context["heading"],
         "html": render_to_string("digests/email.html", context),
-        "text": render_to_string("digests/email.txt", context),
+        "text": email_text(entries, heading=context["heading"]),
     }
+
+
+def email_text(entries: list[Entry], *, heading: str) -> str:
+    """The plain-text body. Not HTML, so nothing to escape (control characters are already
+    gone); built directly rather than through a template, which cost as much as the HTML body."""
+    lines = [heading, ""]
+    for entry in entries:
+        lines.append(f"- {entry.name}: {entry.title} ({entry.level_text})")
+        lines.append(
+            f"  Company: {entry.company_text} · Country: {entry.country_text} · Detected: {entry.detected_text}"
+        )
+        if entry.profile_url:
+            lines.append(f"  {entry.profile_url}")
+    lines += ["", "Sent by CaptPathfinder.", ""]
+    return "\n".join(lines)
 
 
 def teams_entry(entry: Entry) -> dict:
@@ -147,6 +182,12 @@ def teams_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_c
     return {"webhook_url": settings.DIGEST_TEAMS_WEBHOOK_URL, "message": message}
 
 
+@functools.lru_cache(maxsize=20_000)
+def _entry_bytes(entry: Entry) -> int:
+    """An entry's share of a card (its container and a comma), measured once per entry."""
+    return message_bytes(teams_entry(entry)) + 1
+
+
 def chunks_pack(entries: list[Entry], *, week_ending: date) -> list[list[Entry]]:
     """Split entries into chunks of at most DIGEST_CHUNK_SIZE whose Teams card stays under the limit.
 
@@ -158,7 +199,7 @@ def chunks_pack(entries: list[Entry], *, week_ending: date) -> list[list[Entry]]
     current: list[Entry] = []
     size = empty
     for entry in entries:
-        entry_size = message_bytes(teams_entry(entry)) + 1
+        entry_size = _entry_bytes(entry)
         if current and (
             len(current) >= settings.DIGEST_CHUNK_SIZE or size + entry_size > settings.DIGEST_TEAMS_MAX_BYTES
         ):

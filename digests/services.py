@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -53,10 +53,10 @@ def digest_build_weekly(*, now: datetime | None = None) -> Digest:
         entries = [rendering.entry_from_detection(d) for d in detections]
         chunks = rendering.chunks_pack(entries, week_ending=week_ending)
         position = 0
-        deliveries = []
+        deliveries, chunk_of = [], {}
         for number, chunk in enumerate(chunks, start=1):
             for detection in detections[position : position + len(chunk)]:
-                detection.digest, detection.digest_chunk = digest, number
+                chunk_of[detection.pk] = number
             position += len(chunk)
             for channel, render in RENDERERS.items():
                 content = render(chunk, week_ending=week_ending, chunk=number, chunk_count=len(chunks))
@@ -70,14 +70,54 @@ def digest_build_weekly(*, now: datetime | None = None) -> Digest:
                         next_attempt_at=now,
                     )
                 )
-        Detection.objects.bulk_update(detections, ["digest", "digest_chunk"], batch_size=1000)
-        DigestDelivery.objects.bulk_create(deliveries, batch_size=500)
+        _detections_link(digest, chunk_of)
+        _deliveries_insert(deliveries)
         digest.built_at = now
         digest.detection_count = len(detections)
         digest.chunk_count = len(chunks)
         digest.save(update_fields=["built_at", "detection_count", "chunk_count"])
     logger.info("digest %s built: %d detections in %d chunks", week_ending, len(detections), len(chunks))
     return digest
+
+
+def _detections_link(digest: Digest, chunk_of: dict[int, int]) -> None:
+    """Point each detection at its digest and chunk: one statement on PostgreSQL (bulk_update's
+    per-row CASE took seconds for a 10,000-detection week), one per chunk elsewhere."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE detections_detection AS d SET digest_id = %s, digest_chunk = v.chunk "
+                "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, chunk) WHERE d.id = v.id",
+                [digest.pk, list(chunk_of), list(chunk_of.values())],
+            )
+        return
+    by_chunk: dict[int, list[int]] = {}
+    for pk, number in chunk_of.items():
+        by_chunk.setdefault(number, []).append(pk)
+    for number, pks in by_chunk.items():
+        Detection.objects.filter(pk__in=pks).update(digest=digest, digest_chunk=number)
+
+
+def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
+    """Insert the rendered deliveries. On PostgreSQL with server-side parameters: Django's
+    client-side binding escaped the megabytes of rendered content character by character."""
+    if connection.vendor != "postgresql":
+        DigestDelivery.objects.bulk_create(deliveries, batch_size=500)
+        return
+    from psycopg.types.json import Jsonb
+
+    now = timezone.now()
+    rows = [
+        (d.digest_id, d.channel, d.chunk, d.chunk_count, Jsonb(d.content), d.next_attempt_at, now, now)
+        for d in deliveries
+    ]
+    with connection.connection.cursor() as cursor:  # psycopg's own cursor: server-side binding
+        cursor.executemany(
+            "INSERT INTO digests_digestdelivery (digest_id, channel, chunk, chunk_count, content, status, attempts, "
+            "next_attempt_at, last_error, deployment_id, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', '', %s, %s)",
+            rows,
+        )
 
 
 def deliveries_send_enqueue() -> None:

@@ -343,7 +343,7 @@ def main() -> int:
     parser.add_argument("--baseline-duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads-wrk", type=int, default=2)
-    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-concurrency", type=int, default=2)
