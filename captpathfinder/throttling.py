@@ -55,6 +55,11 @@ _local: dict[str, list] = {}
 _SEND_AT_LEAST_EVERY_SECONDS = 0.5
 
 
+def local_counts_clear() -> None:
+    """Forget the counts not yet sent (tests start each from a clean cache)."""
+    _local.clear()
+
+
 def window_count(key: str, ttl: int, *, batch: int) -> int:
     """Count one request in `key`'s window; return the window's total as far as this process knows.
 
@@ -66,7 +71,7 @@ def window_count(key: str, ttl: int, *, batch: int) -> int:
     if entry is None:
         if len(_local) > 1000:  # windows roll over: forget the old ones
             _local.clear()
-        entry = _local[key] = [0, 0, 0.0]
+        entry = _local[key] = [0, 0, float("-inf")]  # a new window: its first request reads the total
     entry[0] += 1
     now = time.monotonic()
     if entry[0] >= batch or now - entry[2] >= _SEND_AT_LEAST_EVERY_SECONDS:

@@ -47,3 +47,16 @@ def test_the_webhook_has_its_own_generous_limit(webhook, rates):
     codes = [webhook.post(profile_update(user_id=str(i))).status_code for i in range(3)]
 
     assert codes == [202, 202, 429]
+
+
+def test_a_busy_limit_sends_its_count_in_batches(monkeypatch):
+    from captpathfinder import throttling
+
+    sent = []
+    monkeypatch.setattr(throttling, "_shared_increment", lambda key, amount, ttl: sent.append(amount) or sum(sent))
+    monkeypatch.setattr(throttling, "_SEND_AT_LEAST_EVERY_SECONDS", 3600)
+
+    counts = [throttling.window_count("k", 60, batch=5) for _ in range(12)]
+
+    assert sent == [1, 5, 5]  # the first request opens the window, then one round trip per 5
+    assert counts[-1] == 12  # 11 sent and known, plus the one pending
