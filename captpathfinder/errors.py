@@ -4,9 +4,15 @@ DRF exceptions go through `api_exception_handler`; Django-level failures outside
 (unknown URLs, oversized uploads) go through the handlerXXX views.
 """
 
+import logging
+
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def error_body(code: str, detail, fields: dict | None = None) -> dict:
@@ -16,7 +22,19 @@ def error_body(code: str, detail, fields: dict | None = None) -> dict:
     return body
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = 503
+    default_code = "database_unavailable"
+    default_detail = "The database is unavailable; nothing was stored. Retry shortly."
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError):
+        # PostgreSQL down or restarting: a 503 the sender retries, never a 500 and never a 202
+        # for an event that was not stored (the transaction did not commit).
+        logger.warning("database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
+        exc.wait = DATABASE_RETRY_AFTER_SECONDS
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         exc = _unauthenticated_throttle(exc, context)
     response = exception_handler(exc, context)

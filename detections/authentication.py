@@ -64,7 +64,7 @@ class WebhookAuthentication(authentication.BaseAuthentication):
         try:
             decoded = base64.b64decode(request.META["HTTP_AUTHORIZATION"][6:], validate=True).decode("utf-8")
             username, _, password = decoded.partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII; UnicodeDecodeError is one too
             raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
         user_ok = hmac.compare_digest(username.encode(), settings.WEBHOOK_BASIC_AUTH_USERNAME.encode())
         password_ok = hmac.compare_digest(password.encode(), settings.WEBHOOK_BASIC_AUTH_PASSWORD.encode())
