@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest
+.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest faults fuzz audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(VENV)/.installed
 ## bench-digest: building the weekly digest for 10,000 pending detections, against one UPDATE
 bench-digest: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.digest_build
+
+## faults: the fault scenarios against the real stack (Redis/PostgreSQL outages, killed workers, AA faults)
+faults: $(VENV)/.installed
+	$(PY) scripts/with_services.py -- $(PY) scripts/faults.py $(FAULTS_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

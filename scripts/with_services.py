@@ -142,6 +142,13 @@ def main(argv: list[str]) -> int:
             CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
             REDIS_URL=f"redis://127.0.0.1:{redis_port}/1",
             PG_BIN=pg_bin,
+            # For the fault suite, which stops and restarts these servers (scripts/faults.py).
+            WITH_SERVICES_PGDATA=pgdata,
+            WITH_SERVICES_PG_OPTIONS=options,
+            WITH_SERVICES_DIR=workdir,
+            WITH_SERVICES_REDIS_PID=str(redis_proc.pid),
+            WITH_SERVICES_REDIS_SERVER=redis_server,
+            WITH_SERVICES_REDIS_PORT=str(redis_port),
         )
         return subprocess.run(argv, env=env).returncode
     except KeyboardInterrupt:

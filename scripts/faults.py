@@ -1,0 +1,473 @@
+"""Fault scenarios against the real stack on 127.0.0.1; prints one row a scenario.
+
+    make faults                                   (throwaway PostgreSQL and Redis, like make test)
+    make faults FAULTS_ARGS="--outage 60 --only redis_outage"
+
+Each scenario starts gunicorn (production settings) and Celery workers, drives webhooks at a
+steady rate from a client that retries 503s and connection errors as inSided would, injects
+its fault, recovers, waits until every stored event is applied, and checks: every accepted
+event stored and applied exactly once, member state and detections equal to a sequential replay
+of the stored events, no 5xx other than 503, no digest delivery lost or sent twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.throughput import run as stack  # noqa: E402  (process helpers shared with make bench)
+
+
+@dataclass
+class Row:
+    scenario: str
+    sent: int = 0
+    accepted: int = 0
+    applied: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    deliveries_sent: int = 0
+    deliveries_duplicated: int = 0
+    server_errors: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.deliveries_duplicated or self.server_errors) and all(
+            not note.startswith("FAILED") for note in self.notes
+        )
+
+
+class Load:
+    """Posts bodies at a steady rate from several threads; retries 503 and connection errors."""
+
+    def __init__(self, port: int, bodies: list[str], rate: float, threads: int = 8) -> None:
+        import base64
+
+        self.url = f"http://127.0.0.1:{port}/webhooks/community"
+        auth = base64.b64encode(f"{stack.USERNAME}:{stack.PASSWORD}".encode()).decode()
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Basic {auth}"}
+        self.todo: queue.Queue = queue.Queue()
+        for item in bodies:
+            self.todo.put(item if isinstance(item, tuple) else (item, {}))
+        self.interval = threads / rate
+        self.results: Counter = Counter()
+        self.statuses: Counter = Counter()
+        self.lock = threading.Lock()
+        self.stop_at = float("inf")
+        self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
+
+    def start(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def finish(self, timeout: float = 120) -> None:
+        self.stop_at = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        session = requests.Session()
+        while True:
+            try:
+                body, headers = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            started = time.monotonic()
+            outcome = self._post_until_answered(session, body, headers)
+            with self.lock:
+                self.results[outcome] += 1
+            time.sleep(max(self.interval - (time.monotonic() - started), 0))
+
+    def _post_until_answered(self, session: requests.Session, body: str, headers: dict) -> str:
+        while time.monotonic() < self.stop_at:
+            try:
+                response = session.post(self.url, data=body, headers={**self.headers, **headers}, timeout=15)
+            except requests.RequestException:
+                with self.lock:
+                    self.statuses["connection error"] += 1
+                time.sleep(1)
+                continue
+            with self.lock:
+                self.statuses[response.status_code] += 1
+            if response.status_code == 202:
+                return response.json()["status"]
+            if response.status_code in (429, 503):
+                time.sleep(float(response.headers.get("Retry-After", 1)))
+                continue
+            return f"http {response.status_code}"
+        return "gave up"
+
+
+class Stack:
+    def __init__(self, tmp: Path, extra_env: dict | None = None) -> None:
+        tmp = Path(tempfile.mkdtemp(dir=tmp))  # this scenario's logs
+        self.procs = stack.Processes()
+        self.env = {**stack.service_env(tmp), "EVENTS_SWEEP_AFTER_SECONDS": "5", **(extra_env or {})}
+        self.tmp = tmp
+        self.workers: list[subprocess.Popen] = []
+
+    def start_web(self) -> int:
+        args = argparse.Namespace(web_workers=2, worker_class="sync", threads=1)
+        _, port = stack.gunicorn(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
+        return port
+
+    def start_worker(self, concurrency: int = 2) -> subprocess.Popen:
+        name = f"w{len(self.workers)}"
+        worker = self.procs.start(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "captpathfinder",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={name}@faults",
+            ],
+            self.env,
+            self.tmp / f"celery-{name}.log",
+        )
+        self.workers.append(worker)
+        return worker
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop(self) -> None:
+        self.procs.stop_all()
+
+
+def sweep_until_drained(timeout: float = 180) -> bool:
+    """Act as beat's every-minute outbox sweep, faster, until every stored event is applied."""
+    from detections.models import RawEvent
+    from detections.tasks import events_sweep_unprocessed
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.drain(timeout=6):  # applied, and nothing new for 2 s
+            return True
+        with contextlib.suppress(Exception):  # the broker may still be coming back
+            events_sweep_unprocessed.delay()
+        if RawEvent.objects.filter(processed_at__isnull=True).exists():
+            time.sleep(3)
+    return False
+
+
+def reset_data() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE detections_rawevent, detections_seniormember, detections_detection, "
+            "digests_digest, digests_digestdelivery, reports_report CASCADE"
+        )
+
+
+def check_events(row: Row, load: Load) -> None:
+    from detections.models import RawEvent
+
+    row.sent = sum(load.results.values())
+    row.accepted = load.results["accepted"]
+    stored = RawEvent.objects.count()
+    row.applied = RawEvent.objects.filter(processed_at__isnull=False).count()
+    row.lost = max(row.accepted - stored, 0) + (stored - row.applied) + load.results["gave up"]
+    row.server_errors = sum(
+        n for status, n in load.statuses.items() if isinstance(status, int) and status >= 500 and status != 503
+    )
+    correct, detail = stack.replay_check()
+    if not correct:
+        row.duplicated = 1
+        row.notes.append(f"FAILED replay: {detail}")
+    row.notes.append(f"replies {dict(load.statuses)}")
+
+
+def scenario_redis_outage(tmp: Path, args) -> Row:
+    row, services = Row("Redis stopped mid-load, then restarted"), Stack(tmp)
+    redis_pid = int(os.environ["WITH_SERVICES_REDIS_PID"])
+    try:
+        port = services.start_web()
+        services.start_worker()
+        load = Load(port, stack.workload(3000, args.events, seed=11), args.rate).start()
+        time.sleep(5)
+        os.kill(redis_pid, signal.SIGTERM)
+        row.notes.append(f"Redis down {args.outage} s")
+        time.sleep(args.outage)
+        redis = services.procs.start(
+            [
+                os.environ["WITH_SERVICES_REDIS_SERVER"],
+                "--port",
+                os.environ["WITH_SERVICES_REDIS_PORT"],
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            services.env,
+            tmp / "redis.log",
+        )
+        os.environ["WITH_SERVICES_REDIS_PID"] = str(redis.pid)
+        load.finish()
+        if not sweep_until_drained():
+            row.notes.append("FAILED: backlog not drained")
+        check_events(row, load)
+    finally:
+        services.stop()
+    return row
+
+
+def scenario_worker_kill(tmp: Path, args) -> Row:
+    row, services = Row("Celery worker SIGKILLed mid-batch"), Stack(tmp)
+    try:
+        port = services.start_web()
+        worker = services.start_worker()
+        load = Load(port, stack.workload(3000, args.events, seed=12), args.rate).start()
+        for _ in range(3):
+            time.sleep(4)
+            services.kill(worker)
+            time.sleep(2)
+            worker = services.start_worker()
+        row.notes.append("worker killed 3 times")
+        load.finish()
+        if not sweep_until_drained():
+            row.notes.append("FAILED: backlog not drained")
+        check_events(row, load)
+    finally:
+        services.stop()
+    return row
+
+
+def scenario_postgres_restart(tmp: Path, args) -> Row:
+    row, services = Row("PostgreSQL restarted mid-load"), Stack(tmp)
+    pg_ctl = os.path.join(os.environ.get("PG_BIN", ""), "pg_ctl")
+    try:
+        port = services.start_web()
+        services.start_worker()
+        load = Load(port, stack.workload(3000, args.events, seed=13), args.rate).start()
+        time.sleep(5)
+        from django.db import connection
+
+        connection.close()
+        cmd = [
+            pg_ctl,
+            "-D",
+            os.environ["WITH_SERVICES_PGDATA"],
+            "-o",
+            os.environ["WITH_SERVICES_PG_OPTIONS"],
+            "-l",
+            f"{os.environ['WITH_SERVICES_DIR']}/pg.log",
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        ]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        load.finish()
+        if not sweep_until_drained():
+            row.notes.append("FAILED: backlog not drained")
+        check_events(row, load)
+        row.notes.append(f"503 while down: {load.statuses.get(503, 0)}")
+    finally:
+        services.stop()
+    return row
+
+
+def scenario_duplicates_and_bursts(tmp: Path, args) -> Row:
+    """Each delivery (webhook-id) sent three times at once: stored once. One member's 40 changes
+    in a burst: applied in the order stored."""
+    row, services = Row("Same webhook 3x at once; one member's bursts"), Stack(tmp)
+    try:
+        port = services.start_web()
+        services.start_worker()
+        distinct = stack.workload(500, 600, seed=14)
+        triples = [(body, {"webhook-id": f"msg_{n}"}) for n, body in enumerate(distinct) for _ in range(3)]
+        titles = ["VP of Sales", "CEO", "Engineer", "CFO"] * 10
+        burst = [
+            json.dumps({"userId": "777", "username": "Burst", "profileField": "Job Title", "value": t, "oldValue": ""})
+            for t in titles
+        ]
+        load = Load(port, triples + burst, rate=300, threads=12).start()
+        load.finish()
+        if not sweep_until_drained():
+            row.notes.append("FAILED: backlog not drained")
+        check_events(row, load)
+        from detections.models import RawEvent
+
+        per_delivery = RawEvent.objects.filter(delivery_id__isnull=False).count()
+        row.duplicated += max(per_delivery - len(distinct), 0)
+        row.notes.append(
+            f"{len(distinct)} deliveries sent 3x each: {per_delivery} stored; "
+            f"{load.results['duplicate']} replies 'duplicate'"
+        )
+    finally:
+        services.stop()
+    return row
+
+
+def scenario_double_beat(tmp: Path, args) -> Row:
+    """Two beats enqueue every periodic task twice: the digest and the report still happen once."""
+    from celery import group
+    from django.utils import timezone
+
+    from detections.models import Detection
+    from digests.models import Digest, DigestDelivery
+    from reports.models import Report
+    from reports.months import Month
+    from tests.factories import DetectionFactory
+
+    row, services = Row("Two beats: digest and report enqueued twice"), Stack(tmp)
+    try:
+        last_month = Month.of(timezone.now()).previous()
+        for i in range(200):
+            DetectionFactory(detected_at=last_month.start + timezone.timedelta(hours=i))
+        services.start_worker(concurrency=2)
+        services.start_worker(concurrency=2)
+        time.sleep(5)
+        from digests.tasks import digest_build_weekly
+        from reports.tasks import report_generate_month
+
+        group(digest_build_weekly.s(), digest_build_weekly.s()).apply_async()
+        group(report_generate_month.s(str(last_month)), report_generate_month.s(str(last_month))).apply_async()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            Digest.objects.filter(built_at__isnull=False).exists() and Report.objects.filter(status="ready").exists()
+        ):
+            time.sleep(1)
+        time.sleep(10)  # let the second of each finish
+        in_digests = Detection.objects.filter(digest__isnull=False).count()
+        row.sent = row.accepted = row.applied = 200
+        row.notes.append(
+            f"digests {Digest.objects.count()}, detections in a digest {in_digests}/200, "
+            f"deliveries {DigestDelivery.objects.count()}, reports {Report.objects.count()}"
+        )
+        if Digest.objects.count() != 1 or in_digests != 200 or Report.objects.count() != 1:
+            row.notes.append("FAILED: not exactly once")
+    finally:
+        services.stop()
+    return row
+
+
+def scenario_control_room_faults(tmp: Path, args) -> Row:
+    """The Control Room fails, times out, answers garbage and expires tokens; nothing lost or doubled."""
+    from django.utils import timezone
+
+    from digests.models import DigestDelivery
+    from digests.services import digest_build_weekly
+    from tests.factories import DetectionFactory
+    from tests.fakes.control_room import FakeControlRoom
+    from tests.fixtures.control_room import control_room_settings
+
+    fake = FakeControlRoom(slow_seconds=2.0).start()
+    env = {
+        **control_room_settings(fake),
+        "DIGEST_CHUNK_SIZE": "2",
+        "DIGEST_RETRY_SCHEDULE": "1,1,2,2,3,3,5,5,8,8",
+        "DIGEST_CIRCUIT_FAILURES": "3",
+        "DIGEST_CIRCUIT_PAUSE_SECONDS": "2",
+        "DIGEST_CIRCUIT_MAX_PAUSE_SECONDS": "4",
+        "DIGEST_SEND_LEASE_SECONDS": "10",
+        "AA_TIMEOUT_SECONDS": "1",
+    }
+    row, services = Row("Control Room 500s, timeouts, garbage, expired tokens; worker killed mid-send"), Stack(tmp, env)
+    try:
+        for i in range(40):
+            DetectionFactory(detected_at=timezone.now() - timezone.timedelta(hours=i + 1))
+        digest_build_weekly()
+        total = DigestDelivery.objects.count()
+        fake.fail_next(*([500] * 12), "timeout", "timeout", "malformed", "no-id", 502, 429)
+        worker = services.start_worker(concurrency=2)
+        from digests.tasks import deliveries_send_due
+
+        deadline, killed = time.monotonic() + 240, False
+        while time.monotonic() < deadline and DigestDelivery.objects.exclude(status="sent").exists():
+            deliveries_send_due.delay()
+            if not killed and fake.deploy_requests > 20:
+                fake.expire_tokens()
+                services.kill(worker)
+                worker, killed = services.start_worker(concurrency=2), True
+            time.sleep(1)
+        names = fake.names()
+        row.deliveries_sent = DigestDelivery.objects.filter(status="sent").count()
+        row.deliveries_duplicated = len(names) - len(set(names))
+        row.notes.append(f"{total} deliveries; {fake.deploy_requests} deploy calls, {fake.auth_requests} logins")
+        if row.deliveries_sent != total:
+            row.notes.append(f"FAILED: {total - row.deliveries_sent} deliveries not sent")
+    finally:
+        services.stop()
+        fake.stop()
+    return row
+
+
+SCENARIOS = {
+    "redis_outage": scenario_redis_outage,
+    "worker_kill": scenario_worker_kill,
+    "postgres_restart": scenario_postgres_restart,
+    "duplicates": scenario_duplicates_and_bursts,
+    "double_beat": scenario_double_beat,
+    "control_room": scenario_control_room_faults,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--outage", type=int, default=20, help="seconds Redis stays down (the issue names 60)")
+    parser.add_argument("--rate", type=float, default=60, help="webhooks per second during the scenarios")
+    parser.add_argument("--events", type=int, default=1500)
+    parser.add_argument("--only", action="append", choices=list(SCENARIOS))
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="captpathfinder-faults-"))
+    print(f"[faults] logs in {tmp}", file=sys.stderr, flush=True)
+    env = stack.service_env(tmp)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    stack.django_setup(env)
+    rows = []
+    for name in args.only or SCENARIOS:
+        reset_data()
+        started = time.monotonic()
+        print(f"[faults] {name} ...", file=sys.stderr, flush=True)
+        row = SCENARIOS[name](tmp, args)
+        row.notes.append(f"{time.monotonic() - started:.0f} s")
+        rows.append(row)
+    print(
+        f"\n{'scenario':<74}{'sent':>6}{'accepted':>9}{'applied':>8}{'lost':>5}{'dup':>4}"
+        f"{'deliv.':>7}{'dup':>4}{'5xx':>4}  result"
+    )
+    for row in rows:
+        print(
+            f"{row.scenario:<74}{row.sent:>6}{row.accepted:>9}{row.applied:>8}{row.lost:>5}{row.duplicated:>4}"
+            f"{row.deliveries_sent:>7}{row.deliveries_duplicated:>4}{row.server_errors:>4}  "
+            f"{'OK' if row.ok else 'FAILED'}"
+        )
+        for note in row.notes:
+            print(f"    {note}")
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
