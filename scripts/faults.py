@@ -34,6 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.throughput import run as stack  # noqa: E402  (process helpers shared with make bench)
 
+# Servers this suite restarts itself (Redis after its outage): they outlive a scenario's stack.
+SUITE_PROCESSES = stack.Processes()
+
 
 @dataclass
 class Row:
@@ -124,13 +127,33 @@ class Stack:
         self.env = {**stack.service_env(tmp), "EVENTS_SWEEP_AFTER_SECONDS": "5", **(extra_env or {})}
         self.tmp = tmp
         self.workers: list[subprocess.Popen] = []
+        self.concurrency: list[int] = []
+        self.stopping, self.restarts = True, 0
 
     def start_web(self) -> int:
         args = argparse.Namespace(web_workers=2, worker_class="sync", threads=1)
         _, port = stack.gunicorn(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
         return port
 
-    def start_worker(self, concurrency: int = 2) -> subprocess.Popen:
+    def supervise(self) -> Stack:
+        """Restart workers that exit, as docker-compose's `restart: unless-stopped` does. Celery 5.7
+        with kombu 5.7 and redis-py 8 exits on a lost broker connection (kombu's channel close
+        cannot reach Redis); the supervisor brings it back and the outbox covers the gap."""
+        self.restarts = 0
+
+        def watch():
+            while not self.stopping:
+                for index, worker in enumerate(list(self.workers)):
+                    if worker.poll() is not None and not getattr(worker, "killed_on_purpose", False):
+                        self.restarts += 1
+                        self.workers[index] = self.start_worker(self.concurrency[index], replace=index)
+                time.sleep(1)
+
+        self.stopping = False
+        threading.Thread(target=watch, daemon=True).start()
+        return self
+
+    def start_worker(self, concurrency: int = 2, replace: int | None = None) -> subprocess.Popen:
         name = f"w{len(self.workers)}"
         worker = self.procs.start(
             [
@@ -149,14 +172,18 @@ class Stack:
             self.env,
             self.tmp / f"celery-{name}.log",
         )
-        self.workers.append(worker)
+        if replace is None:
+            self.workers.append(worker)
+            self.concurrency.append(concurrency)
         return worker
 
     def kill(self, proc: subprocess.Popen) -> None:
+        proc.killed_on_purpose = True
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
     def stop(self) -> None:
+        self.stopping = True
         self.procs.stop_all()
 
 
@@ -205,7 +232,7 @@ def check_events(row: Row, load: Load) -> None:
 
 
 def scenario_redis_outage(tmp: Path, args) -> Row:
-    row, services = Row("Redis stopped mid-load, then restarted"), Stack(tmp)
+    row, services = Row("Redis stopped mid-load, then restarted"), Stack(tmp).supervise()
     redis_pid = int(os.environ["WITH_SERVICES_REDIS_PID"])
     try:
         port = services.start_web()
@@ -215,7 +242,7 @@ def scenario_redis_outage(tmp: Path, args) -> Row:
         os.kill(redis_pid, signal.SIGTERM)
         row.notes.append(f"Redis down {args.outage} s")
         time.sleep(args.outage)
-        redis = services.procs.start(
+        redis = SUITE_PROCESSES.start(
             [
                 os.environ["WITH_SERVICES_REDIS_SERVER"],
                 "--port",
@@ -235,6 +262,7 @@ def scenario_redis_outage(tmp: Path, args) -> Row:
         if not sweep_until_drained():
             row.notes.append("FAILED: backlog not drained")
         check_events(row, load)
+        row.notes.append(f"workers restarted by the supervisor: {services.restarts}")
     finally:
         services.stop()
     return row
@@ -262,7 +290,7 @@ def scenario_worker_kill(tmp: Path, args) -> Row:
 
 
 def scenario_postgres_restart(tmp: Path, args) -> Row:
-    row, services = Row("PostgreSQL restarted mid-load"), Stack(tmp)
+    row, services = Row("PostgreSQL restarted mid-load"), Stack(tmp).supervise()
     pg_ctl = os.path.join(os.environ.get("PG_BIN", ""), "pg_ctl")
     try:
         port = services.start_web()
@@ -288,11 +316,12 @@ def scenario_postgres_restart(tmp: Path, args) -> Row:
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        connection.close()
         load.finish()
         if not sweep_until_drained():
             row.notes.append("FAILED: backlog not drained")
         check_events(row, load)
-        row.notes.append(f"503 while down: {load.statuses.get(503, 0)}")
+        row.notes.append(f"503 while down: {load.statuses.get(503, 0)}; workers restarted: {services.restarts}")
     finally:
         services.stop()
     return row
@@ -445,7 +474,10 @@ def main() -> int:
     print(f"[faults] logs in {tmp}", file=sys.stderr, flush=True)
     env = stack.service_env(tmp)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    stack.django_setup(env)
+    # This process checks the database across a PostgreSQL restart: plain connections, which
+    # Django replaces after an error, not a pool (the services under test keep theirs).
+    stack.django_setup({**env, "DATABASE_POOL": "false"})
+    os.environ.pop("DATABASE_POOL", None)
     rows = []
     for name in args.only or SCENARIOS:
         reset_data()
@@ -466,6 +498,7 @@ def main() -> int:
         )
         for note in row.notes:
             print(f"    {note}")
+    SUITE_PROCESSES.stop_all()
     return 0 if all(row.ok for row in rows) else 1
 
 
