@@ -427,6 +427,9 @@ def scenario_control_room_faults(tmp: Path, args) -> Row:
     try:
         for i in range(40):
             DetectionFactory(detected_at=timezone.now() - timezone.timedelta(hours=i + 1))
+        from django.conf import settings
+
+        settings.DIGEST_CHUNK_SIZE = 2  # many deliveries: more to lose or to send twice
         digest_build_weekly()
         total = DigestDelivery.objects.count()
         fake.fail_next(*([500] * 12), "timeout", "timeout", "malformed", "no-id", 502, 429)
