@@ -48,6 +48,15 @@ bench-digest: $(VENV)/.installed
 faults: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) scripts/faults.py $(FAULTS_ARGS)
 
+## fuzz: the webhook's property-based fuzzing with 5,000 examples per property (300 in make test)
+fuzz: $(VENV)/.installed
+	FUZZ_EXAMPLES=5000 $(PY) scripts/with_services.py -- $(PY) -m pytest tests/detections/test_fuzz.py -p no:randomly
+
+## audit: known vulnerabilities in the pinned dependencies (pip-audit, in a throwaway virtualenv)
+audit:
+	$(PYTHON) -m venv /tmp/captpathfinder-audit && /tmp/captpathfinder-audit/bin/pip install --quiet pip-audit==2.10.1
+	/tmp/captpathfinder-audit/bin/pip-audit -r requirements.txt -r requirements-dev.txt -r requirements-s3.txt
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -2,6 +2,7 @@
 never a 5xx, and nothing is stored for what was rejected. Derandomized, so CI is repeatable."""
 
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,8 +12,12 @@ from detections.models import RawEvent
 from tests.conftest import WebhookClient, profile_update, signed_headers
 
 pytestmark = pytest.mark.django_db
+# 300 examples per property in `make test`; `make fuzz` runs them with FUZZ_EXAMPLES=5000.
 FUZZ = settings(
-    max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 300)),
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 TRICKY_TEXT = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"])

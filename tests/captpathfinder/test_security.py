@@ -1,0 +1,39 @@
+"""Security defaults that are easy to lose in a refactor."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import DetectionFactory, SeniorMemberFactory
+
+pytestmark = pytest.mark.django_db
+HOSTILE = '<script>alert("x")</script>'
+
+
+def test_session_authenticated_api_writes_need_a_csrf_token(admin_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    response = client.post("/api/digests/send", {}, content_type="application/json")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+def test_admin_pages_escape_member_supplied_text(admin_client):
+    SeniorMemberFactory(username=HOSTILE, title=HOSTILE)
+    DetectionFactory(username=HOSTILE, title=HOSTILE)
+
+    for url in [
+        reverse("admin:detections_seniormember_changelist"),
+        reverse("admin:detections_detection_changelist"),
+        reverse("admin:index"),
+    ]:
+        page = admin_client.get(url).content.decode()
+        assert HOSTILE not in page, url
+
+
+def test_the_admin_and_the_api_refuse_anonymous_callers(client):
+    assert client.get(reverse("admin:index")).status_code == 302
+    assert client.get("/api/members").status_code == 401
+    assert client.get("/metrics").status_code == 401
