@@ -48,9 +48,10 @@ bench-digest: $(VENV)/.installed
 faults: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) scripts/faults.py $(FAULTS_ARGS)
 
-## fuzz: the webhook's property-based fuzzing with 5,000 examples per property (300 in make test)
+## fuzz: the webhook's properties with 5,000 examples each (300 in make test), then schemathesis on the API
 fuzz: $(VENV)/.installed
-	FUZZ_EXAMPLES=5000 $(PY) scripts/with_services.py -- $(PY) -m pytest tests/detections/test_fuzz.py -p no:randomly
+	FUZZ_EXAMPLES=5000 $(PY) scripts/with_services.py -- $(PY) -m pytest tests/detections/test_fuzz.py
+	$(PY) scripts/with_services.py -- $(PY) scripts/fuzz_api.py
 
 ## audit: known vulnerabilities in the pinned dependencies (pip-audit, in a throwaway virtualenv)
 audit:
