@@ -24,13 +24,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from captpathfinder.metrics import DETECTIONS
 from classification.services import classify
 
 from .community import CommunityClient, CommunityError, profile_from_user
 from .locks import members_lock
 from .models import BackfillRun, Detection, RawEvent, SeniorMember
 from .serializers import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
-from .services import member_transition
+from .services import detection_snapshot, member_transition
 
 logger = logging.getLogger(__name__)
 Mode = BackfillRun.Mode
@@ -256,7 +257,8 @@ def members_apply_backfill(rows: list[MemberRow], *, mode: str, since: datetime,
         member.company = row.company or member.company
         member.joined_at = row.joined_at or member.joined_at
         if kind is not None and mode == Mode.ANNOUNCE:
-            detections.append(_detection(member, kind, now))
+            detections.append(detection_snapshot(member, kind=kind, at=now))
+            DETECTIONS.labels(kind=kind, level=member.level).inc()
     SeniorMember.objects.filter(pk__in=removed).delete()
     SeniorMember.objects.bulk_create(created, batch_size=1000)
     fields = ["username", "title", "level", "last_seen_at", "rules_version", "country", "company", "joined_at"]
@@ -264,21 +266,6 @@ def members_apply_backfill(rows: list[MemberRow], *, mode: str, since: datetime,
     Detection.objects.bulk_create(detections, batch_size=1000)
     counts["detections"] += len(detections)
     return counts
-
-
-def _detection(member: SeniorMember, kind: str, now: datetime) -> Detection:
-    return Detection(
-        user_id=member.user_id,
-        username=member.username,
-        title=member.title,
-        level=member.level,
-        country=member.country,
-        company=member.company,
-        joined_at=member.joined_at,
-        kind=kind,
-        detected_at=now,
-        rules_version=member.rules_version,
-    )
 
 
 def run_for(*, source: str, source_key: str, mode: str, restart: bool) -> tuple[BackfillRun, bool]:

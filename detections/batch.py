@@ -23,7 +23,7 @@ from . import selectors
 from .community import community_configured
 from .locks import members_try_lock
 from .models import Detection, RawEvent, SeniorMember, TrackedField
-from .services import Outcome, member_transition, payload_attributes
+from .services import Outcome, detection_snapshot, member_transition, payload_attributes
 
 logger = logging.getLogger(__name__)
 _MEMBER_FIELDS = ["username", "title", "level", "last_seen_at", "rules_version", "country", "company", "joined_at"]
@@ -67,21 +67,7 @@ class _BatchState:
             setattr(member, name, value)
         self.changed.add(event.user_id)
         if kind is not None:
-            self.detections.append(
-                Detection(
-                    user_id=member.user_id,
-                    username=member.username,
-                    title=member.title,
-                    level=member.level,
-                    country=member.country,
-                    company=member.company,
-                    joined_at=member.joined_at,
-                    kind=kind,
-                    detected_at=self.now,
-                    rules_version=result.version,
-                    event=event,
-                )
-            )
+            self.detections.append(detection_snapshot(member, kind=kind, at=self.now, event=event))
             DETECTIONS.labels(kind=kind, level=member.level).inc()
         if outcome == Outcome.CREATED:
             self.enrich.add(member.user_id)

@@ -283,6 +283,26 @@ def member_transition(*, old_level: str | None, new_level: str) -> tuple[str, st
     return Outcome.UPDATED, None
 
 
+def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: RawEvent | None = None) -> Detection:
+    """A detection of `member` as it is now (unsaved): a snapshot, so it outlives the member.
+
+    Shared by the webhook path, the batch processor and the backfill.
+    """
+    return Detection(
+        user_id=member.user_id,
+        username=member.username,
+        title=member.title,
+        level=member.level,
+        country=member.country,
+        company=member.company,
+        joined_at=member.joined_at,
+        kind=kind,
+        detected_at=at,
+        rules_version=member.rules_version,
+        event=event,
+    )
+
+
 def member_apply_title(
     *,
     user_id: str,
@@ -322,19 +342,7 @@ def member_apply_title(
     member.save()
 
     if kind is not None:
-        Detection.objects.create(
-            user_id=member.user_id,
-            username=member.username,
-            title=member.title,
-            level=member.level,
-            country=member.country,
-            company=member.company,
-            joined_at=member.joined_at,
-            kind=kind,
-            detected_at=now,
-            rules_version=result.version,
-            event=event,
-        )
+        detection_snapshot(member, kind=kind, at=now, event=event).save()
         # Counted now, not on commit: a batch that rolls back is retried and counted again, a
         # rare over-count a rate metric tolerates; the database stays the record.
         DETECTIONS.labels(kind=kind, level=member.level).inc()
