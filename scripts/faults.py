@@ -155,22 +155,8 @@ class Stack:
 
     def start_worker(self, concurrency: int = 2, replace: int | None = None) -> subprocess.Popen:
         name = f"w{len(self.workers)}"
-        worker = self.procs.start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "captpathfinder",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname={name}@faults",
-            ],
-            self.env,
-            self.tmp / f"celery-{name}.log",
+        worker = stack.celery_worker(
+            self.procs, self.env, self.tmp / f"celery-{name}.log", concurrency=concurrency, hostname=f"{name}@faults"
         )
         if replace is None:
             self.workers.append(worker)
@@ -231,100 +217,69 @@ def check_events(row: Row, load: Load) -> None:
     row.notes.append(f"replies {dict(load.statuses)}")
 
 
-def scenario_redis_outage(tmp: Path, args) -> Row:
-    row, services = Row("Redis stopped mid-load, then restarted"), Stack(tmp).supervise()
-    redis_pid = int(os.environ["WITH_SERVICES_REDIS_PID"])
+def under_load(row: Row, services: Stack, args, *, seed: int, fault) -> Row:
+    """Steady webhooks, `fault(services)` in the middle, recovery, then the exactly-once checks."""
     try:
         port = services.start_web()
         services.start_worker()
-        load = Load(port, stack.workload(3000, args.events, seed=11), args.rate).start()
+        load = Load(port, stack.workload(3000, args.events, seed=seed), args.rate).start()
         time.sleep(5)
-        os.kill(redis_pid, signal.SIGTERM)
-        row.notes.append(f"Redis down {args.outage} s")
-        time.sleep(args.outage)
-        redis = SUITE_PROCESSES.start(
-            [
-                os.environ["WITH_SERVICES_REDIS_SERVER"],
-                "--port",
-                os.environ["WITH_SERVICES_REDIS_PORT"],
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            services.env,
-            tmp / "redis.log",
-        )
-        os.environ["WITH_SERVICES_REDIS_PID"] = str(redis.pid)
+        fault(services)
         load.finish()
         if not sweep_until_drained():
             row.notes.append("FAILED: backlog not drained")
         check_events(row, load)
-        row.notes.append(f"workers restarted by the supervisor: {services.restarts}")
+        row.notes.append(f"503 answers: {load.statuses.get(503, 0)}; workers restarted: {services.restarts}")
     finally:
         services.stop()
     return row
+
+
+def scenario_redis_outage(tmp: Path, args) -> Row:
+    row = Row("Redis stopped mid-load, then restarted")
+
+    def fault(services: Stack) -> None:
+        os.kill(int(os.environ["WITH_SERVICES_REDIS_PID"]), signal.SIGTERM)
+        row.notes.append(f"Redis down {args.outage} s")
+        time.sleep(args.outage)
+        redis_cmd = [os.environ["WITH_SERVICES_REDIS_SERVER"], "--port", os.environ["WITH_SERVICES_REDIS_PORT"]]
+        redis_cmd += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        redis = SUITE_PROCESSES.start(redis_cmd, services.env, services.tmp / "redis.log")
+        os.environ["WITH_SERVICES_REDIS_PID"] = str(redis.pid)
+
+    return under_load(row, Stack(tmp).supervise(), args, seed=11, fault=fault)
 
 
 def scenario_worker_kill(tmp: Path, args) -> Row:
-    row, services = Row("Celery worker SIGKILLed mid-batch"), Stack(tmp)
-    try:
-        port = services.start_web()
-        worker = services.start_worker()
-        load = Load(port, stack.workload(3000, args.events, seed=12), args.rate).start()
+    row = Row("Celery worker SIGKILLed mid-batch")
+
+    def fault(services: Stack) -> None:
         for _ in range(3):
-            time.sleep(4)
-            services.kill(worker)
+            services.kill(services.workers[0])
             time.sleep(2)
-            worker = services.start_worker()
+            services.workers[0] = services.start_worker(replace=0)
+            time.sleep(4)
         row.notes.append("worker killed 3 times")
-        load.finish()
-        if not sweep_until_drained():
-            row.notes.append("FAILED: backlog not drained")
-        check_events(row, load)
-    finally:
-        services.stop()
-    return row
+
+    return under_load(row, Stack(tmp), args, seed=12, fault=fault)
 
 
 def scenario_postgres_restart(tmp: Path, args) -> Row:
-    row, services = Row("PostgreSQL restarted mid-load"), Stack(tmp).supervise()
-    pg_ctl = os.path.join(os.environ.get("PG_BIN", ""), "pg_ctl")
-    try:
-        port = services.start_web()
-        services.start_worker()
-        load = Load(port, stack.workload(3000, args.events, seed=13), args.rate).start()
-        time.sleep(5)
+    row = Row("PostgreSQL restarted mid-load")
+
+    def fault(services: Stack) -> None:
         from django.db import connection
 
-        connection.close()
-        cmd = [
-            pg_ctl,
-            "-D",
-            os.environ["WITH_SERVICES_PGDATA"],
-            "-o",
-            os.environ["WITH_SERVICES_PG_OPTIONS"],
-            "-l",
-            f"{os.environ['WITH_SERVICES_DIR']}/pg.log",
-            "-m",
-            "fast",
-            "-w",
-            "restart",
-        ]
+        pg_ctl = os.path.join(os.environ.get("PG_BIN", ""), "pg_ctl")
+        cmd = [pg_ctl, "-D", os.environ["WITH_SERVICES_PGDATA"], "-o", os.environ["WITH_SERVICES_PG_OPTIONS"]]
+        cmd += ["-l", f"{os.environ['WITH_SERVICES_DIR']}/pg.log", "-m", "fast", "-w", "restart"]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        connection.close()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         connection.close()
-        load.finish()
-        if not sweep_until_drained():
-            row.notes.append("FAILED: backlog not drained")
-        check_events(row, load)
-        row.notes.append(f"503 while down: {load.statuses.get(503, 0)}; workers restarted: {services.restarts}")
-    finally:
-        services.stop()
-    return row
+
+    return under_load(row, Stack(tmp).supervise(), args, seed=13, fault=fault)
 
 
 def scenario_duplicates_and_bursts(tmp: Path, args) -> Row:

@@ -189,6 +189,17 @@ def gunicorn(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[su
     return proc, port
 
 
+def celery_worker(
+    procs: Processes, env: dict, log_path: Path, *, concurrency: int, hostname: str | None = None
+) -> subprocess.Popen:
+    """A Celery worker process as the production shape runs it (no gossip or mingle)."""
+    cmd = [sys.executable, "-m", "celery", "-A", "captpathfinder", "worker", "--loglevel=WARNING"]
+    cmd += [f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"]
+    if hostname:
+        cmd.append(f"--hostname={hostname}")
+    return procs.start(cmd, env, log_path)
+
+
 def wrk(port: int, path: str, lua_args: list[str], args, duration: int) -> dict:
     cmd = [
         "wrk",
@@ -388,22 +399,7 @@ def main() -> int:
             procs.stop(bare)
             results["pgbench"] = pgbench(args.baseline_duration, args.connections)
 
-        worker = procs.start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "captpathfinder",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={args.worker_concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env,
-            tmp / "celery.log",
-        )
+        worker = celery_worker(procs, env, tmp / "celery.log", concurrency=args.worker_concurrency)
         web, port = gunicorn(procs, "captpathfinder.wsgi:application", env, tmp, args)
         profilers = []
         if args.profile:

@@ -117,22 +117,10 @@ class Command(BaseCommand):
         total = backfill.csv_count_rows(path)
         if options["dry_run"]:
             return self._dry(backfill.csv_items(path, columns=columns), total, "rows")
-        run, resumed = backfill.run_for(
-            source=BackfillRun.Source.CSV,
-            source_key=backfill.csv_source_key(path),
-            mode=options["mode"],
-            restart=options["restart"],
-        )
-        if resumed:
-            self.stderr.write(f"resuming backfill {run.pk} after row {run.position:,}")
+        run = self._run_for(BackfillRun.Source.CSV, backfill.csv_source_key(path), options, "row")
         items = backfill.csv_items(path, columns=columns, skip=run.position)
         batches = backfill.csv_batches(items, start=run.position, batch_size=options["batch_size"])
-        progress = Progress(self, total=total, done=run.position, unit="rows")
-        try:
-            run = backfill.backfill_run(run=run, batches=batches, on_progress=progress)
-        finally:
-            rate = progress.close()
-        return run.counts, rate
+        return self._apply(run, batches, Progress(self, total=total, done=run.position, unit="rows"))
 
     def _from_community(self, options):
         if not community_configured():
@@ -149,17 +137,21 @@ class Command(BaseCommand):
 
         if options["dry_run"]:
             return self._dry((item for _, items in pages(1) for item in items), None, "members")
+        run = self._run_for(BackfillRun.Source.COMMUNITY, backfill.community_source_key(filters), options, "page")
+        progress = Progress(self, total=None, done=run.counts.get("read", 0), unit="members")
+        return self._apply(run, pages(run.position + 1), progress)
+
+    def _run_for(self, source: str, source_key: str, options, unit: str) -> BackfillRun:
         run, resumed = backfill.run_for(
-            source=BackfillRun.Source.COMMUNITY,
-            source_key=backfill.community_source_key(filters),
-            mode=options["mode"],
-            restart=options["restart"],
+            source=source, source_key=source_key, mode=options["mode"], restart=options["restart"]
         )
         if resumed:
-            self.stderr.write(f"resuming backfill {run.pk} after page {run.position}")
-        progress = Progress(self, total=None, done=run.counts.get("read", 0), unit="members")
+            self.stderr.write(f"resuming backfill {run.pk} after {unit} {run.position:,}")
+        return run
+
+    def _apply(self, run: BackfillRun, batches, progress: Progress) -> tuple[dict, float]:
         try:
-            run = backfill.backfill_run(run=run, batches=pages(run.position + 1), on_progress=progress)
+            run = backfill.backfill_run(run=run, batches=batches, on_progress=progress)
         finally:
             rate = progress.close()
         return run.counts, rate
