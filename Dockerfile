@@ -18,4 +18,8 @@ RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_urlsa
 RUN useradd --system --uid 1000 app && mkdir -p /app/var/media /app/var/prometheus && chown -R app /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "captpathfinder.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# granian: HTTP (keep-alive included) handled in Rust, Django on one blocking thread per worker
+# process; docs/performance.md has the comparison with gunicorn. Override with GRANIAN_* variables.
+ENV GRANIAN_INTERFACE=wsgi GRANIAN_HOST=0.0.0.0 GRANIAN_PORT=8000 GRANIAN_WORKERS=2 \
+    GRANIAN_BLOCKING_THREADS=1 GRANIAN_RESPAWN_FAILED_WORKERS=true GRANIAN_LOG_ACCESS_ENABLED=true
+CMD ["granian", "captpathfinder.wsgi:application"]

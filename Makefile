@@ -36,7 +36,7 @@ bench-reports: $(VENV)/.installed
 bench-backfill: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.backfill
 
-## bench: end-to-end webhook throughput (gunicorn, Celery, PostgreSQL, Redis, wrk) against baselines
+## bench: end-to-end webhook throughput (granian, Celery, PostgreSQL, Redis, wrk) against baselines
 bench: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.throughput.run $(BENCH_ARGS)
 

@@ -1,28 +1,48 @@
-"""Per-member serialisation.
+"""Per-member serialisation, with two locks per member.
 
-Intake and processing of one member's events take the same lock, so a member's events get
-ids in the order they were received and are applied in that order, whatever the number of
-web processes and workers. Other members are not blocked.
+- The **intake** lock: deliveries for one member are stored one after the other, so the
+  member's events get ids in the order they commit (an event's id is drawn after every earlier
+  event of the member committed). A processor that sees an event therefore sees every earlier
+  one of that member: none can still be uncommitted with a lower id.
+- The **processing** lock: whoever changes a member's state (batches, the per-member task,
+  enrichment, reclassification, backfill) holds it, so one holder applies the member's events,
+  in id order.
+
+Storing and applying need not exclude each other: an event stored while a batch holds the
+member gets a higher id than everything the batch read, and waits for the next batch. Keeping
+them apart means a delivery never waits for a batch (that wait was the webhook's slowest 1 %).
+Other members are never blocked.
 """
 
 from django.db import connection
 
-LOCK_NAMESPACE = 7201  # first key of the two-key advisory lock: keeps clear of other lock users (also used by SQL)
+# First keys of the two-key advisory locks: clear of other lock users. The intake namespace
+# is also passed to the SQL intake function (migration 0005).
+INTAKE_LOCK_NAMESPACE = 7201
+PROCESSING_LOCK_NAMESPACE = 7202
+
+
+def member_intake_lock(user_id: str) -> None:
+    """Hold the member's intake lock until the current transaction ends (the ORM intake path;
+    on PostgreSQL the SQL function takes it). SQLite serialises writers already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [INTAKE_LOCK_NAMESPACE, user_id])
 
 
 def member_lock(user_id: str) -> None:
-    """Hold the member's lock until the current transaction ends.
+    """Hold the member's processing lock until the current transaction ends.
 
     PostgreSQL: a transaction-level advisory lock. SQLite (the `make run` default) opens
     every transaction IMMEDIATE, which already serialises writers, so nothing is needed.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, user_id])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PROCESSING_LOCK_NAMESPACE, user_id])
 
 
 def members_lock(user_ids: list[str]) -> None:
-    """Hold several members' locks until the transaction ends (a backfill batch).
+    """Hold several members' processing locks until the transaction ends (a backfill batch).
 
     Taken in sorted order in one statement; other lock holders hold one member at a time, so
     no cycle and no deadlock can form.
@@ -31,12 +51,12 @@ def members_lock(user_ids: list[str]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(u)) FROM unnest(%s::text[]) AS u ORDER BY u",
-                [LOCK_NAMESPACE, sorted(set(user_ids))],
+                [PROCESSING_LOCK_NAMESPACE, sorted(set(user_ids))],
             )
 
 
 def members_try_lock(user_ids: list[str]) -> list[str]:
-    """Take the locks of those members nobody else holds now; returns them (a batch processor
+    """Take the processing locks of those members nobody else holds now; returns them (a batch processor
     skips the others, which another worker is applying)."""
     if connection.vendor != "postgresql":
         return list(user_ids)
@@ -44,6 +64,6 @@ def members_try_lock(user_ids: list[str]) -> list[str]:
         cursor.execute(
             "SELECT u FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, n) "
             "WHERE pg_try_advisory_xact_lock(%s, hashtext(u)) ORDER BY n",
-            [list(user_ids), LOCK_NAMESPACE],
+            [list(user_ids), PROCESSING_LOCK_NAMESPACE],
         )
         return [row[0] for row in cursor.fetchall()]

@@ -31,23 +31,27 @@ def _reject_unstorable(value, depth: int = 0) -> None:
             _reject_unstorable(item, depth + 1)
 
 
+def json_body_parse(raw: bytes):
+    """The body as JSON, or ParseError naming what is wrong with it."""
+    if not raw:
+        raise ParseError("The request body is empty; a JSON object is expected.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("The request body is not UTF-8.") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.") from None
+    except ValueError as exc:
+        raise ParseError(f"Malformed JSON: {exc}") from None
+    _reject_unstorable(data)
+    return data
+
+
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
-        if not raw:
-            raise ParseError("The request body is empty; a JSON object is expected.")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParseError("The request body is not UTF-8.") from None
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except RecursionError:
-            raise ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.") from None
-        except ValueError as exc:
-            raise ParseError(f"Malformed JSON: {exc}") from None
-        _reject_unstorable(data)
-        return data
+        return json_body_parse(stream.read() if stream is not None else b"")
 
 
 def _reject_constant(name: str):

@@ -18,7 +18,7 @@ from classification.services import classify, ruleset_active
 
 from . import selectors
 from .community import CommunityClient, CommunityError, CommunityProfile, community_configured
-from .locks import LOCK_NAMESPACE, member_lock
+from .locks import INTAKE_LOCK_NAMESPACE, member_intake_lock, member_lock
 from .models import Detection, Level, RawEvent, SeniorMember, TrackedField
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def event_receive(*, incoming: IncomingEvent) -> Receipt:
         return receipt
     try:
         with transaction.atomic():
-            member_lock(incoming.user_id)
+            member_intake_lock(incoming.user_id)
             if incoming.delivery_id:
                 earlier = RawEvent.objects.filter(delivery_id=incoming.delivery_id).values_list("id", flat=True).first()
                 if earlier is not None:
@@ -113,7 +113,7 @@ def _event_store_postgresql(incoming: IncomingEvent, role: str, key: str) -> Rec
         cursor.execute(
             "SELECT status, event_id FROM captpathfinder_event_receive(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                LOCK_NAMESPACE,
+                INTAKE_LOCK_NAMESPACE,
                 incoming.event_type,
                 incoming.delivery_id,
                 incoming.user_id,

@@ -3,7 +3,7 @@
     make faults                                   (throwaway PostgreSQL and Redis, like make test)
     make faults FAULTS_ARGS="--outage 60 --only redis_outage"
 
-Each scenario starts gunicorn (production settings) and Celery workers, drives webhooks at a
+Each scenario starts granian (production settings) and Celery workers, drives webhooks at a
 steady rate from a client that retries 503s and connection errors as inSided would, injects
 its fault, recovers, waits until every stored event is applied, and checks: every accepted
 event stored and applied exactly once, member state and detections equal to a sequential replay
@@ -131,8 +131,8 @@ class Stack:
         self.stopping, self.restarts = True, 0
 
     def start_web(self) -> int:
-        args = argparse.Namespace(web_workers=2, worker_class="sync", threads=1)
-        _, port = stack.gunicorn(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
+        args = argparse.Namespace(server="granian", web_workers=2, threads=1)
+        _, port = stack.web_server(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
         return port
 
     def supervise(self) -> Stack:

@@ -2,7 +2,7 @@
 
     make fuzz        (after the webhook's hypothesis properties)
 
-Starts gunicorn with production settings on the throwaway PostgreSQL and Redis, gives a staff
+Starts granian with production settings on the throwaway PostgreSQL and Redis, gives a staff
 user an API token, and runs `schemathesis run` on /api/schema/ with that token: every operation
 the schema describes gets generated valid and invalid requests, and the check is that none is
 answered with a 5xx. Exits with schemathesis's status.
@@ -37,8 +37,8 @@ def main() -> int:
     token, _ = Token.objects.get_or_create(user=user)
     procs = stack.Processes()
     try:
-        web_args = argparse.Namespace(web_workers=2, worker_class="sync", threads=1)
-        _, port = stack.gunicorn(procs, "captpathfinder.wsgi:application", env, tmp, web_args)
+        web_args = argparse.Namespace(server="granian", web_workers=2, threads=1)
+        _, port = stack.web_server(procs, "captpathfinder.wsgi:application", env, tmp, web_args)
         schemathesis = str(Path(sys.executable).parent / "schemathesis")
         return subprocess.run(
             [

@@ -1,6 +1,6 @@
 """The baseline endpoint: a bare Django view that does one INSERT and nothing else.
 
-Served by the same gunicorn, with the same settings and connection pool as the real webhook,
+Served by the same web server, with the same settings and connection pool as the real webhook,
 so the ratio between the two is the cost of what CaptPathfinder does on top.
 """
 

@@ -3,14 +3,14 @@
     make bench        (throwaway PostgreSQL and Redis, like make test; needs wrk: apt-get install wrk)
     make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 3 --worker-concurrency 2 --profile"
 
-Starts the production shape on 127.0.0.1 — gunicorn (production settings), Celery worker(s),
-PostgreSQL, Redis — and drives it with wrk and a Lua script posting a realistic mix: about a
-third senior titles, members updating their title several times, Country/Company updates,
-and repeats (wrk cycles the bodies, so later passes are redeliveries). Then it waits for the
-backlog to drain and prints accepted/s, accept latency, processed/s, processing lag, lost
-events and a check of member state and detections against a sequential replay of the stored
-events. Baselines, same machine, same run: a bare Django view doing one INSERT under the same
-gunicorn, and pgbench running that INSERT.
+Starts the production shape on 127.0.0.1 — granian (production settings; `--server gunicorn` to
+compare), Celery worker(s), PostgreSQL, Redis — and drives it with wrk and a Lua script posting
+a realistic mix: about a third senior titles, members updating their title several times,
+Country/Company updates, and repeats (wrk cycles the bodies, so later passes are redeliveries).
+Then it waits for the backlog to drain and prints accepted/s, accept latency, processed/s,
+processing lag, lost events and a check of member state and detections against a sequential
+replay of the stored events. Baselines, same machine, same run: a bare Django view doing one
+INSERT under the same web server, and pgbench running that INSERT.
 """
 
 from __future__ import annotations
@@ -164,27 +164,23 @@ def wait_http(port: int, path: str, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing answered on port {port}")
 
 
-def gunicorn(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[subprocess.Popen, int]:
+def server_threads(args) -> str:
+    return f"{args.worker_class}/{args.threads}" if args.server == "gunicorn" else f"{args.threads} thread(s)"
+
+
+def web_server(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[subprocess.Popen, int]:
+    """The WSGI server under test: gunicorn (sync workers close every connection) or granian
+    (HTTP handled in Rust, keep-alive, each worker runs the app on its blocking threads)."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.web_workers),
-        "--worker-class",
-        args.worker_class,
-        "--threads",
-        str(args.threads),
-        "--backlog",
-        "2048",
-        "--log-level",
-        "warning",
-    ]
-    proc = procs.start(cmd, env, tmp / f"gunicorn-{app.split(':')[0].rsplit('.', 1)[-1]}.log")
+    if args.server == "granian":
+        cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--workers", str(args.web_workers), "--blocking-threads", str(args.threads), "--no-ws"]
+        cmd += ["--backlog", "2048", "--log-level", "warning", app]
+    else:
+        cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
+        cmd += ["--workers", str(args.web_workers), "--worker-class", args.worker_class, "--threads", str(args.threads)]
+        cmd += ["--backlog", "2048", "--log-level", "warning"]
+    proc = procs.start(cmd, env, tmp / f"{args.server}-{app.split(':')[0].rsplit('.', 1)[-1]}.log")
     wait_http(port, "/health" if "captpathfinder" in app else "/bare")
     return proc, port
 
@@ -222,7 +218,7 @@ def wrk(port: int, path: str, lua_args: list[str], args, duration: int) -> dict:
     return json.loads(match[1])
 
 
-GROUPS = ("gunicorn", "celery", "postgres", "redis-server", "wrk", "pgbench")
+GROUPS = ("gunicorn", "granian", "celery", "postgres", "redis-server", "wrk", "pgbench")
 
 
 def cpu_seconds() -> Counter:
@@ -290,7 +286,7 @@ def django_setup(env: dict) -> None:
 
 
 def drain(timeout: float) -> bool:
-    """Wait until every stored event is processed and no more arrive (gunicorn may still be
+    """Wait until every stored event is processed and no more arrive (the server may still be
     answering requests wrk sent just before it stopped)."""
     from detections.models import RawEvent
 
@@ -355,7 +351,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads-wrk", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="granian: production")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--members", type=int, default=20_000)
@@ -384,13 +381,13 @@ def main() -> int:
         lua_args = [str(bodies_path), str(args.threads_wrk)]
         print(
             f"machine: {os.cpu_count()} cores; wrk {args.threads_wrk} threads x {args.connections} connections; "
-            f"gunicorn {args.web_workers} x {args.worker_class}/{args.threads}; celery concurrency "
+            f"{args.server} {args.web_workers} x {server_threads(args)}; celery concurrency "
             f"{args.worker_concurrency}; {args.events:,} bodies over {args.members:,} members"
         )
 
         results = {}
         if not args.skip_baselines:
-            bare, port = gunicorn(procs, "benchmarks.throughput.bare_wsgi:application", env, tmp, args)
+            bare, port = web_server(procs, "benchmarks.throughput.bare_wsgi:application", env, tmp, args)
             wrk(port, "/bare", lua_args, args, 3)  # warm up
             cpu_before = cpu_seconds()
             results["bare"] = wrk(port, "/bare", lua_args, args, args.baseline_duration)
@@ -400,7 +397,7 @@ def main() -> int:
             results["pgbench"] = pgbench(args.baseline_duration, args.connections)
 
         worker = celery_worker(procs, env, tmp / "celery.log", concurrency=args.worker_concurrency)
-        web, port = gunicorn(procs, "captpathfinder.wsgi:application", env, tmp, args)
+        web, port = web_server(procs, "captpathfinder.wsgi:application", env, tmp, args)
         profilers = []
         if args.profile:
             profilers = start_profilers(procs, web, worker, env, tmp, args.duration)
@@ -426,7 +423,7 @@ def main() -> int:
 
 
 def start_profilers(procs, web, worker, env, tmp, duration):
-    """py-spy on one gunicorn worker and the Celery pool, sampling for most of the load."""
+    """py-spy on one web worker and the Celery pool, sampling for most of the load."""
     time.sleep(2)
     children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
     pool = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()

@@ -1,7 +1,7 @@
 """Settings shared by every environment, read from the environment with django-environ.
 
 Every variable is documented in `.env.example`. `local.py` (make run, manage.py) and
-`production.py` (gunicorn, docker) only change defaults and add safety checks.
+`production.py` (granian, docker) only change defaults and add safety checks.
 """
 
 import os
@@ -49,7 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Request count and latency by view/status (django-prometheus's metric names, fewer series).
+    "captpathfinder.metrics.RequestMetricsMiddleware",
     # Request id from X-Request-ID (or a new one), returned in the response and carried into logs and tasks.
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
@@ -60,7 +61,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "captpathfinder.urls"

@@ -1,4 +1,4 @@
-"""Production settings: gunicorn and the docker-compose services use these.
+"""Production settings: granian and the docker-compose services use these.
 
 Secrets have no defaults here and unsafe combinations stop the process at import time,
 so a bad deploy fails at start instead of serving with a guessable key or an open webhook.

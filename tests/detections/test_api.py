@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from detections.api import CommunityWebhookView
 from detections.models import RawEvent, SeniorMember
 from tests.conftest import basic_auth_header, profile_update, signed_headers
 
@@ -27,6 +28,36 @@ def test_profile_update_is_stored_and_accepted(webhook):
     assert event.event_type == "integration.UserProfileUpdated"
     assert event.payload["profileFieldId"] == "123"
     assert event.processed_at is None  # processing happens in the worker, not the request
+
+
+@pytest.fixture
+def drf_path_entered(monkeypatch):
+    """Requests that went through DRF's full request handling rather than the lean path."""
+    entered = []
+    full_initial = CommunityWebhookView.initial
+
+    def initial(view, request, *args, **kwargs):
+        entered.append(request.path)
+        return full_initial(view, request, *args, **kwargs)
+
+    monkeypatch.setattr(CommunityWebhookView, "initial", initial)
+    return entered
+
+
+def test_usual_deliveries_take_the_lean_path_and_errors_the_full_one(webhook, drf_path_entered):
+    accepted = webhook.post(profile_update(user_id="31", value="CFO"))
+    duplicate = webhook.post(profile_update(user_id="31", value="CFO"))
+    ignored = webhook.post(profile_update(user_id="31", field="Favourite colour"))
+    assert [r.json()["status"] for r in (accepted, duplicate, ignored)] == ["accepted", "duplicate", "ignored"]
+    assert accepted["Content-Type"] == "application/json"
+    assert drf_path_entered == []
+
+    invalid = webhook.post(profile_update(user_id="31", value=5))
+    unauthenticated = webhook.post(profile_update(user_id="32"), HTTP_AUTHORIZATION="Basic eDp5")
+    assert (invalid.status_code, unauthenticated.status_code) == (400, 401)
+    assert invalid.json()["fields"] == {"value": ["Must be a string."]}
+    assert len(drf_path_entered) == 2
+    assert RawEvent.objects.count() == 1
 
 
 def test_event_name_in_url_selects_the_format(webhook):
