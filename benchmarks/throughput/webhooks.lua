@@ -1,5 +1,8 @@
 -- wrk script: post the generated webhook bodies (bodies.lua) round-robin, each wrk thread from its
 -- own offset, and count replies by outcome. Loaded by benchmarks/throughput/run.py.
+-- Arguments: bodies file, wrk threads, and optionally a target rate (requests/s over all threads)
+-- and the connections per thread: each connection then waits between requests, the wait adjusted
+-- every second so the thread holds its share of the rate (0: as fast as the server answers).
 local threads = {}
 local thread_id = 0
 
@@ -14,6 +17,26 @@ function init(args)
    local count = #bodies
    index = math.floor(id * count / tonumber(args[2])) + 1
    accepted, duplicate, ignored, other = 0, 0, 0, 0
+   target = tonumber(args[3] or "0") / tonumber(args[2])   -- this thread's share, per second
+   per_thread = tonumber(args[4] or "1")
+   wait_ms = target > 0 and per_thread * 1000 / target or 0
+   second, this_second = os.time(), 0
+   if target == 0 then delay = nil end  -- wrk then sends without a timer per request
+end
+
+function delay()
+   return math.floor(wait_ms)
+end
+
+local function pace()
+   this_second = this_second + 1
+   local now = os.time()
+   if target > 0 and now ~= second then
+      -- rate = connections / (latency + wait): move the wait by the gap between the two rates
+      local achieved = this_second / (now - second)
+      wait_ms = math.max(0, wait_ms + per_thread * 1000 * (1 / target - 1 / achieved))
+      second, this_second = now, 0
+   end
 end
 
 function request()
@@ -24,6 +47,7 @@ function request()
 end
 
 function response(status, headers, body)
+   pace()
    if status == 202 then
       if string.find(body, '"accepted"', 1, true) then accepted = accepted + 1
       elseif string.find(body, '"duplicate"', 1, true) then duplicate = duplicate + 1
