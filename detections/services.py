@@ -140,7 +140,7 @@ _broker_down_until = 0.0
 # one is on its way. Each web process schedules at most one wake-up per interval, due at the
 # interval's end: every event stored in the interval is committed by then, and the wait lets
 # events gather into batches big enough to be cheap (per-batch queries dominate small ones).
-WAKE_INTERVAL_SECONDS = 0.25
+WAKE_INTERVAL_SECONDS = 0.5
 _next_wake_at = 0.0
 
 
