@@ -180,14 +180,18 @@ class Ruleset:
         noise = "".join(rng.choice(string.ascii_letters + " ,/&-.") for _ in range(10_000))
         for words in _PROBE_WORDS + (noise,):
             title = (words * (10_000 // len(words) + 1))[:10_000]
-            started = time.perf_counter()
-            self.classify_uncached(title)
-            if time.perf_counter() - started > MAX_SECONDS_PER_PROBE:
+            if not any(self._probe_within_limit(title) for _ in range(3)):
+                # Three tries: a slow pattern is slow every time, a busy host stalls one try.
                 if exit:
                     os._exit(3)
                 raise RulesetError("a pattern is too slow: a 10 KB probe title took over 100 ms")
         if exit:
             os._exit(0)
+
+    def _probe_within_limit(self, title: str) -> bool:
+        started = time.perf_counter()
+        self.classify_uncached(title)
+        return time.perf_counter() - started <= MAX_SECONDS_PER_PROBE
 
     # --- classifying --------------------------------------------------------------------------
     def classify_uncached(self, title: str) -> Classification:

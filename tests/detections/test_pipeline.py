@@ -177,9 +177,13 @@ def test_registration_and_enrichment_run_in_the_worker_against_the_community_api
         updated = webhook.post(profile_update(user_id="13", value="VP Engineering"))  # no country/company
         assert registered.json()["status"] == updated.json()["status"] == "accepted"
 
+        # Two independent tasks: the registration's profile fetch and apply, the update's enrichment.
         wait_until(
-            lambda: SeniorMember.objects.filter(pk="13", enriched_at__isnull=False).exists(),
-            message="the worker to enrich the member",
+            lambda: (
+                SeniorMember.objects.filter(pk="13", enriched_at__isnull=False).exists()
+                and SeniorMember.objects.filter(pk="12").exists()
+            ),
+            message="the worker to register one member and enrich the other",
         )
         assert SeniorMember.objects.get(pk="12").country == "Spain"
         member = SeniorMember.objects.get(pk="13")
