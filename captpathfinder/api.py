@@ -1,15 +1,58 @@
 """GET /api/stats: the figures a dashboard polls."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .selectors import stats_overview
 
+Count = serializers.IntegerField
+
 
 class StatsView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=["stats"])
+    class OutputSerializer(serializers.Serializer):
+        class Members(serializers.Serializer):
+            total = Count()
+            vp = Count()
+            csuite = Count(help_text="C-suite")
+
+        class Detections(serializers.Serializer):
+            last_7_days = Count()
+            last_30_days = Count()
+            promotions_last_30_days = Count()
+            not_yet_in_a_digest = Count()
+
+        class Events(serializers.Serializer):
+            unprocessed = Count(help_text="Stored webhook events not applied yet.")
+            oldest_unprocessed_age_seconds = serializers.FloatField(allow_null=True)
+
+        class Deliveries(serializers.Serializer):
+            pending = Count()
+            sending = Count()
+            failed_will_retry = Count()
+            dead = Count()
+            sent = Count()
+            last_sent_at = serializers.DictField(
+                child=serializers.DateTimeField(allow_null=True), help_text="Per channel: email, teams."
+            )
+
+        class LatestReport(serializers.Serializer):
+            month = serializers.CharField(help_text="YYYY-MM")
+            status = serializers.CharField()
+            complete = serializers.BooleanField()
+            generated_at = serializers.DateTimeField(allow_null=True)
+            detection_count = Count(allow_null=True)
+
+        generated_at = serializers.DateTimeField()
+        members = Members(help_text="Current senior executives, by level.")
+        detections = Detections()
+        events = Events()
+        deliveries = Deliveries(help_text="Digest deliveries by status, and the last send per channel.")
+        latest_report = LatestReport(allow_null=True)
+        rules_version = serializers.CharField(help_text="The active classification ruleset.")
+
+    @extend_schema(responses=OutputSerializer, tags=["stats"])
     def get(self, request):
         """Members by level, recent detections, the event backlog, deliveries, the latest report, rules version."""
-        return Response(stats_overview())
+        return Response(self.OutputSerializer(stats_overview()).data)

@@ -209,3 +209,18 @@ def test_the_schema_describes_the_webhook_and_every_endpoint(staff_api):
     webhook = schema["paths"]["/webhooks/community"]["post"]
     assert {"202", "400", "401", "413", "415", "429"} <= set(webhook["responses"])
     assert {"webhookBasic", "standardWebhooks", "tokenAuth"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_the_schema_describes_what_stats_returns(staff_api):
+    import yaml
+
+    schema = yaml.safe_load(staff_api.get("/api/schema/").content)["components"]["schemas"]
+    body = staff_api.get("/api/stats").json()
+
+    assert set(schema["StatsOutput"]["properties"]) == set(body)
+    assert set(schema["StatsOutputMembers"]["properties"]) == set(body["members"])
+    assert set(schema["StatsOutputDeliveries"]["properties"]) == set(body["deliveries"])
+    assert body["latest_report"] is None  # nothing generated yet: the schema allows null
+    assert schema["StatsOutput"]["properties"]["latest_report"].get("nullable") or any(
+        "nullable" in part for part in schema["StatsOutput"]["properties"]["latest_report"].get("allOf", [])
+    )
