@@ -50,6 +50,7 @@ def test_usual_deliveries_take_the_lean_path_and_errors_the_full_one(webhook, dr
     ignored = webhook.post(profile_update(user_id="31", field="Favourite colour"))
     assert [r.json()["status"] for r in (accepted, duplicate, ignored)] == ["accepted", "duplicate", "ignored"]
     assert accepted["Content-Type"] == "application/json"
+    assert accepted.content == f'{{"status":"accepted","event_id":{accepted.json()["event_id"]}}}'.encode()
     assert drf_path_entered == []
 
     invalid = webhook.post(profile_update(user_id="31", value=5))
