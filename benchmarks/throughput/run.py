@@ -424,7 +424,7 @@ def main() -> int:
             )
         correct, detail = replay_check()
         report(args, results, outcomes, correct, detail)
-        if args.profile:
+        if (tmp / "profile-web.txt").exists():
             summarise_profiles(tmp)
         fine = all(o["drained"] and o["wrk"]["accepted"] <= o["figures"]["stored"] for o in outcomes)
         return 0 if fine and correct else 1
@@ -481,7 +481,7 @@ def start_profilers(procs, web, worker, tmp, duration):
                 str(tmp / f"profile-{name}.txt"),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(tmp / f"py-spy-{name}.log").open("w"),
         )
         for name, pid in targets.items()
     ]
