@@ -1,21 +1,17 @@
 """GET /health and /health/ready, with real outages: a closed database port, an unreachable broker."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from tests.factories import RawEventFactory
+from tests.fixtures.outages import run_with_database_unreachable
 from tests.fixtures.worker import broker_unreachable
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -64,15 +60,7 @@ def test_not_ready_when_the_database_is_down():
         "import django, json; django.setup(); from django.test import Client; "
         "r = Client(HTTP_HOST='localhost').get('/health/ready'); print(r.status_code, json.dumps(r.json()))"
     )
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="captpathfinder.settings.test",
-        DATABASE_URL="postgres://postgres@127.0.0.1:1/unreachable",
-        DATABASE_POOL="false",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_with_database_unreachable(script)
 
     status, body = result.stdout.strip().splitlines()[-1].split(" ", 1)
     checks = json.loads(body)["checks"]

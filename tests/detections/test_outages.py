@@ -1,12 +1,8 @@
 """The webhook during a database outage: a 503 the sender retries, never a 500 or a false 202."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.outages import run_with_database_unreachable
 
 SCRIPT = """
 import base64, json, django
@@ -24,15 +20,7 @@ print(json.dumps({"status": response.status_code, "retry_after": response.get("R
 
 def test_the_webhook_answers_503_with_retry_after_when_the_database_is_down():
     """A process whose database port is closed, as during a PostgreSQL restart."""
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="captpathfinder.settings.test",
-        DATABASE_URL="postgres://postgres@127.0.0.1:1/unreachable",
-        DATABASE_POOL="false",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_with_database_unreachable(SCRIPT)
 
     reply = json.loads(result.stdout.strip().splitlines()[-1])
     assert reply["status"] == 503, result.stderr[-2000:]
