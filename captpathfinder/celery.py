@@ -2,10 +2,37 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "captpathfinder.settings.local")
 
 app = Celery("captpathfinder")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Celery's Django fixup closes every database connection before and after every task (unless
+# CELERY_DB_REUSE_MAX, which settings put out of reach): each wake-up then paid a new PostgreSQL
+# backend — a fork and cold catalog caches at full priority, on the cores the webhook answers
+# from. Workers keep their connection as requests do, by CONN_MAX_AGE.
+
+
+@signals.task_prerun.connect
+def database_connections_check(**kwargs) -> None:
+    """Before a task: drop a connection that is past CONN_MAX_AGE, or that the server has closed
+    since the last task (a restart, an idle timeout), so no task starts on a dead connection.
+    One round trip per task; tasks here are wake-ups and sweeps, a few per second."""
+    from django.db import close_old_connections, connections
+
+    close_old_connections()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+
+
+@signals.task_postrun.connect
+def database_connections_release(**kwargs) -> None:
+    """After a task, what Django does after a request: close a connection left unusable by an
+    error or past CONN_MAX_AGE (with DATABASE_POOL, CONN_MAX_AGE is 0: back to the pool)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -260,6 +260,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
+# Celery's Django fixup closes the database connection before and after every task unless this
+# is set, and then every this-many tasks. Workers follow CONN_MAX_AGE instead, as requests do
+# (captpathfinder/celery.py), so the fixup's own count is put out of reach.
+CELERY_DB_REUSE_MAX = 10**9
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- Webhook intake -------------------------------------------------------------------------
