@@ -185,5 +185,13 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
     def process_exception(self, request, exception):
         # The response Django makes of the exception passes process_response: count the
         # exception here, its status and latency there.
-        self.metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
-        self.metrics.exceptions_by_view.labels(view=self._get_view_name(request)).inc()
+        request_exception_count(request, exception)
+
+
+def request_exception_count(request, exception: Exception) -> None:
+    """Count an exception a view raised, by type and view (also for a middleware that answers
+    before Django's view handling, where process_exception is not called)."""
+    metrics = RequestMetricsMiddleware.metrics_cls.get_instance()
+    metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
+    match = getattr(request, "resolver_match", None)
+    metrics.exceptions_by_view.labels(view=(match.view_name if match else None) or "<unnamed view>").inc()

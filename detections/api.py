@@ -86,7 +86,9 @@ def _error(description: str) -> OpenApiResponse:
 class CommunityWebhookView(APIView):
     """inSided `integration.UserProfileUpdated` (the bare URL) and `IdentityAccess.UserRegistered`.
 
-    The event is stored before the 202; classification happens in a Celery task.
+    The event is stored before the 202; classification happens in a Celery task. The usual
+    delivery, a valid profile update, is answered before it gets here by
+    `profile_update_receive_fast` (detections/middleware.py); this view handles everything else.
     """
 
     authentication_classes = [WebhookAuthentication]
@@ -95,50 +97,6 @@ class CommunityWebhookView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
     throttle_classes = [WebhookRateThrottle]
-
-    def dispatch(self, request, *args, **kwargs):
-        event_name = kwargs.get("event_name", EventType.PROFILE_UPDATED)
-        if request.method == "POST" and event_name == EventType.PROFILE_UPDATED:
-            response = self._profile_update_receive_fast(request)
-            if response is not None:
-                return response
-        return super().dispatch(request, *args, **kwargs)
-
-    def _profile_update_receive_fast(self, request) -> JsonResponse | None:
-        """A valid, authenticated, unthrottled profile update, without DRF's request machinery.
-
-        DRF's request wrapping, negotiation and serializer cost most of the webhook's CPU. This
-        path does the same checks with the same code, for the common case only: at the first
-        thing it does not recognise — any error, any other event — it returns None before
-        anything was stored, and the full DRF path below handles the request and words the error.
-        """
-        limit = settings.WEBHOOK_MAX_BODY_BYTES
-        if request.content_type != "application/json" or not request.META.get("CONTENT_LENGTH", "").isdigit():
-            return None
-        if not 0 < int(request.META["CONTENT_LENGTH"]) <= limit or len(request.body) > limit:
-            return None
-        delivery_id = request.META.get("HTTP_WEBHOOK_ID") or None
-        if delivery_id and len(delivery_id) > 255:
-            return None
-        try:
-            WebhookAuthentication().authenticate(request)
-            payload = json_body_parse(request.body)
-        except exceptions.APIException:
-            return None
-        data = profile_update_validate_fast(payload) if isinstance(payload, dict) else None
-        if data is None or not WebhookRateThrottle().allow_request(request, self):
-            return None
-        incoming = _incoming_event(EventType.PROFILE_UPDATED, data, payload, delivery_id)
-        try:
-            receipt = event_receive(incoming=incoming)
-        except (OperationalError, InterfaceError):
-            return None  # the DRF path tries again (intake is idempotent) and answers 503
-        WEBHOOKS.labels(outcome=receipt.status).inc()
-        return JsonResponse(
-            {"status": receipt.status, "event_id": receipt.event_id},
-            status=status.HTTP_202_ACCEPTED,
-            json_dumps_params={"separators": (",", ":")},  # byte for byte what DRF's renderer writes
-        )
 
     def initial(self, request, *args, **kwargs):
         # Before authentication, which reads the body to check a signature.
@@ -170,6 +128,46 @@ class CommunityWebhookView(APIView):
         accepted = response.status_code == status.HTTP_202_ACCEPTED and isinstance(response.data, dict)
         WEBHOOKS.labels(outcome=response.data["status"] if accepted else f"rejected_{response.status_code}").inc()
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+def profile_update_receive_fast(request) -> JsonResponse | None:
+    """A valid, authenticated, unthrottled profile update, without DRF's request machinery.
+
+    Called by `WebhookFastPathMiddleware` before the browser-session middleware. DRF's request
+    wrapping, negotiation and serializer, and the session, CSRF, auth and message middleware,
+    cost most of the webhook's CPU. This does the same checks with the same code, for the
+    common case only: at the first thing it does not recognise — any error, any other event —
+    it returns None before anything was stored, and the request goes on through the middleware
+    to `CommunityWebhookView`, which handles it and words the error.
+    """
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if request.content_type != "application/json" or not request.META.get("CONTENT_LENGTH", "").isdigit():
+        return None
+    if not 0 < int(request.META["CONTENT_LENGTH"]) <= limit or len(request.body) > limit:
+        return None
+    delivery_id = request.META.get("HTTP_WEBHOOK_ID") or None
+    if delivery_id and len(delivery_id) > 255:
+        return None
+    try:
+        WebhookAuthentication().authenticate(request)
+        payload = json_body_parse(request.body)
+    except exceptions.APIException:
+        return None
+    data = profile_update_validate_fast(payload) if isinstance(payload, dict) else None
+    # The throttle's key is the sending address; it does not look at the view.
+    if data is None or not WebhookRateThrottle().allow_request(request, None):
+        return None
+    incoming = _incoming_event(EventType.PROFILE_UPDATED, data, payload, delivery_id)
+    try:
+        receipt = event_receive(incoming=incoming)
+    except (OperationalError, InterfaceError):
+        return None  # the view tries again (intake is idempotent) and answers 503
+    WEBHOOKS.labels(outcome=receipt.status).inc()
+    return JsonResponse(
+        {"status": receipt.status, "event_id": receipt.event_id},
+        status=status.HTTP_202_ACCEPTED,
+        json_dumps_params={"separators": (",", ":")},  # byte for byte what DRF's renderer writes
+    )
 
 
 def _incoming_event(event_name: str, data: dict, payload: dict, delivery_id: str | None) -> IncomingEvent:

@@ -32,7 +32,7 @@ def test_profile_update_is_stored_and_accepted(webhook):
 
 @pytest.fixture
 def drf_path_entered(monkeypatch):
-    """Requests that went through DRF's full request handling rather than the lean path."""
+    """Requests that went through the middleware stack and DRF rather than the fast path."""
     entered = []
     full_initial = CommunityWebhookView.initial
 
@@ -59,6 +59,39 @@ def test_usual_deliveries_take_the_lean_path_and_errors_the_full_one(webhook, dr
     assert invalid.json()["fields"] == {"value": ["Must be a string."]}
     assert len(drf_path_entered) == 2
     assert RawEvent.objects.count() == 1
+
+
+def test_the_fast_path_skips_the_browser_middleware_but_not_security_or_request_ids(webhook):
+    fast = webhook.post(profile_update(user_id="33", value="CFO"), HTTP_X_REQUEST_ID="trace-fast")
+    full = webhook.post(profile_update(user_id="33", value=5), HTTP_X_REQUEST_ID="trace-full")
+
+    assert (fast.status_code, full.status_code) == (202, 400)
+    for response, request_id in ((fast, "trace-fast"), (full, "trace-full")):
+        assert response["X-Request-ID"] == request_id
+        assert response["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware
+    assert "X-Frame-Options" in full and "X-Frame-Options" not in fast  # the middleware after it did not run
+
+
+def test_an_unexpected_error_on_the_fast_path_is_a_json_500_and_counted(monkeypatch):
+    from django.test import Client
+    from prometheus_client import REGISTRY
+
+    from detections import api
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api, "event_receive", broken)
+    labels = {"type": "RuntimeError"}
+    before = REGISTRY.get_sample_value("django_http_exceptions_total_by_type_total", labels) or 0
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        "/webhooks/community", profile_update(user_id="34"), "application/json", HTTP_AUTHORIZATION=basic_auth_header()
+    )
+
+    assert response.status_code == 500 and response.json()["error"] == "server_error"
+    assert REGISTRY.get_sample_value("django_http_exceptions_total_by_type_total", labels) == before + 1
+    assert not RawEvent.objects.exists()
 
 
 def test_event_name_in_url_selects_the_format(webhook):
