@@ -176,6 +176,7 @@ def web_server(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[
         cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--workers", str(args.web_workers), "--blocking-threads", str(args.threads), "--no-ws"]
         cmd += ["--backlog", "2048", "--log-level", "warning", app]
+        cmd += ["--access-log"] if args.access_log else []  # off, as the Dockerfile runs it
     else:
         cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
         cmd += ["--workers", str(args.web_workers), "--worker-class", args.worker_class, "--threads", str(args.threads)]
@@ -357,6 +358,7 @@ def main() -> int:
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="granian: production")
     parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--access-log", action="store_true", help="granian's access log on (production: off)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument(
         "--worker-nice", type=int, default=10, help="the Celery worker's nice level, as docker-compose runs it"
