@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from captpathfinder.metrics import DETECTIONS
@@ -98,6 +98,7 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
     from .tasks import events_process_member, member_enrich
 
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         candidates = selectors.members_with_pending_events(limit=max_members)
         if not candidates:
             return 0, 0
@@ -121,6 +122,19 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
         for user_id in registering:
             transaction.on_commit(lambda user_id=user_id: events_process_member.delay(user_id))
     return len(events), len(candidates)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """This transaction's commit does not wait for its WAL to reach disk (PostgreSQL).
+
+    A batch writes far more WAL than an intake call, and intake commits queued behind its flush:
+    with durable commits the webhook's p99 doubled. Safe here, unlike at intake: a crash can lose
+    only whole recent batches — their effects and their events' processed marks together — and
+    those events are then pending again and applied once, later. Intake still commits durably.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def events_drain(*, max_seconds: float = 5.0, max_members: int = 500) -> tuple[int, bool]:

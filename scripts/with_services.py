@@ -8,6 +8,8 @@ from Debian's package when it is missing and we are root (otherwise we say what 
 The servers live in a temporary directory, listen on free ports, and are stopped and removed
 whatever the command's outcome, also on Ctrl-C. The command gets DATABASE_URL,
 CELERY_BROKER_URL and REDIS_URL pointing at them, and exits with the command's status.
+PostgreSQL runs without crash safety (fsync, synchronous_commit and full_page_writes off), which
+tests do not need; PG_DURABLE=1 keeps PostgreSQL's durable defaults, as `make bench` does.
 """
 
 from __future__ import annotations
@@ -114,10 +116,10 @@ def main(argv: list[str]) -> int:
             shutil.chown(pgdata, PG_USER)
         initdb = [os.path.join(pg_bin, "initdb"), "-D", pgdata, "-U", "postgres", "--auth=trust", "-E", "UTF8"]
         subprocess.run(as_pg_user(initdb), check=True, stdout=subprocess.DEVNULL)
-        options = (
-            f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={workdir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={workdir}"
+        options += " -c max_connections=200"
+        if os.environ.get("PG_DURABLE") != "1":
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             as_pg_user(
                 [os.path.join(pg_bin, "pg_ctl"), "-D", pgdata, "-o", options, "-l", f"{workdir}/pg.log", "-w", "start"]

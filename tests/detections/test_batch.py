@@ -97,3 +97,26 @@ def test_registrations_are_left_to_the_per_member_path(django_capture_on_commit_
     assert (applied, members) == (1, 2) and SeniorMember.objects.get().user_id == "78"
     assert RawEvent.objects.get(user_id="77").processed_at is None
     assert len(callbacks) == 1  # events_process_member("77")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_commits_without_waiting_for_the_disk_and_intake_still_waits():
+    from django.db import connection
+
+    send([("1", "Job Title", "VP of Sales"), ("2", "Job Title", "CFO")])
+    with connection.cursor() as cursor:  # durable, as production runs (the test server is not)
+        cursor.execute("SET synchronous_commit = on")
+    inside = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and not inside:  # marking events processed, inside the batch
+            inside.append(context["connection"].connection.execute("SHOW synchronous_commit").fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        assert batch.events_process_batch() == (2, 2)
+
+    assert inside == ["off"]
+    with connection.cursor() as cursor:  # the same connection: intake's commits stay durable
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
