@@ -131,7 +131,7 @@ class Stack:
         self.stopping, self.restarts = True, 0
 
     def start_web(self) -> int:
-        args = argparse.Namespace(server="granian", web_workers=2, threads=1, access_log=False)
+        args = argparse.Namespace(server="granian", web_workers=2, threads=2, access_log=False)
         _, port = stack.web_server(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
         return port
 

@@ -361,7 +361,7 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="granian: production")
     parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2, help="granian's blocking threads (the Dockerfile's 2)")
     parser.add_argument("--access-log", action="store_true", help="granian's access log on (production: off)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument(
