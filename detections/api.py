@@ -99,6 +99,8 @@ class CommunityWebhookView(APIView):
     throttle_classes = [WebhookRateThrottle]
 
     def initial(self, request, *args, **kwargs):
+        if intake_error := getattr(request, "intake_database_error", None):
+            raise intake_error  # the fast path's intake call failed: answered as a 503, not tried again
         # Before authentication, which reads the body to check a signature.
         limit = settings.WEBHOOK_MAX_BODY_BYTES
         try:
@@ -160,8 +162,9 @@ def profile_update_receive_fast(request) -> JsonResponse | None:
     incoming = _incoming_event(EventType.PROFILE_UPDATED, data, payload, delivery_id)
     try:
         receipt = event_receive(incoming=incoming)
-    except (OperationalError, InterfaceError):
-        return None  # the view tries again (intake is idempotent) and answers 503
+    except (OperationalError, InterfaceError) as exc:
+        request.intake_database_error = exc  # the view words the 503 (api_exception_handler)
+        return None
     WEBHOOKS.labels(outcome=receipt.status).inc()
     return JsonResponse(
         {"status": receipt.status, "event_id": receipt.event_id},

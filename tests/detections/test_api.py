@@ -351,3 +351,22 @@ def test_nothing_is_stored_for_a_member_that_is_senior_via_payload_only(webhook)
     webhook.post(profile_update(value="Engineer", country="France", company="Acme"))
 
     assert not SeniorMember.objects.exists()
+
+
+def test_a_database_error_on_the_fast_path_is_a_503_without_a_second_intake_call(webhook, monkeypatch):
+    from django.db import OperationalError
+
+    from detections import api
+
+    calls = []
+
+    def unavailable(**kwargs):
+        calls.append(kwargs)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(api, "event_receive", unavailable)
+    response = webhook.post(profile_update(user_id="35"))
+
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json()["error"] == "database_unavailable"
+    assert len(calls) == 1
