@@ -23,7 +23,7 @@ from . import selectors
 from .community import community_configured
 from .locks import members_try_lock
 from .models import Detection, RawEvent, SeniorMember, TrackedField
-from .services import Outcome, detection_snapshot, member_transition, payload_attributes
+from .services import Outcome, detection_snapshot, events_processing_wake, member_transition, payload_attributes
 
 logger = logging.getLogger(__name__)
 _MEMBER_FIELDS = ["username", "title", "level", "last_seen_at", "rules_version", "country", "company", "joined_at"]
@@ -103,6 +103,10 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
         if not candidates:
             return 0, 0
         locked = members_try_lock(candidates)
+        if len(locked) < len(candidates):
+            # Another holder may have read those members' events before the latest arrived, and
+            # the wake-up those events brought is this batch: look again once the holder is done.
+            transaction.on_commit(events_processing_wake)
         events = list(RawEvent.objects.filter(user_id__in=locked, processed_at__isnull=True).order_by("id"))
         registering = {e.user_id for e in events if e.event_type == RawEvent.EventType.USER_REGISTERED}
         events = [e for e in events if e.user_id not in registering]

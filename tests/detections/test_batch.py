@@ -99,6 +99,23 @@ def test_registrations_are_left_to_the_per_member_path(django_capture_on_commit_
     assert len(callbacks) == 1  # events_process_member("77")
 
 
+def test_a_member_another_holder_has_is_looked_at_again(django_capture_on_commit_callbacks):
+    import psycopg
+
+    from detections.locks import PROCESSING_LOCK_NAMESPACE
+    from detections.services import events_processing_wake
+    from tests.fixtures.worker import database_url_for_tests
+
+    send([("5", "Job Title", "CFO"), ("6", "Job Title", "VP of Sales")])
+    with psycopg.connect(database_url_for_tests()) as other:  # a worker holding member 5
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext('5'))", [PROCESSING_LOCK_NAMESPACE])
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert batch.events_process_batch() == (1, 2)
+
+    assert RawEvent.objects.get(user_id="5").processed_at is None
+    assert callbacks == [events_processing_wake]  # a wake-up, so member 5 is not left for the sweep
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_commits_without_waiting_for_the_disk_and_intake_still_waits():
     from django.db import connection
