@@ -28,8 +28,9 @@ def random_history(rng: random.Random, members: int, events: int) -> list[tuple[
     return history
 
 
-def send(history):
-    previous = {}
+def send(history, previous=None):
+    """Deliver `history`; `previous` carries each field's last value across calls (the oldValue)."""
+    previous = {} if previous is None else previous
     for user_id, field, value in history:
         receive(user_id=user_id, field=field, value=value, old_value=previous.get((user_id, field), ""))
         previous[(user_id, field)] = value
@@ -46,9 +47,11 @@ def state():
 def test_a_batch_gives_what_the_per_member_path_gives(seed):
     history = random_history(random.Random(seed), members=15, events=120)
 
-    send(history)
-    while batch.events_process_batch(max_members=4)[0]:
-        pass
+    previous = {}
+    for start in range(0, len(history), 20):  # later batches change members earlier ones stored
+        send(history[start : start + 20], previous)
+        while batch.events_process_batch(max_members=4)[0]:
+            pass
     batched = state()
 
     SeniorMember.objects.all().delete()
