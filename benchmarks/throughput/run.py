@@ -32,6 +32,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from benchmarks.throughput.disk import DiskProbe, disk_figures, disk_line
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 USERNAME, PASSWORD = "insided", "bench-password-" + secrets.token_hex(8)
@@ -444,9 +446,12 @@ def load_run(label, procs, web, worker, port, lua_args, args, tmp) -> dict:
     """One wrk run against the webhook, then the wait until everything it stored is applied."""
     profilers = start_profilers(procs, web, worker, tmp, args.duration) if args.profile else []
     args.profile = False  # the first run only
-    started, cpu_before = time.time(), cpu_seconds()
+    probe = DiskProbe(tmp)
+    probe.start()
+    started, cpu_before, disk_before = time.time(), cpu_seconds(), disk_figures()
     result = wrk(port, "/webhooks/community", lua_args, args, args.duration)
-    cpu_used = cpu_seconds() - cpu_before
+    cpu_used, disk_used = cpu_seconds() - cpu_before, disk_figures() - disk_before
+    probe_line = probe.stop()
     cpu_used["wrk"] += result["cpu_seconds"]
     for profiler in profilers:
         profiler.wait()
@@ -458,6 +463,8 @@ def load_run(label, procs, web, worker, port, lua_args, args, tmp) -> dict:
         "label": label,
         "wrk": result,
         "cpu": cpu_line("webhook", cpu_used, result),
+        "disk": disk_line(disk_used, result),
+        "disk_probe": probe_line,
         "drained": drained,
         "figures": figures,
         "drain_seconds": drain_seconds,
@@ -559,6 +566,8 @@ def report(args, results, outcomes, correct, detail) -> None:
             f"the last event applied {max(outcome['drain_seconds'], 0):.1f} s after the load ended"
         )
         print(f"  {outcome['cpu']}")
+        print(f"  {outcome['disk']}")
+        print(f"  {outcome['disk_probe']}")
         lost += max(ours["accepted"] - figures["stored"], 0) + (figures["stored"] - figures["processed"])
     print(f"lost: {lost}; replay check: {'OK' if correct else 'FAILED'} — {detail}")
 
