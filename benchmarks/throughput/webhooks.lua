@@ -17,6 +17,7 @@ function init(args)
    local count = #bodies
    index = math.floor(id * count / tonumber(args[2])) + 1
    accepted, duplicate, ignored, other = 0, 0, 0, 0
+   throttled, unavailable, server_error = 0, 0, 0   -- 429, 503, other 5xx (counted in `other` too)
    target = tonumber(args[3] or "0") / tonumber(args[2])   -- this thread's share, per second
    per_thread = tonumber(args[4] or "1")
    wait_ms = target > 0 and per_thread * 1000 / target or 0
@@ -54,18 +55,24 @@ function response(status, headers, body)
       else ignored = ignored + 1 end
    else
       other = other + 1
+      if status == 429 then throttled = throttled + 1
+      elseif status == 503 then unavailable = unavailable + 1
+      elseif status >= 500 then server_error = server_error + 1 end
    end
 end
 
 function done(summary, latency, requests)
-   local totals = {accepted = 0, duplicate = 0, ignored = 0, other = 0}
+   local totals = {accepted = 0, duplicate = 0, ignored = 0, other = 0, throttled = 0, unavailable = 0,
+                   server_error = 0}
    for _, thread in ipairs(threads) do
       for key, _ in pairs(totals) do totals[key] = totals[key] + thread:get(key) end
    end
    io.write(string.format(
-      "RESULT {\"accepted\": %d, \"duplicate\": %d, \"ignored\": %d, \"other\": %d, \"requests\": %d, " ..
+      "RESULT {\"accepted\": %d, \"duplicate\": %d, \"ignored\": %d, \"other\": %d, \"throttled\": %d, " ..
+      "\"unavailable\": %d, \"server_error\": %d, \"requests\": %d, " ..
       "\"seconds\": %.3f, \"p50_ms\": %.3f, \"p95_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %d}\n",
-      totals.accepted, totals.duplicate, totals.ignored, totals.other, summary.requests,
+      totals.accepted, totals.duplicate, totals.ignored, totals.other, totals.throttled, totals.unavailable,
+      totals.server_error, summary.requests,
       summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
       latency:percentile(99) / 1e3,
       summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))

@@ -60,3 +60,33 @@ def test_a_busy_limit_sends_its_count_in_batches(monkeypatch):
 
     assert sent == [1, 5, 5]  # the first request opens the window, then one round trip per 5
     assert counts[-1] == 12  # 11 sent and known, plus the one pending
+
+
+def test_threads_counting_at_once_send_each_request_once(settings):
+    """A web process runs Django on several threads; every request is counted once in Redis."""
+    import threading
+
+    import redis
+
+    from captpathfinder import throttling
+
+    assert settings.REDIS_URL, "runs against the suite's Redis"
+    key = f"captpathfinder:test-threads:{threading.get_ident()}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(key)
+    start = threading.Barrier(4)
+
+    def count() -> None:
+        start.wait()
+        for _ in range(2000):
+            throttling.window_count(key, 60, batch=50)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    pending = throttling._local[key][0]
+    assert int(client.get(key)) + pending == 4 * 2000
+    client.delete(key)
