@@ -1,7 +1,7 @@
 """End-to-end webhook throughput on this machine, against baselines measured in the same run.
 
     make bench        (throwaway PostgreSQL and Redis, like make test; needs wrk: apt-get install wrk)
-    make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 3 --worker-concurrency 2 --profile"
+    make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 2 --threads 2 --worker-concurrency 2 --profile"
 
 Starts the production shape on 127.0.0.1 — granian (production settings; `--server gunicorn` to
 compare), Celery worker(s), PostgreSQL, Redis — and drives it with wrk and a Lua script posting
@@ -360,7 +360,7 @@ def main() -> int:
     parser.add_argument("--baseline-duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads-wrk", type=int, default=2)
-    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=2, help="granian processes (the Dockerfile's 2)")
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="granian: production")
     parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class")
     parser.add_argument("--threads", type=int, default=2, help="granian's blocking threads (the Dockerfile's 2)")
@@ -557,7 +557,8 @@ def report(args, results, outcomes, correct, detail) -> None:
             print(f"  = {accepted_s / bare_rate:.2f}x the bare view, {accepted_s / results['pgbench']:.3f}x pgbench")
         print(
             f"  replies: {ours['accepted']:,} accepted, {ours['duplicate']:,} duplicate, {ours['ignored']:,} ignored, "
-            f"{ours['other']:,} other, {ours['errors']:,} socket errors, over {ours['seconds']:.1f} s"
+            f"{ours['other']:,} other ({ours['throttled']:,} × 429, {ours['unavailable']:,} × 503, "
+            f"{ours['server_error']:,} other 5xx), {ours['errors']:,} socket errors, over {ours['seconds']:.1f} s"
         )
         print(
             f"  processed: {figures['processed']:,} of {figures['stored']:,} stored events, "
