@@ -172,6 +172,9 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
     def process_view(self, request, view_func, *view_args, **view_kwargs):
         return None
 
+    def _get_view_name(self, request):
+        return view_label(request)
+
     def process_response(self, request, response):
         method, view = self._method(request), self._get_view_name(request)
         self.metrics.responses_by_status_view_method.labels(
@@ -193,5 +196,10 @@ def request_exception_count(request, exception: Exception) -> None:
     before Django's view handling, where process_exception is not called)."""
     metrics = RequestMetricsMiddleware.metrics_cls.get_instance()
     metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
+    metrics.exceptions_by_view.labels(view=view_label(request)).inc()
+
+
+def view_label(request) -> str:
+    """The `view` label of the request series: the URL name, as django-prometheus names it."""
     match = getattr(request, "resolver_match", None)
-    metrics.exceptions_by_view.labels(view=(match.view_name if match else None) or "<unnamed view>").inc()
+    return (match.view_name if match else None) or "<unnamed view>"

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 STALL_SECONDS = 0.05
+_BLOCK = b"x" * 2048  # about one commit's WAL
 
 
 class DiskProbe(threading.Thread):
@@ -29,7 +30,7 @@ class DiskProbe(threading.Thread):
         try:
             while not self._stop_event.wait(self.interval):
                 started = time.perf_counter()
-                os.pwrite(fd, b"x" * 2048, 0)
+                os.pwrite(fd, _BLOCK, 0)
                 os.fdatasync(fd)
                 self.latencies.append(time.perf_counter() - started)
         finally:
@@ -41,7 +42,8 @@ class DiskProbe(threading.Thread):
         times = sorted(self.latencies) or [0.0]
         stalls = [t for t in times if t >= STALL_SECONDS]
         return (
-            f"disk probe (2 kB write + fdatasync every {self.interval * 1000:.0f} ms, beside the database): "
+            f"disk probe ({len(_BLOCK) // 1024} kB write + fdatasync every {self.interval * 1000:.0f} ms, "
+            "beside the database): "
             f"p50 {1000 * times[len(times) // 2]:.2f} ms, max {1000 * times[-1]:.0f} ms; "
             f"{len(stalls)} stall(s) of {STALL_SECONDS * 1000:.0f} ms or more"
             + (f", {1000 * sum(stalls):.0f} ms in all" if stalls else "")
