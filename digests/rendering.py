@@ -1,8 +1,9 @@
 """What a digest chunk looks like on each channel.
 
-Member-supplied text (names, titles, companies) is untrusted: the email HTML is rendered by
-Django templates with autoescaping, the Teams card escapes Markdown (Adaptive Card TextBlocks
-render it), and control characters are removed everywhere.
+Member-supplied text (names, titles, companies) is untrusted: the email HTML is rendered by a
+Jinja2 template (digests/jinja2/, through Django's Jinja2 backend) with autoescaping, the Teams
+card escapes Markdown (Adaptive Card TextBlocks render it), and control characters are removed
+everywhere.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def email_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_c
     return {
         "recipients": list(settings.DIGEST_EMAIL_TO),
         "subject": context["heading"],
-        "html": render_to_string("digests/email.html", context),
+        "html": render_to_string("digests/email.html", context, using="jinja2"),
         "text": email_text(entries, heading=context["heading"]),
     }
 

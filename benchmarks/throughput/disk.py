@@ -51,7 +51,8 @@ class DiskProbe(threading.Thread):
 
 
 def disk_figures() -> Counter:
-    """PostgreSQL's WAL written and flushed so far, and the machine's time idle waiting for the disk."""
+    """PostgreSQL's WAL written and flushed so far; the machine's time idle waiting for the disk, and
+    the time the hypervisor ran something else on its cores (steal: a run on slower cores)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -60,14 +61,20 @@ def disk_figures() -> Counter:
     with open("/proc/stat") as handle:
         ticks = [int(n) for n in handle.readline().split()[1:]]
     return Counter(
-        wal_bytes=int(wal_bytes), full_pages=full_pages, syncs=syncs, iowait=ticks[4], all_ticks=sum(ticks[:8])
+        wal_bytes=int(wal_bytes),
+        full_pages=full_pages,
+        syncs=syncs,
+        iowait=ticks[4],
+        steal=ticks[7],
+        all_ticks=sum(ticks[:8]),
     )
 
 
 def disk_line(used: Counter, run: dict) -> str:
     requests, seconds = max(run["requests"], 1), max(run["seconds"], 0.001)
+    iowait, steal = (100 * used[key] / max(used["all_ticks"], 1) for key in ("iowait", "steal"))
     return (
         f"disk: WAL {used['wal_bytes'] / requests / 1024:.1f} kB per request ({used['full_pages'] / requests:.2f} "
         f"full-page images), {used['syncs'] / seconds:,.0f} WAL flushes/s; the machine idle waiting for the disk "
-        f"{100 * used['iowait'] / max(used['all_ticks'], 1):.1f} % of the time"
+        f"{iowait:.1f} % of the time; its cores taken by the hypervisor (steal) {steal:.1f} %"
     )

