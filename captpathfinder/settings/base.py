@@ -237,8 +237,10 @@ DJANGO_GUID = {
 }
 
 # --- Celery -----------------------------------------------------------------------------------
-# Without CELERY_BROKER_URL, kombu's filesystem transport in var/broker needs no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Without CELERY_BROKER_URL, kombu's filesystem transport in var/broker needs no server. The
+# transport ignores the host; naming one keeps kombu from warning "No hostname was supplied"
+# in every process on every start.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed"):
