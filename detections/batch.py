@@ -102,10 +102,10 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
     from .tasks import events_process_member, member_enrich
 
     with transaction.atomic():
-        _commit_without_waiting_for_disk()
         candidates = selectors.members_with_pending_events(limit=max_members)
         if not candidates:
-            return 0, 0
+            return 0, 0  # nothing written: no round trip for the commit setting either
+        _commit_without_waiting_for_disk()
         locked = members_try_lock(candidates)
         if len(locked) < len(candidates):
             # Another holder may have read those members' events before the latest arrived, and
