@@ -7,7 +7,7 @@ import pytest
 from celery.signals import before_task_publish
 from django.conf import settings
 
-from tests.conftest import profile_update
+from tests.conftest import profile_update, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def test_a_request_id_is_generated_when_missing(client):
     assert len(first) == 32 and first != second
 
 
-@pytest.mark.django_db(transaction=True)  # the task is enqueued on commit, inside the request
+@pytest.mark.django_db(transaction=True)  # the wake-up is asked for on commit, inside the request
 def test_the_request_id_travels_with_the_task_the_request_enqueues(webhook, purge_queue):
     published = []
 
@@ -34,6 +34,8 @@ def test_the_request_id_travels_with_the_task_the_request_enqueues(webhook, purg
     before_task_publish.connect(capture)
     try:
         webhook.post(profile_update(user_id="777"), HTTP_X_REQUEST_ID="trace-into-worker")
+        # Published by the process's wake-up thread, after the reply (services.events_processing_wake_soon).
+        wait_until(lambda: published, message="the wake-up task to be published")
     finally:
         before_task_publish.disconnect(capture)
 
