@@ -312,3 +312,34 @@ def test_stale_members_are_found_oldest_first():
     RawEventFactory(user_id="done", received_at=now - timedelta(hours=1), processed_at=now)
 
     assert members_with_stale_events(received_before=now - timedelta(minutes=1), limit=10) == ["early", "late"]
+
+
+def test_intake_asks_for_a_wake_up_only_when_one_is_due_and_it_goes_out_off_the_request_thread(
+    monkeypatch, purge_queue
+):
+    import threading
+    import time
+
+    from celery.signals import before_task_publish
+
+    published = []
+
+    def capture(**kwargs):
+        published.append(threading.current_thread().name)
+
+    before_task_publish.connect(capture)
+    try:
+        monkeypatch.setattr(services, "_next_wake_at", time.monotonic() + 60)  # one is on its way
+        services.events_processing_wake_soon()
+        assert services._wake_in_background.wait_idle(timeout=10)
+        assert published == []
+
+        monkeypatch.setattr(services, "_next_wake_at", 0.0)
+        services.events_processing_wake_soon()
+        services.events_processing_wake_soon()  # the same interval: one publish
+        assert services._wake_in_background.wait_idle(timeout=10)
+    finally:
+        before_task_publish.disconnect(capture)
+
+    assert published == ["processing-wake"]
+    assert services._next_wake_at > time.monotonic()  # the next ones wait for the interval
