@@ -25,7 +25,7 @@ class BackgroundCall:
     def __init__(self, function: Callable[[], object], *, name: str, exit_timeout: float = 5.0) -> None:
         self.function = function
         self.name = name
-        self._context: contextvars.Context | None = None
+        self._context = contextvars.Context()  # the latest request's, set before each call is asked for
         self._forget_thread()
         os.register_at_fork(after_in_child=self._forget_thread)  # a fork copies no threads
         atexit.register(self.wait_idle, timeout=exit_timeout)
@@ -60,8 +60,7 @@ class BackgroundCall:
                 self._condition.wait_for(lambda: self._wanted)
                 self._wanted, self._running = False, True  # a request during the call asks for one more
             try:
-                context = self._context or contextvars.Context()
-                context.copy().run(self.function)  # a copy: a context runs on one thread at a time
+                self._context.copy().run(self.function)  # a copy: a context runs on one thread at a time
             except Exception:
                 logger.exception("%s failed", self.name)
             finally:

@@ -1,8 +1,11 @@
 """The member state machine and the services around it, against the real database."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from celery.signals import before_task_publish
 from django.utils import timezone
 
 from detections import services
@@ -317,11 +320,6 @@ def test_stale_members_are_found_oldest_first():
 def test_intake_asks_for_a_wake_up_only_when_one_is_due_and_it_goes_out_off_the_request_thread(
     monkeypatch, purge_queue
 ):
-    import threading
-    import time
-
-    from celery.signals import before_task_publish
-
     published = []
 
     def capture(**kwargs):
