@@ -32,11 +32,10 @@ class BackgroundCall:
 
     def _forget_thread(self) -> None:
         self._condition = threading.Condition()
-        self._wanted = self._running = False
-        self._pid: int | None = None
+        self._wanted = self._running = self._started = False
 
     def request(self) -> None:
-        if self._pid != os.getpid():
+        if not self._started:
             self._start()
         self._context = contextvars.copy_context()
         with self._condition:
@@ -50,9 +49,9 @@ class BackgroundCall:
 
     def _start(self) -> None:
         with self._condition:
-            if self._pid != os.getpid():
+            if not self._started:
                 threading.Thread(target=self._run, name=self.name, daemon=True).start()
-                self._pid = os.getpid()
+                self._started = True
 
     def _run(self) -> None:
         while True:

@@ -1,8 +1,12 @@
 """Rate limits: 429 with Retry-After, per token, per IP without credentials, on the webhook."""
 
+import threading
+
 import pytest
+import redis
 from rest_framework.test import APIClient
 
+from captpathfinder import throttling
 from tests.conftest import profile_update
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +54,6 @@ def test_the_webhook_has_its_own_generous_limit(webhook, rates):
 
 
 def test_a_busy_limit_sends_its_count_in_batches(monkeypatch):
-    from captpathfinder import throttling
-
     sent = []
     monkeypatch.setattr(throttling, "_shared_increment", lambda key, amount, ttl: sent.append(amount) or sum(sent))
     monkeypatch.setattr(throttling, "_SEND_AT_LEAST_EVERY_SECONDS", 3600)
@@ -64,12 +66,6 @@ def test_a_busy_limit_sends_its_count_in_batches(monkeypatch):
 
 def test_threads_counting_at_once_send_each_request_once(settings):
     """A web process runs Django on several threads; every request is counted once in Redis."""
-    import threading
-
-    import redis
-
-    from captpathfinder import throttling
-
     assert settings.REDIS_URL, "runs against the suite's Redis"
     key = f"captpathfinder:test-threads:{threading.get_ident()}"
     client = redis.Redis.from_url(settings.REDIS_URL)
