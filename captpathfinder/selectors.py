@@ -8,7 +8,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from classification.services import ruleset_active
-from detections.models import Detection, Level, RawEvent, SeniorMember
+from detections.models import Detection, Level, PendingEvent, SeniorMember
 from digests.models import Channel, DigestDelivery
 from reports.models import Report
 
@@ -31,7 +31,7 @@ def recent_detections_by_level(*, now: datetime, hours: int = 24) -> dict[str, i
 
 def event_backlog(*, now: datetime) -> dict:
     """Raw events waiting to be processed, and how long the oldest has waited."""
-    backlog = RawEvent.objects.filter(processed_at__isnull=True).aggregate(n=Count("id"), oldest=Min("received_at"))
+    backlog = PendingEvent.objects.aggregate(n=Count("event_id"), oldest=Min("received_at"))
     oldest = backlog["oldest"]
     return {
         "unprocessed": backlog["n"],

@@ -23,7 +23,14 @@ from . import selectors
 from .community import community_configured
 from .locks import members_try_lock
 from .models import Detection, RawEvent, SeniorMember, TrackedField
-from .services import Outcome, detection_snapshot, events_processing_wake, member_transition, payload_attributes
+from .services import (
+    Outcome,
+    detection_snapshot,
+    events_pending_clear,
+    events_processing_wake,
+    member_transition,
+    payload_attributes,
+)
 
 logger = logging.getLogger(__name__)
 _MEMBER_FIELDS = ["username", "title", "level", "last_seen_at", "rules_version", "country", "company", "joined_at"]
@@ -111,7 +118,7 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
             # Another holder may have read those members' events before the latest arrived, and
             # the wake-up those events brought is this batch: look again once the holder is done.
             transaction.on_commit(events_processing_wake)
-        events = list(RawEvent.objects.filter(user_id__in=locked, processed_at__isnull=True).order_by("id"))
+        events = list(selectors.events_pending_for_members(user_ids=locked))
         registering = {e.user_id for e in events if e.event_type == RawEvent.EventType.USER_REGISTERED}
         events = [e for e in events if e.user_id not in registering]
         now = timezone.now()
@@ -125,6 +132,7 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
             by_outcome.setdefault(event.outcome, []).append(event.pk)
         for outcome, ids in by_outcome.items():
             RawEvent.objects.filter(pk__in=ids).update(outcome=outcome, processed_at=now)
+        events_pending_clear(event_ids=[event.pk for event in events])
         if state.enrich and community_configured():
             transaction.on_commit(lambda: [member_enrich.delay(uid) for uid in state.enrich])
         for user_id in registering:

@@ -35,7 +35,8 @@ class TrackedField(models.Model):
 class RawEvent(models.Model):
     """A stored webhook delivery: the outbox that processing reads in order of receipt.
 
-    Short-lived: housekeeping deletes events older than EVENTS_RETENTION_DAYS.
+    Short-lived: housekeeping deletes events older than EVENTS_RETENTION_DAYS. Which events
+    wait to be applied is kept in PendingEvent, not in an index on `processed_at`: see there.
     """
 
     class EventType(models.TextChoices):
@@ -71,11 +72,32 @@ class RawEvent(models.Model):
         indexes = [
             models.Index(fields=["user_id", "id"], name="rawevent_user_order"),
             models.Index(fields=["received_at"], name="rawevent_received"),
-            models.Index(fields=["received_at"], name="rawevent_unprocessed", condition=Q(processed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.user_id} {self.field or self.event_type}"
+
+
+class PendingEvent(models.Model):
+    """A raw event not applied yet: stored with the event, deleted in the transaction that applies it.
+
+    Pending events used to be found through a partial index on `processed_at IS NULL`. That made
+    every processed mark a non-HOT update: a new row version with an entry in each of the raw
+    event's indexes, beside the pages intake writes. Kept apart, the mark changes no indexed
+    column, and with the free space migration 0006 leaves in each page it is a HOT update.
+    The invariant: a row here exactly while its event's `processed_at` is null.
+    """
+
+    # No database constraint: checking it would lock the new raw event row at intake. Both rows
+    # are written by intake and removed together by processing; purge deletes processed events only.
+    event = models.OneToOneField(
+        RawEvent, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    user_id = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"pending #{self.pk} {self.user_id}"
 
 
 class SeniorMember(models.Model):

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from django.db.models import Min, QuerySet
 
-from .models import RawEvent, SeniorMember, TrackedField
+from .models import PendingEvent, RawEvent, SeniorMember, TrackedField
 
 _TRACKED_FIELDS_TTL_SECONDS = 30.0
 _tracked_fields_cache: tuple[float, dict[str, str]] | None = None
@@ -36,14 +36,20 @@ def event_latest_for_field(*, user_id: str, field: str) -> RawEvent | None:
     return RawEvent.objects.filter(user_id=user_id, field=field).order_by("-id").only("id", "idempotency_key").first()
 
 
+def events_pending_for_members(*, user_ids: list[str]) -> QuerySet[RawEvent]:
+    """The members' unprocessed events, in id order (the order they are applied in)."""
+    pending = PendingEvent.objects.filter(user_id__in=user_ids).values("event_id")
+    return RawEvent.objects.filter(pk__in=pending).order_by("id")
+
+
 def events_unprocessed_for_member(*, user_id: str) -> QuerySet[RawEvent]:
-    return RawEvent.objects.filter(user_id=user_id, processed_at__isnull=True).order_by("id")
+    return events_pending_for_members(user_ids=[user_id])
 
 
 def members_with_stale_events(*, received_before: datetime, limit: int) -> list[str]:
     """Members whose events are still unprocessed past the threshold, oldest first."""
     rows = (
-        RawEvent.objects.filter(processed_at__isnull=True, received_at__lt=received_before)
+        PendingEvent.objects.filter(received_at__lt=received_before)
         .values("user_id")
         .annotate(oldest=Min("received_at"))
         .order_by("oldest")[:limit]
@@ -53,10 +59,5 @@ def members_with_stale_events(*, received_before: datetime, limit: int) -> list[
 
 def members_with_pending_events(*, limit: int) -> list[str]:
     """Members with unprocessed events, the one waiting longest first."""
-    rows = (
-        RawEvent.objects.filter(processed_at__isnull=True)
-        .values("user_id")
-        .annotate(first=Min("id"))
-        .order_by("first")[:limit]
-    )
+    rows = PendingEvent.objects.values("user_id").annotate(first=Min("event_id")).order_by("first")[:limit]
     return [row["user_id"] for row in rows]

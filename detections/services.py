@@ -20,7 +20,7 @@ from classification.services import classify, ruleset_active
 from . import selectors
 from .community import CommunityClient, CommunityError, CommunityProfile, community_configured
 from .locks import INTAKE_LOCK_NAMESPACE, member_intake_lock, member_lock
-from .models import Detection, Level, RawEvent, SeniorMember, TrackedField
+from .models import Detection, Level, PendingEvent, RawEvent, SeniorMember, TrackedField
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def event_receive(*, incoming: IncomingEvent) -> Receipt:
                 payload=incoming.payload,
                 idempotency_key=key,
             )
+            PendingEvent.objects.create(event=event, user_id=event.user_id, received_at=event.received_at)
             transaction.on_commit(events_processing_wake_soon)
     except IntegrityError:
         # Same delivery id stored by a concurrent request for another user id: still a repeat.
@@ -206,12 +207,18 @@ def member_events_process(*, user_id: str) -> int:
             event.outcome = _event_apply(event, profiles, changes)
             event.processed_at = now
         RawEvent.objects.bulk_update(events, ["outcome", "processed_at"])
+        events_pending_clear(event_ids=[event.pk for event in events])
         if changes.enrich and community_configured():
             from .tasks import member_enrich
 
             for member_id in changes.enrich:
                 transaction.on_commit(lambda member_id=member_id: member_enrich.delay(member_id))
     return len(events)
+
+
+def events_pending_clear(*, event_ids: list[int]) -> None:
+    """Take applied events off the pending list, in the transaction that marks them processed."""
+    PendingEvent.objects.filter(event_id__in=event_ids).delete()
 
 
 def _registration_profiles_fetch(*, user_id: str) -> dict[int, CommunityProfile | None]:

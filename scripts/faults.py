@@ -175,7 +175,7 @@ class Stack:
 
 def sweep_until_drained(timeout: float = 180) -> bool:
     """Act as beat's every-minute outbox sweep, faster, until every stored event is applied."""
-    from detections.models import RawEvent
+    from detections.models import PendingEvent
     from detections.tasks import events_sweep_unprocessed
 
     deadline = time.monotonic() + timeout
@@ -184,7 +184,7 @@ def sweep_until_drained(timeout: float = 180) -> bool:
             return True
         with contextlib.suppress(Exception):  # the broker may still be coming back
             events_sweep_unprocessed.delay()
-        if RawEvent.objects.filter(processed_at__isnull=True).exists():
+        if PendingEvent.objects.exists():
             time.sleep(3)
     return False
 
@@ -194,7 +194,7 @@ def reset_data() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE detections_rawevent, detections_seniormember, detections_detection, "
+            "TRUNCATE detections_rawevent, detections_pendingevent, detections_seniormember, detections_detection, "
             "digests_digest, digests_digestdelivery, reports_report CASCADE"
         )
 

@@ -1,7 +1,7 @@
 import factory
 from django.utils import timezone
 
-from detections.models import Detection, RawEvent, SeniorMember
+from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 
 
 class SeniorMemberFactory(factory.django.DjangoModelFactory):
@@ -32,6 +32,7 @@ class DetectionFactory(factory.django.DjangoModelFactory):
 class RawEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = RawEvent
+        skip_postgeneration_save = True
 
     user_id = factory.Sequence(lambda n: str(30_000 + n))
     field = "Job Title"
@@ -39,3 +40,9 @@ class RawEventFactory(factory.django.DjangoModelFactory):
     value = "VP of Sales"
     payload = factory.LazyAttribute(lambda o: {"userId": o.user_id, "profileField": o.field, "value": o.value})
     idempotency_key = factory.Sequence(lambda n: f"key-{n}")
+
+    @factory.post_generation
+    def pending(event, create, extracted, **kwargs):
+        """An unprocessed event is pending, as intake leaves it."""
+        if create and event.processed_at is None:
+            PendingEvent.objects.create(event=event, user_id=event.user_id, received_at=event.received_at)

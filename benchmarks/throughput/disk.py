@@ -51,19 +51,24 @@ class DiskProbe(threading.Thread):
 
 
 def disk_figures() -> Counter:
-    """PostgreSQL's WAL written and flushed so far; the machine's time idle waiting for the disk, and
-    the time the hypervisor ran something else on its cores (steal: a run on slower cores)."""
+    """PostgreSQL's WAL written and flushed so far, and the raw event updates (processed marks) that
+    were HOT; the machine's time idle waiting for the disk, and the time the hypervisor ran something
+    else on its cores (steal: a run on slower cores)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT wal_bytes, wal_fpi, wal_sync FROM pg_stat_wal")
         wal_bytes, full_pages, syncs = cursor.fetchone()
+        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'detections_rawevent'")
+        updates, hot_updates = cursor.fetchone()
     with open("/proc/stat") as handle:
         ticks = [int(n) for n in handle.readline().split()[1:]]
     return Counter(
         wal_bytes=int(wal_bytes),
         full_pages=full_pages,
         syncs=syncs,
+        updates=updates,
+        hot_updates=hot_updates,
         iowait=ticks[4],
         steal=ticks[7],
         all_ticks=sum(ticks[:8]),
@@ -75,6 +80,8 @@ def disk_line(used: Counter, run: dict) -> str:
     iowait, steal = (100 * used[key] / max(used["all_ticks"], 1) for key in ("iowait", "steal"))
     return (
         f"disk: WAL {used['wal_bytes'] / requests / 1024:.1f} kB per request ({used['full_pages'] / requests:.2f} "
-        f"full-page images), {used['syncs'] / seconds:,.0f} WAL flushes/s; the machine idle waiting for the disk "
-        f"{iowait:.1f} % of the time; its cores taken by the hypervisor (steal) {steal:.1f} %"
+        f"full-page images), {used['syncs'] / seconds:,.0f} WAL flushes/s, "
+        f"{100 * used['hot_updates'] / max(used['updates'], 1):.0f} % of processed marks HOT; "
+        f"the machine idle waiting for the disk {iowait:.1f} % of the time; "
+        f"its cores taken by the hypervisor (steal) {steal:.1f} %"
     )

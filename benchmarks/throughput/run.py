@@ -296,14 +296,14 @@ def django_setup(env: dict) -> None:
 def drain(timeout: float) -> bool:
     """Wait until every stored event is processed and no more arrive (the server may still be
     answering requests wrk sent just before it stopped)."""
-    from detections.models import RawEvent
+    from detections.models import PendingEvent, RawEvent
 
     deadline, last_count, stable_since = time.monotonic() + timeout, -1, time.monotonic()
     while time.monotonic() < deadline:
         count = RawEvent.objects.count()
         if count != last_count:
             last_count, stable_since = count, time.monotonic()
-        pending = RawEvent.objects.filter(processed_at__isnull=True).exists()
+        pending = PendingEvent.objects.exists()
         if not pending and time.monotonic() - stable_since >= 2:
             return True
         time.sleep(0.25)

@@ -66,6 +66,8 @@ def test_procfile_serves_the_webhook_on_sqlite_with_no_other_service(tmp_path):
             return row and row[0]
 
         assert wait_until(member_level, timeout=60, message="the worker to apply the event") == "vp"
+        with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # the ORM intake path's pending row, cleared
+            assert db.execute("SELECT count(*) FROM detections_pendingevent").fetchone()[0] == 0
     finally:
         os.killpg(honcho.pid, signal.SIGTERM)
         honcho.wait(timeout=30)

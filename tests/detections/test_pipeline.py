@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from captpathfinder.celery import app as celery_app
-from detections.models import Detection, RawEvent, SeniorMember
+from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from tests.conftest import profile_update, wait_until
 from tests.detections.replay import replay
 from tests.fixtures.worker import broker_unreachable, database_url_for_tests
@@ -120,11 +120,14 @@ def test_events_received_while_the_broker_is_down_are_processed_after(webhook, s
     celery_app.send_task("detections.tasks.events_sweep_unprocessed", kwargs={})
     # The beat task sweeps events older than the threshold; here the threshold is the default 60 s,
     # so make the events look old enough, as they would be after a real outage.
-    RawEvent.objects.update(received_at=RawEvent.objects.first().received_at.replace(year=2020))
+    long_ago = RawEvent.objects.first().received_at.replace(year=2020)
+    RawEvent.objects.update(received_at=long_ago)
+    PendingEvent.objects.update(received_at=long_ago)
     celery_app.send_task("detections.tasks.events_sweep_unprocessed", kwargs={})
 
     wait_until(all_processed, message="the sweep to get the stored events processed")
     assert SeniorMember.objects.count() == 3
+    assert not PendingEvent.objects.exists()
     assert Detection.objects.count() == 3
 
 
@@ -144,10 +147,13 @@ def test_a_worker_killed_mid_task_loses_nothing_and_applies_nothing_twice(webhoo
         blocker.rollback()
 
     assert RawEvent.objects.get().processed_at is None
+    assert PendingEvent.objects.get().event_id == RawEvent.objects.get().id  # still pending: rolled back
     assert not SeniorMember.objects.exists()
 
     start_worker()
-    RawEvent.objects.update(received_at=RawEvent.objects.get().received_at.replace(year=2020))
+    long_ago = RawEvent.objects.get().received_at.replace(year=2020)
+    RawEvent.objects.update(received_at=long_ago)
+    PendingEvent.objects.update(received_at=long_ago)
     celery_app.send_task("detections.tasks.events_sweep_unprocessed", kwargs={})
     wait_until(all_processed, message="the event to be processed after the crash")
     time.sleep(6)  # past the visibility timeout: the killed task's message comes back and runs again

@@ -9,8 +9,9 @@ from celery.signals import before_task_publish
 from django.utils import timezone
 
 from detections import services
-from detections.models import Detection, RawEvent, SeniorMember
+from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from detections.services import IncomingEvent, event_receive, member_events_process
+from tests.detections.pending import assert_pending_is_unprocessed
 from tests.factories import RawEventFactory, SeniorMemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +151,25 @@ def test_attribute_change_after_removal_is_harmless():
         "attributes_updated",
         "removed",
     ]
+
+
+def test_an_accepted_event_is_pending_until_its_member_is_processed():
+    first = receive(user_id="1", value="CEO")
+    receive(user_id="1", value="CEO")  # a duplicate: nothing more is pending
+    other = receive(user_id="2", value="CFO")
+    receive(user_id="3", field="Nickname", value="Al")  # ignored: never pending
+
+    pending = {p.event_id: p for p in PendingEvent.objects.all()}
+    assert set(pending) == {first.event_id, other.event_id}
+    assert (pending[first.event_id].user_id, pending[first.event_id].received_at) == (
+        "1",
+        RawEvent.objects.get(pk=first.event_id).received_at,
+    )
+
+    member_events_process(user_id="1")
+
+    assert list(PendingEvent.objects.values_list("event_id", flat=True)) == [other.event_id]
+    assert_pending_is_unprocessed()
 
 
 def test_processing_twice_applies_once():
@@ -292,6 +312,7 @@ def test_purge_deletes_processed_events_past_retention_in_batches():
 
     assert deleted == len(old)
     assert set(RawEvent.objects.values_list("id", flat=True)) == {stuck.id, recent.id}
+    assert_pending_is_unprocessed()  # the unprocessed event is kept, and still pending
 
 
 def test_purge_keeps_detections_of_purged_events():
