@@ -1,5 +1,6 @@
 """Rate limits: 429 with Retry-After, per token, per IP without credentials, on the webhook."""
 
+import socket
 import threading
 
 import pytest
@@ -86,3 +87,45 @@ def test_threads_counting_at_once_send_each_request_once(settings):
     pending = throttling._local[key][0]
     assert int(client.get(key)) + pending == 4 * 2000
     client.delete(key)
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: Redis behind a black hole."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def _accept(self) -> None:
+        try:
+            while True:
+                self.connections.append(self.listener.accept()[0])
+        except OSError:  # closed
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_a_redis_that_does_not_answer_is_tried_once_per_backoff_and_requests_go_through(settings, monkeypatch):
+    silent = SilentServer()
+    settings.REDIS_URL = silent.url
+    try:
+        counts = [throttling.window_count("captpathfinder:test-silent", 60, batch=1) for _ in range(3)]
+
+        assert counts == [0, 0, 0]  # the shared count unknown: every request is let through
+        assert len(silent.connections) == 1  # the first waited for the timeout; the others skipped Redis
+
+        monkeypatch.setattr(throttling, "_redis_down_until", 0.0)  # the backoff is over
+        throttling.window_count("captpathfinder:test-silent", 60, batch=1)
+
+        assert len(silent.connections) == 2
+    finally:
+        silent.close()
