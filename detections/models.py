@@ -88,10 +88,11 @@ class PendingEvent(models.Model):
     The invariant: a row here exactly while its event's `processed_at` is null.
     """
 
-    # No database constraint: checking it would lock the new raw event row at intake. Both rows
-    # are written by intake and removed together by processing; purge deletes processed events only.
+    # No database constraint: checking it would lock the new raw event row at intake. Intake writes
+    # both rows, processing removes the pending one, and deleting an event through Django (the
+    # admin) removes its pending row too, so no member is left waiting for an event that is gone.
     event = models.OneToOneField(
-        RawEvent, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        RawEvent, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+"
     )
     user_id = models.CharField(max_length=64)
     received_at = models.DateTimeField()

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
                     "event",
                     models.OneToOneField(
                         db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        on_delete=django.db.models.deletion.CASCADE,
                         primary_key=True,
                         related_name="+",
                         serialize=False,

@@ -172,6 +172,14 @@ def test_an_accepted_event_is_pending_until_its_member_is_processed():
     assert_pending_is_unprocessed()
 
 
+def test_deleting_an_unprocessed_event_takes_it_off_the_pending_list():
+    waiting = receive(user_id="1", value="CEO")
+
+    RawEvent.objects.filter(pk=waiting.event_id).delete()  # what the admin's delete does
+
+    assert not PendingEvent.objects.exists()
+
+
 def test_processing_twice_applies_once():
     receive(user_id="1", value="CEO")
 
