@@ -42,10 +42,6 @@ def events_pending_for_members(*, user_ids: list[str]) -> QuerySet[RawEvent]:
     return RawEvent.objects.filter(pk__in=pending).order_by("id")
 
 
-def events_unprocessed_for_member(*, user_id: str) -> QuerySet[RawEvent]:
-    return events_pending_for_members(user_ids=[user_id])
-
-
 def members_with_stale_events(*, received_before: datetime, limit: int) -> list[str]:
     """Members whose events are still unprocessed past the threshold, oldest first."""
     rows = (

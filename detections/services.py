@@ -201,7 +201,7 @@ def member_events_process(*, user_id: str) -> int:
     changes = _Changes()
     with transaction.atomic():
         member_lock(user_id)
-        events = list(selectors.events_unprocessed_for_member(user_id=user_id).select_for_update())
+        events = list(selectors.events_pending_for_members(user_ids=[user_id]).select_for_update())
         now = timezone.now()
         for event in events:
             event.outcome = _event_apply(event, profiles, changes)
@@ -228,7 +228,7 @@ def _registration_profiles_fetch(*, user_id: str) -> dict[int, CommunityProfile 
     not be had (unconfigured API or a final failure).
     """
     pending = list(
-        selectors.events_unprocessed_for_member(user_id=user_id)
+        selectors.events_pending_for_members(user_ids=[user_id])
         .filter(event_type=EventType.USER_REGISTERED)
         .values_list("id", flat=True)
     )
