@@ -19,6 +19,8 @@ from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from captpathfinder.backoff import Backoff
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,15 +32,13 @@ def _redis_client(url: str) -> redis.Redis:
 # After Redis failed, counting skips it for a while: a Redis that does not answer at all costs the
 # request that tries up to the socket timeout (1 s), and every process would otherwise pay it again
 # on its next round trip.
-_REDIS_BACKOFF_SECONDS = 5.0
-_redis_down_until = 0.0
+_redis_backoff = Backoff(5.0)
 
 
 def _shared_increment(key: str, amount: int, ttl: int) -> int:
     """Add `amount` to the window's shared count and return the new total (0 while Redis is down)."""
-    global _redis_down_until
     if settings.REDIS_URL:
-        if time.monotonic() < _redis_down_until:
+        if _redis_backoff.active():
             return 0
         pipe = _redis_client(settings.REDIS_URL).pipeline(transaction=False)
         pipe.incrby(key, amount)
@@ -48,8 +48,8 @@ def _shared_increment(key: str, amount: int, ttl: int) -> int:
         except redis.RedisError:
             # Redis down: let the request through. A webhook must still be stored (and the API
             # still answer) during a cache outage; limits resume when Redis is back.
-            _redis_down_until = time.monotonic() + _REDIS_BACKOFF_SECONDS
-            logger.warning("rate limiting skipped for %.0f s: Redis unavailable", _REDIS_BACKOFF_SECONDS, exc_info=True)
+            _redis_backoff.failed()
+            logger.warning("rate limiting skipped for %.0f s: Redis unavailable", _redis_backoff.seconds, exc_info=True)
             return 0
         return count
     from django.core.cache import cache as django_cache
@@ -71,10 +71,9 @@ _SEND_AT_LEAST_EVERY_SECONDS = 0.5
 
 def local_counts_clear() -> None:
     """Forget the counts not yet sent and any Redis outage (tests start each from a clean cache)."""
-    global _redis_down_until
     with _local_lock:
         _local.clear()
-    _redis_down_until = 0.0
+    _redis_backoff.reset()
 
 
 def window_count(key: str, ttl: int, *, batch: int) -> int:

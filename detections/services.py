@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from captpathfinder.background import BackgroundCall
+from captpathfinder.backoff import Backoff
 from captpathfinder.metrics import DETECTIONS
 from classification.services import classify, ruleset_active
 
@@ -134,8 +135,7 @@ def _event_store_postgresql(incoming: IncomingEvent, role: str, key: str) -> Rec
 
 # While the broker is unreachable, skip publishing for a moment: each try costs a connect
 # timeout, and the sweep enqueues the stored events once the broker is back.
-_BROKER_BACKOFF_SECONDS = 5.0
-_broker_down_until = 0.0
+_broker_backoff = Backoff(5.0)
 
 
 # A worker applies pending events in batches (detections.batch); intake only has to make sure
@@ -148,7 +148,7 @@ _next_wake_at = 0.0
 
 def events_processing_wake() -> bool:
     """Make sure a worker applies pending events shortly; returns whether a task was published."""
-    global _broker_down_until, _next_wake_at
+    global _next_wake_at
     now = time.monotonic()
     if not _wake_due(now):
         return False
@@ -158,7 +158,7 @@ def events_processing_wake() -> bool:
         events_process_pending.apply_async(countdown=WAKE_INTERVAL_SECONDS)
         _next_wake_at = now + WAKE_INTERVAL_SECONDS
     except Exception:  # kombu raises several unrelated types for an unreachable broker
-        _broker_down_until = now + _BROKER_BACKOFF_SECONDS
+        _broker_backoff.failed(now)
         logger.warning("broker unavailable; stored events left for the outbox sweep", exc_info=True)
         return False
     return True
@@ -176,7 +176,7 @@ def events_processing_wake_soon() -> None:
 
 
 def _wake_due(now: float) -> bool:
-    return now >= _next_wake_at and now >= _broker_down_until
+    return now >= _next_wake_at and not _broker_backoff.active(now)
 
 
 _wake_in_background = BackgroundCall(events_processing_wake, name="processing-wake")

@@ -114,7 +114,7 @@ class SilentServer:
             connection.close()
 
 
-def test_a_redis_that_does_not_answer_is_tried_once_per_backoff_and_requests_go_through(settings, monkeypatch):
+def test_a_redis_that_does_not_answer_is_tried_once_per_backoff_and_requests_go_through(settings):
     silent = SilentServer()
     settings.REDIS_URL = silent.url
     try:
@@ -123,7 +123,7 @@ def test_a_redis_that_does_not_answer_is_tried_once_per_backoff_and_requests_go_
         assert counts == [0, 0, 0]  # the shared count unknown: every request is let through
         assert len(silent.connections) == 1  # the first waited for the timeout; the others skipped Redis
 
-        monkeypatch.setattr(throttling, "_redis_down_until", 0.0)  # the backoff is over
+        throttling._redis_backoff.reset()  # the backoff is over
         throttling.window_count("captpathfinder:test-silent", 60, batch=1)
 
         assert len(silent.connections) == 2
