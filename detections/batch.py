@@ -26,7 +26,7 @@ from .models import Detection, RawEvent, SeniorMember, TrackedField
 from .services import (
     Outcome,
     detection_snapshot,
-    events_pending_clear,
+    events_mark_processed,
     events_processing_wake,
     member_transition,
     payload_attributes,
@@ -126,13 +126,7 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
         for event in events:
             event.outcome = state.apply(event)
         state.write()
-        # One UPDATE per outcome: bulk_update's per-row CASE expressions cost more than the batch.
-        by_outcome: dict[str, list[int]] = {}
-        for event in events:
-            by_outcome.setdefault(event.outcome, []).append(event.pk)
-        for outcome, ids in by_outcome.items():
-            RawEvent.objects.filter(pk__in=ids).update(outcome=outcome, processed_at=now)
-        events_pending_clear(event_ids=[event.pk for event in events])
+        events_mark_processed(events, at=now)
         if state.enrich and community_configured():
             transaction.on_commit(lambda: [member_enrich.delay(uid) for uid in state.enrich])
         for user_id in registering:
