@@ -74,6 +74,8 @@ class Load:
         self.results: Counter = Counter()
         self.statuses: Counter = Counter()
         self.lock = threading.Lock()
+        self.last_answer: float | None = None
+        self.longest_silence = 0.0  # the longest time without any answer, while posting
         self.stop_at = float("inf")
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
 
@@ -111,6 +113,10 @@ class Load:
                 continue
             with self.lock:
                 self.statuses[response.status_code] += 1
+                now = time.monotonic()
+                if self.last_answer is not None:
+                    self.longest_silence = max(self.longest_silence, now - self.last_answer)
+                self.last_answer = now
             if response.status_code == 202:
                 return response.json()["status"]
             if response.status_code in (429, 503):
@@ -131,8 +137,8 @@ class Stack:
         self.stopping, self.restarts = True, 0
 
     def start_web(self) -> int:
-        args = argparse.Namespace(server="granian", web_workers=2, threads=2, access_log=False)
-        _, port = stack.web_server(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
+        args = stack.production_web_args()
+        self.web, port = stack.web_server(self.procs, "captpathfinder.wsgi:application", self.env, self.tmp, args)
         return port
 
     def supervise(self) -> Stack:
@@ -229,7 +235,10 @@ def under_load(row: Row, services: Stack, args, *, seed: int, fault) -> Row:
         if not sweep_until_drained():
             row.notes.append("FAILED: backlog not drained")
         check_events(row, load)
-        row.notes.append(f"503 answers: {load.statuses.get(503, 0)}; workers restarted: {services.restarts}")
+        row.notes.append(
+            f"503 answers: {load.statuses.get(503, 0)}; workers restarted: {services.restarts}; "
+            f"longest time without an answer: {load.longest_silence:.1f} s"
+        )
     finally:
         services.stop()
     return row
@@ -262,6 +271,29 @@ def scenario_worker_kill(tmp: Path, args) -> Row:
         row.notes.append("worker killed 3 times")
 
     return under_load(row, Stack(tmp), args, seed=12, fault=fault)
+
+
+def scenario_web_worker_kill(tmp: Path, args) -> Row:
+    """granian's only worker process killed: its in-flight requests fail and are resent, new
+    connections wait in the listen backlog until granian has started a new worker."""
+    row = Row("granian's web worker SIGKILLed mid-load")
+
+    def web_workers(services: Stack) -> set[str]:
+        found = subprocess.run(["pgrep", "-P", str(services.web.pid)], capture_output=True, text=True)
+        return set(found.stdout.split())
+
+    def fault(services: Stack) -> None:
+        for _ in range(2):
+            killed = web_workers(services)
+            for pid in killed:
+                os.kill(int(pid), signal.SIGKILL)
+            killed_at = time.monotonic()
+            while not web_workers(services) - killed and time.monotonic() - killed_at < 60:
+                time.sleep(0.1)
+            row.notes.append(f"{len(killed)} worker(s) killed, a new one after {time.monotonic() - killed_at:.1f} s")
+            time.sleep(8)  # granian exits (for its supervisor) if a worker dies within 5.5 s of its respawn
+
+    return under_load(row, Stack(tmp), args, seed=15, fault=fault)
 
 
 def scenario_postgres_restart(tmp: Path, args) -> Row:
@@ -415,6 +447,7 @@ def scenario_control_room_faults(tmp: Path, args) -> Row:
 SCENARIOS = {
     "redis_outage": scenario_redis_outage,
     "worker_kill": scenario_worker_kill,
+    "web_worker_kill": scenario_web_worker_kill,
     "postgres_restart": scenario_postgres_restart,
     "duplicates": scenario_duplicates_and_bursts,
     "double_beat": scenario_double_beat,

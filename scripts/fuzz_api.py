@@ -37,7 +37,7 @@ def main() -> int:
     token, _ = Token.objects.get_or_create(user=user)
     procs = stack.Processes()
     try:
-        web_args = argparse.Namespace(server="granian", web_workers=2, threads=2, access_log=False)
+        web_args = stack.production_web_args()
         _, port = stack.web_server(procs, "captpathfinder.wsgi:application", env, tmp, web_args)
         schemathesis = str(Path(sys.executable).parent / "schemathesis")
         return subprocess.run(

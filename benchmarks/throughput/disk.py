@@ -22,7 +22,7 @@ class DiskProbe(threading.Thread):
     def __init__(self, directory: Path, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.path, self.interval = directory / "disk-probe", interval
-        self.latencies: list[float] = []
+        self.samples: list[tuple[float, float]] = []  # (started at, seconds), perf_counter clock
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -32,15 +32,19 @@ class DiskProbe(threading.Thread):
                 started = time.perf_counter()
                 os.pwrite(fd, _BLOCK, 0)
                 os.fdatasync(fd)
-                self.latencies.append(time.perf_counter() - started)
+                self.samples.append((started, time.perf_counter() - started))
         finally:
             os.close(fd)
+
+    @property
+    def stalls(self) -> list[tuple[float, float]]:
+        return [(started, seconds) for started, seconds in self.samples if seconds >= STALL_SECONDS]
 
     def stop(self) -> str:
         self._stop_event.set()
         self.join()
-        times = sorted(self.latencies) or [0.0]
-        stalls = [t for t in times if t >= STALL_SECONDS]
+        times = sorted(seconds for _, seconds in self.samples) or [0.0]
+        stalls = [seconds for _, seconds in self.stalls]
         return (
             f"disk probe ({len(_BLOCK) // 1024} kB write + fdatasync every {self.interval * 1000:.0f} ms, "
             "beside the database): "

@@ -1,7 +1,7 @@
 """End-to-end webhook throughput on this machine, against baselines measured in the same run.
 
     make bench        (throwaway PostgreSQL and Redis, like make test; needs wrk: apt-get install wrk)
-    make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 2 --threads 2 --worker-concurrency 2 --profile"
+    make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 1 --threads 4 --worker-concurrency 2 --profile"
 
 Starts the production shape on 127.0.0.1 — granian (production settings; `--server gunicorn` to
 compare), Celery worker(s), PostgreSQL, Redis — and drives it with wrk and a Lua script posting
@@ -33,10 +33,15 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.throughput.disk import DiskProbe, disk_figures, disk_line
+from benchmarks.throughput.sampler import ReplySampler, tail_line
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 USERNAME, PASSWORD = "insided", "bench-password-" + secrets.token_hex(8)
+
+# granian as the Dockerfile runs it: one process, four blocking threads (docs/performance.md,
+# "One web process").
+WEB_WORKERS, WEB_THREADS = 1, 4
 
 SENIOR = ["Chief Executive Officer", "CFO", "VP of Sales", "SVP Engineering", "Chief Revenue Officer", "EVP & COO"]
 OTHER = [
@@ -178,7 +183,7 @@ def web_server(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[
     if args.server == "granian":
         cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--workers", str(args.web_workers), "--blocking-threads", str(args.threads), "--no-ws"]
-        cmd += ["--backlog", "2048", "--log-level", "warning", app]
+        cmd += ["--respawn-failed-workers", "--backlog", "2048", "--log-level", "warning", app]
         cmd += ["--access-log"] if args.access_log else []  # off, as the Dockerfile runs it
     else:
         cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
@@ -187,6 +192,11 @@ def web_server(procs: Processes, app: str, env: dict, tmp: Path, args) -> tuple[
     proc = procs.start(cmd, env, tmp / f"{args.server}-{app.split(':')[0].rsplit('.', 1)[-1]}.log")
     wait_http(port, "/health" if "captpathfinder" in app else "/bare")
     return proc, port
+
+
+def production_web_args() -> argparse.Namespace:
+    """`web_server`'s arguments for granian as production runs it."""
+    return argparse.Namespace(server="granian", web_workers=WEB_WORKERS, threads=WEB_THREADS, access_log=False)
 
 
 def celery_worker(
@@ -360,10 +370,12 @@ def main() -> int:
     parser.add_argument("--baseline-duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads-wrk", type=int, default=2)
-    parser.add_argument("--web-workers", type=int, default=2, help="granian processes (the Dockerfile's 2)")
+    parser.add_argument("--web-workers", type=int, default=WEB_WORKERS, help="granian processes (the Dockerfile's)")
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="granian: production")
     parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class")
-    parser.add_argument("--threads", type=int, default=2, help="granian's blocking threads (the Dockerfile's 2)")
+    parser.add_argument(
+        "--threads", type=int, default=WEB_THREADS, help="granian's blocking threads per process (the Dockerfile's)"
+    )
     parser.add_argument("--access-log", action="store_true", help="granian's access log on (production: off)")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument(
@@ -372,6 +384,12 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="py-spy the web and worker processes under load")
+    parser.add_argument(
+        "--sample-interval",
+        type=float,
+        default=0.025,
+        help="seconds between the replies timed one by one beside the load (0: none)",
+    )
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--held-only", action="store_true", help="only the run held at --rate")
     parser.add_argument(
@@ -429,28 +447,39 @@ def main() -> int:
                 write_lua_bodies(bodies_path, workload(args.members, args.events, seed=2, first_id=10**6))
             per_thread = max(args.connections // args.threads_wrk, 1)
             outcomes.append(
-                load_run(label, procs, web, worker, port, [*lua_args, str(rate), str(per_thread)], args, tmp)
+                load_run(label, number, procs, web, worker, port, [*lua_args, str(rate), str(per_thread)], args, tmp)
             )
         correct, detail = replay_check()
         report(args, results, outcomes, correct, detail)
         if (tmp / "profile-web.txt").exists():
             summarise_profiles(tmp)
-        fine = all(o["drained"] and o["wrk"]["accepted"] <= o["figures"]["stored"] for o in outcomes)
+        fine = all(
+            o["drained"] and o["wrk"]["accepted"] + o["sampled_accepted"] <= o["figures"]["stored"] for o in outcomes
+        )
         return 0 if fine and correct else 1
     finally:
         procs.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_run(label, procs, web, worker, port, lua_args, args, tmp) -> dict:
+def load_run(label, number, procs, web, worker, port, lua_args, args, tmp) -> dict:
     """One wrk run against the webhook, then the wait until everything it stored is applied."""
     profilers = start_profilers(procs, web, worker, tmp, args.duration) if args.profile else []
     args.profile = False  # the first run only
     probe = DiskProbe(tmp)
     probe.start()
+    sampler = None
+    if args.sample_interval:
+        # Members of their own, new in each run, so the timed replies are first deliveries.
+        count = int(args.duration / args.sample_interval) + 100
+        bodies = workload(500, count, seed=3 + number, first_id=9_000_000 + 100_000 * number)
+        sampler = ReplySampler(port, (USERNAME, PASSWORD), bodies, args.sample_interval)
+        sampler.start()
     started, cpu_before, disk_before = time.time(), cpu_seconds(), disk_figures()
     result = wrk(port, "/webhooks/community", lua_args, args, args.duration)
     cpu_used, disk_used = cpu_seconds() - cpu_before, disk_figures() - disk_before
+    if sampler:
+        sampler.stop()
     probe_line = probe.stop()
     cpu_used["wrk"] += result["cpu_seconds"]
     for profiler in profilers:
@@ -465,6 +494,8 @@ def load_run(label, procs, web, worker, port, lua_args, args, tmp) -> dict:
         "cpu": cpu_line("webhook", cpu_used, result),
         "disk": disk_line(disk_used, result),
         "disk_probe": probe_line,
+        "tail": tail_line(sampler, probe) if sampler else None,
+        "sampled_accepted": sampler.accepted if sampler else 0,
         "drained": drained,
         "figures": figures,
         "drain_seconds": drain_seconds,
@@ -569,7 +600,10 @@ def report(args, results, outcomes, correct, detail) -> None:
         print(f"  {outcome['cpu']}")
         print(f"  {outcome['disk']}")
         print(f"  {outcome['disk_probe']}")
-        lost += max(ours["accepted"] - figures["stored"], 0) + (figures["stored"] - figures["processed"])
+        if outcome["tail"]:
+            print(f"  {outcome['tail']}")
+        accepted = ours["accepted"] + outcome["sampled_accepted"]
+        lost += max(accepted - figures["stored"], 0) + (figures["stored"] - figures["processed"])
     print(f"lost: {lost}; replay check: {'OK' if correct else 'FAILED'} — {detail}")
 
 
