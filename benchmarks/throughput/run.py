@@ -432,7 +432,8 @@ def main() -> int:
             results["bare"] = wrk(port, "/bare", lua_args, args, args.baseline_duration)
             bare_cpu = cpu_seconds() - cpu_before
             bare_cpu["wrk"] += results["bare"]["cpu_seconds"]
-            print(cpu_line(f"bare view, granian {bare_args.web_workers} x 2 thread(s)", bare_cpu, results["bare"]))
+            label = f"bare view, granian {bare_args.web_workers} x {bare_args.threads} thread(s)"
+            print(cpu_line(label, bare_cpu, results["bare"]))
             procs.stop(bare)
             results["pgbench"] = pgbench(args.baseline_duration, args.connections)
 
@@ -485,6 +486,8 @@ def load_run(label, number, procs, web, worker, port, lua_args, args, tmp) -> di
         sampler.stop()
     probe_line = probe.stop()
     cpu_used["wrk"] += result["cpu_seconds"]
+    # Per request served: wrk's and the timed ones.
+    served = {**result, "requests": result["requests"] + (len(sampler.replies) if sampler else 0)}
     for profiler in profilers:
         profiler.wait()
     drained = drain(timeout=300)
@@ -494,8 +497,8 @@ def load_run(label, number, procs, web, worker, port, lua_args, args, tmp) -> di
     return {
         "label": label,
         "wrk": result,
-        "cpu": cpu_line("webhook", cpu_used, result),
-        "disk": disk_line(disk_used, result),
+        "cpu": cpu_line("webhook", cpu_used, served),
+        "disk": disk_line(disk_used, served),
         "disk_probe": probe_line,
         "tail": tail_line(sampler, probe) if sampler else None,
         "sampled_accepted": sampler.accepted if sampler else 0,
