@@ -132,6 +132,7 @@ class Stack:
         self.procs = stack.Processes()
         self.env = {**stack.service_env(tmp), "EVENTS_SWEEP_AFTER_SECONDS": "5", **(extra_env or {})}
         self.tmp = tmp
+        self.web: subprocess.Popen | None = None  # granian's main process, once started
         self.workers: list[subprocess.Popen] = []
         self.concurrency: list[int] = []
         self.stopping, self.restarts = True, 0
@@ -278,17 +279,13 @@ def scenario_web_worker_kill(tmp: Path, args) -> Row:
     connections wait in the listen backlog until granian has started a new worker."""
     row = Row("granian's web worker SIGKILLed mid-load")
 
-    def web_workers(services: Stack) -> set[str]:
-        found = subprocess.run(["pgrep", "-P", str(services.web.pid)], capture_output=True, text=True)
-        return set(found.stdout.split())
-
     def fault(services: Stack) -> None:
         for _ in range(2):
-            killed = web_workers(services)
+            killed = stack.child_pids(services.web)
             for pid in killed:
                 os.kill(int(pid), signal.SIGKILL)
             killed_at = time.monotonic()
-            while not web_workers(services) - killed and time.monotonic() - killed_at < 60:
+            while not stack.child_pids(services.web) - killed and time.monotonic() - killed_at < 60:
                 time.sleep(0.1)
             row.notes.append(f"{len(killed)} worker(s) killed, a new one after {time.monotonic() - killed_at:.1f} s")
             time.sleep(8)  # granian exits (for its supervisor) if a worker dies within 5.5 s of its respawn

@@ -156,6 +156,12 @@ class Processes:
             self.stop(proc)
 
 
+def child_pids(proc: subprocess.Popen) -> set[str]:
+    """The process ids of `proc`'s children: granian's workers, Celery's pool processes."""
+    found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    return set(found.stdout.split())
+
+
 def wait_http(port: int, path: str, timeout: float = 60) -> None:
     import urllib.error
     import urllib.request
@@ -511,8 +517,7 @@ def load_run(label, number, procs, web, worker, port, lua_args, args, tmp) -> di
 def start_profilers(procs, web, worker, tmp, duration):
     """py-spy on one web worker and the Celery pool, sampling for most of the load."""
     time.sleep(2)
-    children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
-    pool = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    children, pool = sorted(child_pids(web)), sorted(child_pids(worker))
     targets = {"web": children[0], "worker": pool[0] if pool else str(worker.pid)}
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     return [
