@@ -167,34 +167,28 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
     """
 
     def process_request(self, request):
-        request.prometheus_after_middleware_event = request_timer()
+        request.prometheus_after_middleware_event = Time()
 
     def process_view(self, request, view_func, *view_args, **view_kwargs):
         return None
 
+    def _get_view_name(self, request):
+        return view_label(request)
+
     def process_response(self, request, response):
-        request_observe(request, response, getattr(request, "prometheus_after_middleware_event", None))
+        method, view = self._method(request), self._get_view_name(request)
+        self.metrics.responses_by_status_view_method.labels(
+            status=str(response.status_code), view=view, method=method
+        ).inc()
+        started = getattr(request, "prometheus_after_middleware_event", None)
+        if started is not None:
+            self.metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(TimeSince(started))
         return response
 
     def process_exception(self, request, exception):
         # The response Django makes of the exception passes process_response: count the
         # exception here, its status and latency there.
         request_exception_count(request, exception)
-
-
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PATCH"})
-request_timer = Time  # what `request_observe` measures from
-
-
-def request_observe(request, response, started: float | None) -> None:
-    """Count a response by status, view and method, and its latency since `started` (also for the
-    webhook's fast lane, detections/wsgi.py, which answers without the middleware)."""
-    metrics = RequestMetricsMiddleware.metrics_cls.get_instance()
-    method = request.method if request.method in HTTP_METHODS else "<invalid method>"  # as django-prometheus
-    view = view_label(request)
-    metrics.responses_by_status_view_method.labels(status=str(response.status_code), view=view, method=method).inc()
-    if started is not None:
-        metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(TimeSince(started))
 
 
 def request_exception_count(request, exception: Exception) -> None:

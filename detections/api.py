@@ -24,8 +24,6 @@ from .serializers import ProfileUpdatedSerializer, UserRegisteredSerializer, pro
 from .services import IncomingEvent, event_receive
 
 EventType = RawEvent.EventType
-# WSGI environ key (PEP 3333's namespaced extension) for the fast path's failed intake call.
-INTAKE_DATABASE_ERROR = "captpathfinder.intake_database_error"
 SERIALIZERS = {
     EventType.PROFILE_UPDATED: ProfileUpdatedSerializer,
     EventType.USER_REGISTERED: UserRegisteredSerializer,
@@ -90,7 +88,7 @@ class CommunityWebhookView(APIView):
 
     The event is stored before the 202; classification happens in a Celery task. The usual
     delivery, a valid profile update, is answered before it gets here by
-    `profile_update_receive_fast` (detections/wsgi.py); this view handles everything else.
+    `profile_update_receive_fast` (detections/middleware.py); this view handles everything else.
     """
 
     authentication_classes = [WebhookAuthentication]
@@ -101,7 +99,7 @@ class CommunityWebhookView(APIView):
     throttle_classes = [WebhookRateThrottle]
 
     def initial(self, request, *args, **kwargs):
-        if intake_error := request.META.get(INTAKE_DATABASE_ERROR):
+        if intake_error := getattr(request, "intake_database_error", None):
             raise intake_error  # the fast path's intake call failed: answered as a 503, not tried again
         # Before authentication, which reads the body to check a signature.
         limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -137,11 +135,11 @@ class CommunityWebhookView(APIView):
 def profile_update_receive_fast(request) -> JsonResponse | None:
     """A valid, authenticated, unthrottled profile update, without DRF's request machinery.
 
-    Called by `WebhookFastLane` (detections/wsgi.py) ahead of Django's handler. DRF's request
+    Called by `WebhookFastPathMiddleware` before the browser-session middleware. DRF's request
     wrapping, negotiation and serializer, and the session, CSRF, auth and message middleware,
     cost most of the webhook's CPU. This does the same checks with the same code, for the
     common case only: at the first thing it does not recognise — any error, any other event —
-    it returns None before anything was stored, and the request goes on through Django's handler
+    it returns None before anything was stored, and the request goes on through the middleware
     to `CommunityWebhookView`, which handles it and words the error.
     """
     limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -165,9 +163,7 @@ def profile_update_receive_fast(request) -> JsonResponse | None:
     try:
         receipt = event_receive(incoming=incoming)
     except (OperationalError, InterfaceError) as exc:
-        # In the environ, so that the request Django's handler makes of it carries it to the
-        # view, which words the 503 (api_exception_handler).
-        request.META[INTAKE_DATABASE_ERROR] = exc
+        request.intake_database_error = exc  # the view words the 503 (api_exception_handler)
         return None
     WEBHOOKS.labels(outcome=receipt.status).inc()
     return JsonResponse(

@@ -1,20 +1,14 @@
 import base64
 import json
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
-from django.core.handlers.wsgi import WSGIRequest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from django.http import HttpResponse
 from django.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from detections.selectors import tracked_fields_cache_clear
-from detections.wsgi import WebhookFastLane
 
 pytest_plugins = [
     "tests.fixtures.worker",
@@ -65,60 +59,11 @@ def profile_update(user_id="2000", value="VP of Sales", old_value="Sales Manager
     }
 
 
-@contextmanager
-def _connections_kept():
-    """What Django's test client does around its request signals: closing "old" connections
-    would close the test's transaction."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-
-
-class WSGIEntryHandler:
-    """Django's test client handler behind the WSGI entry production serves
-    (captpathfinder.wsgi): the webhook's fast lane answers the usual delivery, Django's
-    handler (the test client's own) everything else."""
-
-    def __init__(self, client_handler) -> None:
-        self.client_handler = client_handler
-        self.lane = WebhookFastLane(self._django)
-        self.django_response = None
-
-    def _django(self, environ, start_response):
-        self.django_response = self.client_handler(environ)
-        return self.django_response
-
-    def __call__(self, environ):
-        self.django_response, started = None, []
-        with _connections_kept():
-            body = self.lane(environ, lambda status, headers, exc_info=None: started.extend((status, headers)))
-        if self.django_response is not None:
-            return self.django_response
-        status, headers = started
-        response = HttpResponse(b"".join(body), status=int(status.split()[0]))
-        for name, value in headers:
-            response[name] = value
-        response.wsgi_request = WSGIRequest(environ)
-        return response
-
-
-def wsgi_client(**kwargs) -> Client:
-    """A test client whose requests take the path a server's take (`WSGIEntryHandler`)."""
-    client = Client(**kwargs)
-    client.handler = WSGIEntryHandler(client.handler)
-    return client
-
-
 class WebhookClient:
-    """Posts webhooks the way inSided does (HTTP Basic) unless told otherwise, through the WSGI
-    entry production serves."""
+    """Posts webhooks the way inSided does (HTTP Basic) unless told otherwise."""
 
     def __init__(self) -> None:
-        self.client = wsgi_client()
+        self.client = Client()
 
     def post(self, payload, *, path="/webhooks/community", content_type="application/json", **headers):
         body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)

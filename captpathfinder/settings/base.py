@@ -54,6 +54,8 @@ MIDDLEWARE = [
     # Request id from X-Request-ID (or a new one), returned in the response and carried into logs and tasks.
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    # inSided's usual delivery is answered here; the webhook needs none of what follows.
+    "detections.middleware.WebhookFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

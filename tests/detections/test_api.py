@@ -61,7 +61,7 @@ def test_usual_deliveries_take_the_lean_path_and_errors_the_full_one(webhook, dr
     assert RawEvent.objects.count() == 1
 
 
-def test_the_fast_lane_skips_the_browser_middleware_but_not_security_or_request_ids(webhook):
+def test_the_fast_path_skips_the_browser_middleware_but_not_security_or_request_ids(webhook):
     fast = webhook.post(profile_update(user_id="33", value="CFO"), HTTP_X_REQUEST_ID="trace-fast")
     full = webhook.post(profile_update(user_id="33", value=5), HTTP_X_REQUEST_ID="trace-full")
 
@@ -73,10 +73,10 @@ def test_the_fast_lane_skips_the_browser_middleware_but_not_security_or_request_
 
 
 def test_an_unexpected_error_on_the_fast_path_is_a_json_500_and_counted(monkeypatch):
+    from django.test import Client
     from prometheus_client import REGISTRY
 
     from detections import api
-    from tests.conftest import wsgi_client
 
     def broken(**kwargs):
         raise RuntimeError("a bug")
@@ -84,7 +84,7 @@ def test_an_unexpected_error_on_the_fast_path_is_a_json_500_and_counted(monkeypa
     monkeypatch.setattr(api, "event_receive", broken)
     labels = {"type": "RuntimeError"}
     before = REGISTRY.get_sample_value("django_http_exceptions_total_by_type_total", labels) or 0
-    client = wsgi_client(raise_request_exception=False)
+    client = Client(raise_request_exception=False)
     response = client.post(
         "/webhooks/community", profile_update(user_id="34"), "application/json", HTTP_AUTHORIZATION=basic_auth_header()
     )
