@@ -87,11 +87,14 @@ class FakeControlRoom:
 
             def _reply(self, status: int, body) -> None:
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first (a "timeout" failure): as a real server, no traceback
 
             def _error(self, status: int, code: str, message: str) -> None:
                 self._reply(status, {"code": code, "details": "", "message": message})
