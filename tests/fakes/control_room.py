@@ -13,7 +13,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.fakes.http import JSONHandler
 
 
 @dataclass
@@ -81,21 +83,7 @@ class FakeControlRoom:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, body) -> None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first (a "timeout" failure): as a real server, no traceback
-
+        class Handler(JSONHandler):
             def _error(self, status: int, code: str, message: str) -> None:
                 self._reply(status, {"code": code, "details": "", "message": message})
 

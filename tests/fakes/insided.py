@@ -8,12 +8,13 @@ an unknown user. The list (GET /api1/user?page=&pageSize=) answers {"result": [.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http import JSONHandler
 
 
 class FakeInsided:
@@ -71,18 +72,7 @@ class FakeInsided:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def _reply(self, status: int, body) -> None:
-                data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_POST(self):
                 if self.path != "/oauth2/token":
                     return self._reply(404, {"error": "not_found"})
