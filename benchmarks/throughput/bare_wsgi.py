@@ -30,15 +30,14 @@ def bare_insert(request):
 urlpatterns = [path("bare", bare_insert)]
 
 
-class _Urls:
-    urlpatterns = urlpatterns
+class BareHandler(WSGIHandler):
+    """Django's handler with this module's one URL: the request's own urlconf, which Django resolves
+    against after the middleware (a set_urlconf before the handler is undone by get_response, which
+    sets ROOT_URLCONF again: every request then got the project's 404)."""
+
+    def get_response(self, request):
+        request.urlconf = __name__
+        return super().get_response(request)
 
 
-def application(environ, start_response):
-    from django.urls import set_urlconf
-
-    set_urlconf(_Urls)
-    return _handler(environ, start_response)
-
-
-_handler = WSGIHandler()
+application = BareHandler()

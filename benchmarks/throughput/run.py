@@ -10,7 +10,9 @@ Country/Company updates, and repeats (wrk cycles the bodies, so later passes are
 Then it waits for the backlog to drain and prints accepted/s, accept latency, processed/s,
 processing lag, lost events and a check of member state and detections against a sequential
 replay of the stored events. Baselines, same machine, same run: a bare Django view doing one
-INSERT under the same web server, and pgbench running that INSERT.
+INSERT under the same web server, and pgbench running that INSERT; and for the held run's
+latency, the bare view held at the same rate in the webhook's server shape just before it, with
+the same disk probe and timed replies (with --held-only, the only baseline).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ USERNAME, PASSWORD = "insided", "bench-password-" + secrets.token_hex(8)
 # granian as the Dockerfile runs it: one process, four blocking threads (docs/performance.md,
 # "One web process").
 WEB_WORKERS, WEB_THREADS = 1, 4
+BARE_APP = "benchmarks.throughput.bare_wsgi:application"
 
 SENIOR = ["Chief Executive Officer", "CFO", "VP of Sales", "SVP Engineering", "Chief Revenue Officer", "EVP & COO"]
 OTHER = [
@@ -428,14 +431,16 @@ def main() -> int:
         )
 
         results = {}
-        if not args.skip_baselines:
+        # Each run gets its baselines: the bare view and pgbench at their fastest for the run as fast
+        # as it goes, the bare view held at --rate for the held run (held_baseline).
+        if not args.skip_baselines and not args.held_only:
             # The bare view at its fastest here: a granian process per core (one process is bound
             # by its GIL at about half that).
             bare_args = argparse.Namespace(**{**vars(args), "web_workers": os.cpu_count(), "threads": 2})
-            bare, port = web_server(procs, "benchmarks.throughput.bare_wsgi:application", env, tmp, bare_args)
-            wrk(port, "/bare", lua_args, args, 3)  # warm up
+            bare, port = web_server(procs, BARE_APP, env, tmp, bare_args)
+            warm_up_bare(port, lua_args, args)
             cpu_before = cpu_seconds()
-            results["bare"] = wrk(port, "/bare", lua_args, args, args.baseline_duration)
+            results["bare"] = checked_bare(wrk(port, "/bare", lua_args, args, args.baseline_duration))
             bare_cpu = cpu_seconds() - cpu_before
             bare_cpu["wrk"] += results["bare"]["cpu_seconds"]
             label = f"bare view, granian {bare_args.web_workers} x {bare_args.threads} thread(s)"
@@ -455,10 +460,11 @@ def main() -> int:
         for number, (label, rate) in enumerate(runs):
             if number:  # new members, so the run is not mostly redeliveries of the first one
                 write_lua_bodies(bodies_path, workload(args.members, args.events, seed=2, first_id=10**6))
-            per_thread = max(args.connections // args.threads_wrk, 1)
-            outcomes.append(
-                load_run(label, number, procs, web, worker, port, [*lua_args, str(rate), str(per_thread)], args, tmp)
-            )
+            run_args = [*lua_args, str(rate), str(max(args.connections // args.threads_wrk, 1))]
+            if rate and not args.skip_baselines:
+                results["held"] = held_baseline(procs, env, tmp, run_args, args)
+            run = load_run(label, number, procs, web, worker, port, run_args, args, tmp)
+            outcomes.append({**run, "held": bool(rate)})
         correct, detail = replay_check()
         report(args, results, outcomes, correct, detail)
         if (tmp / "profile-web.txt").exists():
@@ -476,6 +482,67 @@ def load_run(label, number, procs, web, worker, port, lua_args, args, tmp) -> di
     """One wrk run against the webhook, then the wait until everything it stored is applied."""
     profilers = start_profilers(procs, web, worker, tmp, args.duration) if args.profile else []
     args.profile = False  # the first run only
+    started = time.time()
+    outcome = measured_load(port, "/webhooks/community", lua_args, args, tmp, number)
+    for profiler in profilers:
+        profiler.wait()
+    drained = drain(timeout=300)
+    figures = pipeline_figures(started)
+    last = figures["last_applied"]
+    drain_seconds = last.timestamp() - started - outcome["wrk"]["seconds"] if last else 0
+    return {
+        **outcome,
+        "label": label,
+        "cpu": cpu_line("webhook", outcome["cpu_used"], outcome["served"]),
+        "disk": disk_line(outcome["disk_used"], outcome["served"]),
+        "drained": drained,
+        "figures": figures,
+        "drain_seconds": drain_seconds,
+    }
+
+
+def held_baseline(procs, env, tmp, lua_args, args) -> dict:
+    """The bare view held at --rate in the webhook's own server shape, just before the webhook's
+    held run: the tail that one durable INSERT per request has on this disk and these cores, this
+    minute. Where it misses the target too, the miss is the machine's."""
+    bare, port = web_server(procs, BARE_APP, env, tmp, args)
+    try:
+        warm_up_bare(port, lua_args[:2], args)
+        outcome = measured_load(port, "/bare", lua_args, args, tmp, number=9)
+        checked_bare(outcome["wrk"])
+    finally:
+        procs.stop(bare)
+    label = f"bare view, held, granian {args.web_workers} x {args.threads} thread(s)"
+    return {**outcome, "cpu": cpu_line(label, outcome["cpu_used"], outcome["served"])}
+
+
+def warm_up_bare(port: int, lua_args: list[str], args) -> None:
+    """A few seconds of load, then an empty table, so `checked_bare` counts the measured run's rows."""
+    from django.db import connection
+
+    wrk(port, "/bare", lua_args, args, 3)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE bench_bare")
+
+
+def checked_bare(run: dict) -> dict:
+    """`run` if every reply of the bare view was its INSERT's; the benchmark stops otherwise, as a
+    baseline that answers something else (an error page, say) makes every ratio to it wrong."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_bare")
+        (rows,) = cursor.fetchone()
+    if run["other"] or run["errors"] or rows < run["accepted"]:
+        raise RuntimeError(
+            f"the bare view's baseline did not measure its INSERT: {run['accepted']:,} accepted, "
+            f"{run['other']:,} other replies, {run['errors']:,} socket errors, {rows:,} rows inserted"
+        )
+    return run
+
+
+def measured_load(port, path, lua_args, args, tmp, number) -> dict:
+    """wrk against `path` for --duration, with the disk probe and the replies timed one by one beside it."""
     probe = DiskProbe(tmp)
     probe.start()
     sampler = None
@@ -483,34 +550,24 @@ def load_run(label, number, procs, web, worker, port, lua_args, args, tmp) -> di
         # Members of their own, new in each run, so the timed replies are first deliveries.
         count = int(args.duration / args.sample_interval) + 100
         bodies = workload(500, count, seed=3 + number, first_id=9_000_000 + 100_000 * number)
-        sampler = ReplySampler(port, (USERNAME, PASSWORD), bodies, args.sample_interval)
+        sampler = ReplySampler(port, (USERNAME, PASSWORD), bodies, args.sample_interval, path=path)
         sampler.start()
-    started, cpu_before, disk_before = time.time(), cpu_seconds(), disk_figures()
-    result = wrk(port, "/webhooks/community", lua_args, args, args.duration)
+    cpu_before, disk_before = cpu_seconds(), disk_figures()
+    result = wrk(port, path, lua_args, args, args.duration)
     cpu_used, disk_used = cpu_seconds() - cpu_before, disk_figures() - disk_before
     if sampler:
         sampler.stop()
     probe_line = probe.stop()
     cpu_used["wrk"] += result["cpu_seconds"]
-    # Per request served: wrk's and the timed ones.
-    served = {**result, "requests": result["requests"] + (len(sampler.replies) if sampler else 0)}
-    for profiler in profilers:
-        profiler.wait()
-    drained = drain(timeout=300)
-    figures = pipeline_figures(started)
-    last = figures["last_applied"]
-    drain_seconds = last.timestamp() - started - result["seconds"] if last else 0
     return {
-        "label": label,
         "wrk": result,
-        "cpu": cpu_line("webhook", cpu_used, served),
-        "disk": disk_line(disk_used, served),
+        "cpu_used": cpu_used,
+        "disk_used": disk_used,
+        # Per request served: wrk's and the timed ones.
+        "served": {**result, "requests": result["requests"] + (len(sampler.replies) if sampler else 0)},
         "disk_probe": probe_line,
         "tail": tail_line(sampler, probe) if sampler else None,
         "sampled_accepted": sampler.accepted if sampler else 0,
-        "drained": drained,
-        "figures": figures,
-        "drain_seconds": drain_seconds,
     }
 
 
@@ -576,26 +633,31 @@ def summarise_profiles(tmp: Path) -> None:
             print(f"  {100 * count / total:5.1f}%  {frame}")
 
 
+def latency_row(label: str, run: dict) -> str:
+    rate = run["requests"] / run["seconds"]
+    return f"{label:<48}{rate:>10,.0f}{run['p50_ms']:>9.1f}{run['p95_ms']:>9.1f}{run['p99_ms']:>9.1f}"
+
+
 def report(args, results, outcomes, correct, detail) -> None:
     print(f"\n{'':<48}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
     bare_rate = 0.0
     if "bare" in results:
         bare = results["bare"]
         bare_rate = bare["requests"] / bare["seconds"]
-        print(
-            f"{'baseline: bare Django view, one INSERT':<48}{bare_rate:>10,.0f}"
-            f"{bare['p50_ms']:>9.1f}{bare['p95_ms']:>9.1f}{bare['p99_ms']:>9.1f}"
-        )
+        print(latency_row("baseline: bare Django view, one INSERT", bare))
         print(f"{'baseline: pgbench, the same INSERT':<48}{results['pgbench']:>10,.0f}")
     lost = 0
     for outcome in outcomes:
         ours, figures = outcome["wrk"], outcome["figures"]
         accepted_s = ours["requests"] / ours["seconds"]
-        print(
-            f"{'webhook, ' + outcome['label']:<48}{accepted_s:>10,.0f}{ours['p50_ms']:>9.1f}"
-            f"{ours['p95_ms']:>9.1f}{ours['p99_ms']:>9.1f}"
-        )
-        if bare_rate:
+        if outcome["held"] and "held" in results:
+            held = results["held"]
+            print(latency_row("baseline: bare view, " + outcome["label"], held["wrk"]))
+            for line in (held["cpu"], held["disk_probe"], held["tail"]):
+                if line:
+                    print(f"  {line}")
+        print(latency_row("webhook, " + outcome["label"], ours))
+        if bare_rate and not outcome["held"]:
             print(f"  = {accepted_s / bare_rate:.2f}x the bare view, {accepted_s / results['pgbench']:.3f}x pgbench")
         print(
             f"  replies: {ours['accepted']:,} accepted, {ours['duplicate']:,} duplicate, {ours['ignored']:,} ignored, "

@@ -22,9 +22,9 @@ RECOVERY_SECONDS = 1.0  # replies within this long after a stall still queue beh
 
 
 class ReplySampler(threading.Thread):
-    def __init__(self, port: int, credentials: tuple[str, str], bodies: list[str], interval: float) -> None:
+    def __init__(self, port: int, credentials: tuple[str, str], bodies: list[str], interval: float, path: str) -> None:
         super().__init__(daemon=True)
-        self.port, self.bodies, self.interval = port, bodies, interval
+        self.port, self.bodies, self.interval, self.path = port, bodies, interval, path
         self.auth = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
         self.replies: list[tuple[float, float]] = []  # (sent at, seconds), perf_counter clock
         self.accepted = self.failed = 0
@@ -38,7 +38,7 @@ class ReplySampler(threading.Thread):
                 break
             sent = time.perf_counter()
             try:
-                connection.request("POST", "/webhooks/community", body, headers)
+                connection.request("POST", self.path, body, headers)
                 response = connection.getresponse()
                 reply = response.read()
             except OSError:

@@ -1,0 +1,54 @@
+"""The bench's baseline endpoint answers with its own INSERT, not with the project's 404."""
+
+import io
+import json
+
+import pytest
+from django.db import connection
+
+from benchmarks.throughput.bare_wsgi import application
+
+
+@pytest.fixture
+def bench_bare_table():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_bare (id bigserial PRIMARY KEY, body text)")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_bare")
+
+
+def post(path: str, body: bytes) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+    }
+    replies = []
+    chunks = application(environ, lambda status, headers: replies.append(status))
+    return replies[0], b"".join(chunks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bare_view_inserts_the_body_and_replies_like_the_webhook(bench_bare_table):
+    status, body = post("/bare", b'{"userId": "1"}')
+    reply = json.loads(body)
+
+    assert status.startswith("202")
+    assert reply["status"] == "accepted"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, body FROM bench_bare")
+        assert cursor.fetchall() == [(reply["event_id"], '{"userId": "1"}')]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bare_app_serves_nothing_else(bench_bare_table):
+    status, _ = post("/webhooks/community", b"{}")
+
+    assert status.startswith("404")
