@@ -31,8 +31,11 @@ def post(path: str, body: bytes) -> tuple[str, bytes]:
         "wsgi.url_scheme": "http",
     }
     replies = []
-    chunks = application(environ, lambda status, headers: replies.append(status))
-    return replies[0], b"".join(chunks)
+    response = application(environ, lambda status, headers: replies.append(status))
+    try:
+        return replies[0], b"".join(response)
+    finally:
+        response.close()  # as a WSGI server does: request_finished resets this thread's urlconf
 
 
 @pytest.mark.django_db(transaction=True)

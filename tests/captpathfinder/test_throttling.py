@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import time
 
 import pytest
 import redis
@@ -14,7 +15,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def rates(settings):
+def rates(settings, monkeypatch):
+    # The limits count in fixed windows: a window that rolled over between a test's requests would
+    # start its count again. The throttles' clock stands still in the middle of the current minute.
+    now = time.time()
+    monkeypatch.setattr(throttling.FixedWindowRateThrottle, "timer", staticmethod(lambda: now // 60 * 60 + 30))
+
     def set_rates(**rates):
         settings.REST_FRAMEWORK = {
             **settings.REST_FRAMEWORK,
