@@ -2,6 +2,7 @@
 
 import io
 import json
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.db import connection
@@ -22,14 +23,11 @@ def post(path: str, body: bytes) -> tuple[str, bytes]:
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
         "CONTENT_TYPE": "application/json",
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
     }
+    setup_testing_defaults(environ)  # host 127.0.0.1, the wsgi.* keys
     replies = []
     response = application(environ, lambda status, headers: replies.append(status))
     try:
