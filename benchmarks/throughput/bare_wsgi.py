@@ -18,6 +18,10 @@ from django.http import JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
+TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_bare (id bigserial PRIMARY KEY, body text, received_at timestamptz DEFAULT now())"
+)
+
 
 @csrf_exempt
 def bare_insert(request):

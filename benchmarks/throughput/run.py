@@ -416,11 +416,10 @@ def main() -> int:
         django_setup(env)
         from django.db import connection
 
+        from benchmarks.throughput.bare_wsgi import TABLE
+
         with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TABLE IF NOT EXISTS bench_bare (id bigserial PRIMARY KEY, body text, "
-                "received_at timestamptz DEFAULT now())"
-            )
+            cursor.execute(TABLE)
         bodies_path = tmp / "bodies.lua"
         write_lua_bodies(bodies_path, workload(args.members, args.events))
         lua_args = [str(bodies_path), str(args.threads_wrk)]
@@ -649,7 +648,6 @@ def report(args, results, outcomes, correct, detail) -> None:
     lost = 0
     for outcome in outcomes:
         ours, figures = outcome["wrk"], outcome["figures"]
-        accepted_s = ours["requests"] / ours["seconds"]
         if outcome["held"] and "held" in results:
             held = results["held"]
             print(latency_row("baseline: bare view, " + outcome["label"], held["wrk"]))
@@ -658,6 +656,7 @@ def report(args, results, outcomes, correct, detail) -> None:
                     print(f"  {line}")
         print(latency_row("webhook, " + outcome["label"], ours))
         if bare_rate and not outcome["held"]:
+            accepted_s = ours["requests"] / ours["seconds"]
             print(f"  = {accepted_s / bare_rate:.2f}x the bare view, {accepted_s / results['pgbench']:.3f}x pgbench")
         print(
             f"  replies: {ours['accepted']:,} accepted, {ours['duplicate']:,} duplicate, {ours['ignored']:,} ignored, "

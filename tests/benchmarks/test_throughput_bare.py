@@ -7,13 +7,13 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 from django.db import connection
 
-from benchmarks.throughput.bare_wsgi import application
+from benchmarks.throughput.bare_wsgi import TABLE, application
 
 
 @pytest.fixture
 def bench_bare_table():
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE bench_bare (id bigserial PRIMARY KEY, body text)")
+        cursor.execute(TABLE)
     yield
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_bare")
