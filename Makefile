@@ -12,13 +12,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: web + Celery worker + beat (SQLite and a filesystem broker unless DATABASE_URL/CELERY_BROKER_URL are set)
+## run: web + Celery worker + beat (embedded PostgreSQL and a filesystem broker unless DATABASE_URL/CELERY_BROKER_URL are set)
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py dev_admin
-	rm -rf var/prometheus && mkdir -p var/prometheus
-	PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/prometheus" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
-		$(VENV)/bin/honcho -f Procfile.dev start
+	$(PY) scripts/run.py
 
 ## test: the whole suite against throwaway PostgreSQL and Redis servers
 test: $(VENV)/.installed
@@ -67,9 +63,9 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 
 migrations-check: $(VENV)/.installed
-	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=true $(PY) scripts/with_services.py -- $(PY) manage.py makemigrations --check --dry-run
 
 ci: test migrations-check lint
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3* var/broker var/media
+	rm -rf $(VENV) var/postgres var/broker var/media var/outbox var/prometheus

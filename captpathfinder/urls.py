@@ -1,18 +1,40 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import health, metrics
+from classification.api import ClassifyView
+from console import health
+from console.api import StatsView
+from core.metrics import metrics_view
+from core.schema_views import RedocView, SchemaView, SwaggerView
+from detections.api import DetectionListView, MemberListView
+from digests.api import DeliveryListView, DigestSendView
+from reports.api import ReportDownloadView, ReportGenerateView, ReportListView
+
+api = [
+    path("stats", StatsView.as_view(), name="api-stats"),
+    path("members", MemberListView.as_view(), name="api-members"),
+    path("detections", DetectionListView.as_view(), name="api-detections"),
+    path("digests", DeliveryListView.as_view(), name="api-digests"),
+    path("digests/send", DigestSendView.as_view(), name="api-digests-send"),
+    path("reports", ReportListView.as_view(), name="api-reports"),
+    path("reports/generate", ReportGenerateView.as_view(), name="api-reports-generate"),
+    path("reports/<int:pk>/<str:kind>", ReportDownloadView.as_view(), name="api-reports-download"),
+    path("classify", ClassifyView.as_view(), name="api-classify"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
 
 urlpatterns = [
     path("health", health.live, name="health"),
     path("health/ready", health.ready, name="health-ready"),
-    path("metrics", metrics.metrics_view, name="metrics"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("webhooks/", include("detections.urls")),
-    path("api/", include("captpathfinder.api_urls")),
+    path("api/", include(api)),
 ]
 
-handler400 = "captpathfinder.errors.bad_request"
-handler403 = "captpathfinder.errors.permission_denied"
-handler404 = "captpathfinder.errors.page_not_found"
-handler500 = "captpathfinder.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"

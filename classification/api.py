@@ -5,13 +5,22 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from detections.models import Level
-from detections.serializers import StrictCharField
-
 from . import services
+from .models import Level
 
 MAX_TITLES = 1000
 MAX_TITLE_LENGTH = 10_000
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
 
 
 class ClassifyView(APIView):

@@ -3,6 +3,13 @@ from django.db import models
 from django.db.models import Q
 
 
+class Level(models.TextChoices):
+    """The seniority levels the rules decide (a title that is neither is not senior)."""
+
+    VP = "vp", "VP"
+    CSUITE = "csuite", "C-suite"
+
+
 class StoredRuleset(models.Model):
     """A ruleset written by an operator in the admin; the active one overrides the shipped file.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from captpathfinder.metrics import CLASSIFICATIONS, CLASSIFY_SECONDS
+from core.metrics import CLASSIFICATIONS, CLASSIFY_SECONDS
 
 from . import selectors
 from .engine import Classification, Ruleset, RulesetError

@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from . import services
 from .models import BackfillRun, Detection, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
+from .services.reclassification import members_reclassify
 
 
 @admin.register(TrackedField)
@@ -45,10 +45,10 @@ class SeniorMemberAdmin(admin.ModelAdmin):
         """First a dry run listing the changes; applying them is a second, confirmed POST."""
         user_ids = list(queryset.values_list("pk", flat=True))
         if request.POST.get("apply") == "yes":
-            changes, read = services.members_reclassify(dry_run=False, user_ids=user_ids)
+            changes, read = members_reclassify(dry_run=False, user_ids=user_ids)
             self.message_user(request, f"Reclassified {read} members: {len(changes)} changed.", messages.SUCCESS)
             return None
-        changes, read = services.members_reclassify(dry_run=True, user_ids=user_ids)
+        changes, read = members_reclassify(dry_run=True, user_ids=user_ids)
         context = {
             **self.admin_site.each_context(request),
             "title": "Reclassify members: dry run",

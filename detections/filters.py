@@ -2,7 +2,9 @@
 
 import django_filters
 
-from .models import Detection, Level, SeniorMember
+from classification.models import Level
+
+from .models import Detection, SeniorMember
 
 
 class _SeniorFilter(django_filters.FilterSet):

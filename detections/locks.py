@@ -16,38 +16,20 @@ Other members are never blocked.
 
 from django.db import connection
 
-# First keys of the two-key advisory locks: clear of other lock users. The intake namespace
-# is also passed to the SQL intake function (migration 0005).
+# First keys of the two-key advisory locks: clear of other lock users. The intake lock is taken by
+# the intake function (detections/sql/), which is passed its namespace.
 INTAKE_LOCK_NAMESPACE = 7201
 PROCESSING_LOCK_NAMESPACE = 7202
 
 
-def member_intake_lock(user_id: str) -> None:
-    """Hold the member's intake lock until the current transaction ends (the ORM intake path;
-    on PostgreSQL the SQL function takes it). SQLite serialises writers already."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [INTAKE_LOCK_NAMESPACE, user_id])
-
-
-def member_lock(user_id: str) -> None:
-    """Hold the member's processing lock until the current transaction ends.
-
-    PostgreSQL: a transaction-level advisory lock. SQLite (the `make run` default) opens
-    every transaction IMMEDIATE, which already serialises writers, so nothing is needed.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PROCESSING_LOCK_NAMESPACE, user_id])
-
-
 def members_lock(user_ids: list[str]) -> None:
-    """Hold several members' processing locks until the transaction ends (a backfill batch).
+    """Hold the members' processing locks until the current transaction ends, waiting for them.
 
-    Taken in sorted order in one statement; other lock holders hold one member at a time, so
-    no cycle and no deadlock can form.
+    Taken in sorted order in one statement; holders of several members (backfill,
+    reclassification) all take them so, and the others take at most one member or only try, so no
+    cycle and no deadlock can form.
     """
-    if connection.vendor == "postgresql" and user_ids:
+    if user_ids:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(u)) FROM unnest(%s::text[]) AS u ORDER BY u",
@@ -58,8 +40,6 @@ def members_lock(user_ids: list[str]) -> None:
 def members_try_lock(user_ids: list[str]) -> list[str]:
     """Take the processing locks of those members nobody else holds now; returns them (a batch processor
     skips the others, which another worker is applying)."""
-    if connection.vendor != "postgresql":
-        return list(user_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT u FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, n) "

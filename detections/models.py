@@ -2,10 +2,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-
-class Level(models.TextChoices):
-    VP = "vp", "VP"
-    CSUITE = "csuite", "C-suite"
+from classification.models import Level
 
 
 class TrackedField(models.Model):

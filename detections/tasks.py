@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from . import services
+from .services import enrichment, housekeeping, processing
 
 
 @shared_task(
@@ -17,16 +17,14 @@ def events_process_member(user_id: str) -> int:
     """Apply a member's pending events. Safe to run twice: applied events are marked in the
     same transaction, and a repeat finds nothing left. A database outage is retried; if the
     retries run out, the outbox sweep enqueues the member again."""
-    return services.member_events_process(user_id=user_id)
+    return processing.member_events_process(user_id=user_id)
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=60, max_retries=20, acks_late=True)
 def events_process_pending() -> int:
     """Apply pending events in batches until none is left (or a few seconds have passed, then
     hand over to a fresh task so other work is not starved). Safe to run any number at once."""
-    from . import batch
-
-    applied, more = batch.events_drain()
+    applied, more = processing.events_drain()
     if more:
         events_process_pending.delay()
     return applied
@@ -34,16 +32,16 @@ def events_process_pending() -> int:
 
 @shared_task(expires=50)
 def events_sweep_unprocessed() -> int:
-    return services.events_sweep_unprocessed()
+    return processing.events_sweep_unprocessed()
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, max_retries=5)
 def member_enrich(user_id: str) -> bool:
     # HTTP retries are bounded inside the community client; a final failure is recorded on
     # the member rather than retried here.
-    return services.member_enrich(user_id=user_id)
+    return enrichment.member_enrich(user_id=user_id)
 
 
 @shared_task(expires=3600)
 def events_purge_old() -> int:
-    return services.events_purge_old()
+    return housekeeping.events_purge_old()

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from .api import CommunityWebhookEventView, CommunityWebhookView
+from .webhook import community_webhook
 
 urlpatterns = [
-    path("community", CommunityWebhookView.as_view(), name="webhook-community"),
-    path("community/<str:event_name>", CommunityWebhookEventView.as_view(), name="webhook-community-event"),
+    path("community", community_webhook, name="webhook-community"),
+    path("community/<str:event_name>", community_webhook, name="webhook-community-event"),
 ]

@@ -41,8 +41,7 @@ class DigestAdmin(admin.ModelAdmin):
     def build_view(self, request):
         """Build this week's digest now (POST only: it changes data) and queue its sending."""
         if request.method == "POST":
-            digest = services.digest_build_weekly()
-            services.deliveries_send_enqueue()
+            digest = services.digest_build_and_send()
             self.message_user(request, f"{digest}: {digest.detection_count} detections, {digest.chunk_count} chunks.")
         return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
 

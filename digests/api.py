@@ -70,10 +70,12 @@ class DigestSendView(APIView):
         serializer.is_valid(raise_exception=True)
         options = serializer.validated_data
         with transaction.atomic():
-            digest = services.digest_build_weekly() if options["build"] else None
+            # Building queues the sending of everything due once this commits, revived ones included.
+            digest = services.digest_build_and_send() if options["build"] else None
             resent = services.deliveries_resend() if options["resend_dead"] else 0
             due = services.deliveries_make_due()
-            transaction.on_commit(services.deliveries_send_enqueue)
+            if digest is None:
+                transaction.on_commit(services.deliveries_send_enqueue)
         body = {
             "digest": {"week_ending": digest.week_ending, "detections": digest.detection_count} if digest else None,
             "resent": resent,

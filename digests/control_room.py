@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from tenacity import retry, retry_if_exception_type
 
-from captpathfinder.metrics import AA_CALL_SECONDS, timed
+from core.metrics import AA_CALL_SECONDS, timed
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +58,6 @@ _quick_retry = retry(
     wait=_quick_wait,
     reraise=True,
 )
-
-
-def control_room_configured() -> bool:
-    return bool(settings.AA_CONTROL_ROOM_URL and settings.AA_USERNAME and settings.AA_API_KEY)
 
 
 def string_inputs(values: dict[str, str]) -> dict:

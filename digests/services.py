@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from captpathfinder.metrics import DELIVERIES
+from core.metrics import DELIVERIES
 from detections.models import Detection
 
 from . import rendering
@@ -81,29 +81,19 @@ def digest_build_weekly(*, now: datetime | None = None) -> Digest:
 
 
 def _detections_link(digest: Digest, chunk_of: dict[int, int]) -> None:
-    """Point each detection at its digest and chunk: one statement on PostgreSQL (bulk_update's
-    per-row CASE took seconds for a 10,000-detection week), one per chunk elsewhere."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE detections_detection AS d SET digest_id = %s, digest_chunk = v.chunk "
-                "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, chunk) WHERE d.id = v.id",
-                [digest.pk, list(chunk_of), list(chunk_of.values())],
-            )
-        return
-    by_chunk: dict[int, list[int]] = {}
-    for pk, number in chunk_of.items():
-        by_chunk.setdefault(number, []).append(pk)
-    for number, pks in by_chunk.items():
-        Detection.objects.filter(pk__in=pks).update(digest=digest, digest_chunk=number)
+    """Point each detection at its digest and chunk in one statement (bulk_update's per-row CASE
+    took seconds for a 10,000-detection week)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE detections_detection AS d SET digest_id = %s, digest_chunk = v.chunk "
+            "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, chunk) WHERE d.id = v.id",
+            [digest.pk, list(chunk_of), list(chunk_of.values())],
+        )
 
 
 def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
-    """Insert the rendered deliveries. On PostgreSQL with server-side parameters: Django's
-    client-side binding escaped the megabytes of rendered content character by character."""
-    if connection.vendor != "postgresql":
-        DigestDelivery.objects.bulk_create(deliveries, batch_size=500)
-        return
+    """Insert the rendered deliveries with server-side parameters: Django's client-side binding
+    escaped the megabytes of rendered content character by character."""
     from psycopg.types.json import Jsonb
 
     now = timezone.now()
@@ -118,6 +108,15 @@ def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
             "VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', '', %s, %s)",
             rows,
         )
+
+
+def digest_build_and_send(*, now: datetime | None = None) -> Digest:
+    """Build this week's digest (unless built) and have its deliveries sent once it is committed:
+    what Friday's schedule, the admin's button and the API do."""
+    with transaction.atomic():
+        digest = digest_build_weekly(now=now)
+        transaction.on_commit(deliveries_send_enqueue)
+    return digest
 
 
 def deliveries_send_enqueue() -> None:

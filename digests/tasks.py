@@ -7,10 +7,8 @@ from . import services
 
 @shared_task(acks_late=True)
 def digest_build_weekly() -> int:
-    """Friday 17:00 America/New_York (see captpathfinder/schedules.py). Safe to run twice."""
-    digest = services.digest_build_weekly()
-    services.deliveries_send_enqueue()
-    return digest.pk
+    """Friday 17:00 America/New_York (see core/schedules.py). Safe to run twice."""
+    return services.digest_build_and_send().pk
 
 
 @shared_task(expires=50)

@@ -13,7 +13,8 @@ from django.db.models import Case, Count, Min, Q, QuerySet, When
 from django.db.models.functions import TruncDate
 from django.http import FileResponse, Http404
 
-from detections.models import Detection, Level, RawEvent, SeniorMember
+from classification.models import Level
+from detections.models import Detection, RawEvent, SeniorMember
 
 from .months import Month, local_zone
 

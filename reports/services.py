@@ -12,8 +12,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from captpathfinder.metrics import REPORT_SECONDS
 from classification.services import ruleset_active
+from core.metrics import REPORT_SECONDS
 
 from . import rendering, selectors
 from .models import Report

@@ -8,7 +8,7 @@ from .months import Month
 
 @shared_task(acks_late=True)
 def report_generate_month_end() -> str | None:
-    """Days 28-31 at 23:55 America/New_York (see captpathfinder/schedules.py); acts on the last day."""
+    """Days 28-31 at 23:55 America/New_York (see core/schedules.py); acts on the last day."""
     report = services.report_generate_month_end()
     return str(report) if report else None
 

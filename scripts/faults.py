@@ -32,6 +32,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pgserver import throwaway_server  # noqa: E402  (scripts/, beside this file)
+
 from benchmarks.throughput import run as stack  # noqa: E402  (process helpers shared with make bench)
 
 # Servers this suite restarts itself (Redis after its outage): they outlive a scenario's stack.
@@ -299,13 +301,13 @@ def scenario_postgres_restart(tmp: Path, args) -> Row:
     def fault(services: Stack) -> None:
         from django.db import connection
 
-        pg_ctl = os.path.join(os.environ.get("PG_BIN", ""), "pg_ctl")
-        cmd = [pg_ctl, "-D", os.environ["WITH_SERVICES_PGDATA"], "-o", os.environ["WITH_SERVICES_PG_OPTIONS"]]
-        cmd += ["-l", f"{os.environ['WITH_SERVICES_DIR']}/pg.log", "-m", "fast", "-w", "restart"]
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        postgres = throwaway_server(
+            Path(os.environ["WITH_SERVICES_DIR"]),
+            port=int(os.environ["WITH_SERVICES_PG_PORT"]),
+            durable=os.environ["WITH_SERVICES_PG_DURABLE"] == "1",
+        )
         connection.close()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        postgres.restart()
         connection.close()
 
     return under_load(row, Stack(tmp).supervise(), args, seed=13, fault=fault)

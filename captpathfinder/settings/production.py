@@ -12,6 +12,7 @@ from .base import env
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+env.str("DATABASE_URL")  # no embedded default in production: the service's own PostgreSQL
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")

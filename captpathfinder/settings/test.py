@@ -3,11 +3,11 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import env
 
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if not (env.str("DATABASE_URL", default="") and env.str("CELERY_BROKER_URL", default="")):
     raise ImproperlyConfigured(
-        "The test suite runs against PostgreSQL and Redis: use `make test`, which starts "
+        "The test suite runs against its own PostgreSQL and Redis: use `make test`, which starts "
         "throwaway servers, or set DATABASE_URL and CELERY_BROKER_URL yourself."
     )
 

@@ -1,15 +1,15 @@
-"""`make run`'s embedded default: SQLite and a filesystem broker, web + worker + beat under honcho."""
+"""`make run` (scripts/run.py) on its embedded defaults: PostgreSQL from the wheel, a filesystem broker."""
 
 import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import wait_until
@@ -24,24 +24,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_procfile_serves_the_webhook_on_sqlite_with_no_other_service(tmp_path):
+def test_make_run_serves_the_webhook_with_nothing_but_python(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "PG_BIN"}}
     env.update(
         DJANGO_SETTINGS_MODULE="captpathfinder.settings.local",
         CAPTPATHFINDER_VAR_DIR=str(tmp_path),
         WEB_PORT=str(port),
-        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+        # No system PostgreSQL on the way: the server comes from the wheel or not at all.
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
     )
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    honcho = subprocess.Popen(
-        [str(Path(sys.executable).parent / "honcho"), "-f", "Procfile.dev", "start"],
+    run = subprocess.Popen(
+        [sys.executable, "scripts/run.py"],
         cwd=ROOT,
         env=env,
-        stdout=open(tmp_path / "honcho.log", "w"),  # noqa: SIM115
+        stdout=open(tmp_path / "run.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    database = f"postgresql://postgres@/captpathfinder?host={tmp_path / 'postgres'}"
     try:
         body = {"userId": "2000", "username": "John Doe", "profileField": "Job Title", "value": "VP of Sales"}
         request = urllib.request.Request(
@@ -57,17 +58,24 @@ def test_procfile_serves_the_webhook_on_sqlite_with_no_other_service(tmp_path):
             except OSError:
                 return None
 
-        status, reply = wait_until(post, timeout=60, interval=0.5, message="the web process to answer")
+        status, reply = wait_until(post, timeout=120, interval=0.5, message="the web process to answer")
         assert (status, reply["status"]) == (202, "accepted")
 
         def member_level():
-            with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+            with psycopg.connect(database) as db:
                 row = db.execute("SELECT level FROM detections_seniormember WHERE user_id = '2000'").fetchone()
             return row and row[0]
 
         assert wait_until(member_level, timeout=60, message="the worker to apply the event") == "vp"
-        with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # the ORM intake path's pending row, cleared
+        with psycopg.connect(database) as db:
+            server = db.execute("SHOW data_directory").fetchone()[0]
             assert db.execute("SELECT count(*) FROM detections_pendingevent").fetchone()[0] == 0
+        assert Path(server) == tmp_path / "postgres"  # the embedded server, its data under var/
     finally:
-        os.killpg(honcho.pid, signal.SIGTERM)
-        honcho.wait(timeout=30)
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(timeout=60)
+
+    log = (tmp_path / "run.log").read_text()
+    assert "PostgreSQL stopped" in log, log[-2000:]
+    with pytest.raises(psycopg.OperationalError):  # stopped with the service
+        psycopg.connect(database, connect_timeout=2)

@@ -1,8 +1,10 @@
-"""Migration 0006: unprocessed events move onto the pending list, and raw event pages keep room."""
+"""The intake function's migrations, and the installed function against its file."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+
+from detections.sql import INTAKE_FUNCTION, intake_function_sql
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,3 +56,27 @@ def test_the_migration_reverses_to_the_previous_intake_function():
             assert cursor.fetchone()[0] is None
     finally:
         migrate()
+
+
+def installed_definition(cursor, schema: str) -> str:
+    cursor.execute(
+        "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.proname = %s AND n.nspname = %s",
+        [INTAKE_FUNCTION, schema],
+    )
+    (definition,) = cursor.fetchone()
+    return definition.replace(f"{schema}.{INTAKE_FUNCTION}", INTAKE_FUNCTION)
+
+
+def test_the_installed_intake_function_is_its_newest_file():
+    """Installs the file in a schema of its own and compares what PostgreSQL made of both: an edit
+    to the file that no migration installed fails here."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        installed = installed_definition(cursor, "public")
+        cursor.execute("CREATE SCHEMA intake_check")
+        cursor.execute("SET LOCAL search_path = intake_check")
+        cursor.execute(intake_function_sql())
+        from_file = installed_definition(cursor, "intake_check")
+        transaction.set_rollback(True)
+
+    assert from_file == installed

@@ -12,7 +12,7 @@ from django.db import connection
 from captpathfinder.celery import app as celery_app
 from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from tests.conftest import profile_update, wait_until
-from tests.detections.replay import replay
+from tests.detections.replay import replay_titles
 from tests.fixtures.worker import broker_unreachable, database_url_for_tests
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -73,7 +73,7 @@ def test_per_member_order_holds_with_concurrent_workers(webhook, start_worker):
             sent.append((member, title))
 
     wait_until(all_processed, timeout=120, message="all events to be processed")
-    expected_members, expected_detections = replay(sent)
+    expected_members, expected_detections = replay_titles(sent)
     actual_members = {m.user_id: (m.title, m.level) for m in SeniorMember.objects.all()}
     assert actual_members == expected_members
     actual_detections = Counter(Detection.objects.values_list("user_id", "kind", "level", "title"))

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from detections.services import members_reclassify
+from detections.services.reclassification import members_reclassify
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from detections import backfill
 from detections.community import CommunityClient, CommunityError, community_configured
 from detections.models import BackfillRun
+from detections.services import backfill
 
 _LOG_EVERY_SECONDS = 5.0
 

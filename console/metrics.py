@@ -1,0 +1,61 @@
+"""Gauges read from the database at each scrape, so they are right whichever process did the work."""
+
+from django.db import DatabaseError
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+
+from .selectors import deliveries_overview, event_backlog, members_by_level, recent_detections_by_level
+
+
+class DatabaseCollector:
+    """Backlog, queue lag, pending deliveries, members, recent detections."""
+
+    def describe(self):
+        # Registering would otherwise call collect(), i.e. query the database at start-up.
+        return []
+
+    def collect(self):
+        now = timezone.now()
+        try:
+            backlog = event_backlog(now=now)
+        except DatabaseError:
+            yield _gauge("captpathfinder_database_up", "1 when the database answers the scrape's queries.", 0)
+            return
+        yield _gauge("captpathfinder_database_up", "1 when the database answers the scrape's queries.", 1)
+        yield _gauge("captpathfinder_events_unprocessed", "Raw events waiting to be processed.", backlog["unprocessed"])
+        yield _gauge(
+            "captpathfinder_events_oldest_unprocessed_age_seconds",
+            "Age of the oldest unprocessed raw event (queue lag); 0 when none.",
+            backlog["oldest_unprocessed_age_seconds"] or 0,
+        )
+        deliveries = deliveries_overview()
+        status = GaugeMetricFamily(
+            "captpathfinder_digest_deliveries", "Digest deliveries by status.", labels=["status"]
+        )
+        for name in ("pending", "sending", "failed_will_retry", "dead", "sent"):
+            status.add_metric([name], deliveries[name])
+        yield status
+        last_sent = GaugeMetricFamily(
+            "captpathfinder_digest_last_sent_timestamp_seconds",
+            "When a digest delivery last went out, per channel (0: never).",
+            labels=["channel"],
+        )
+        for channel, sent_at in deliveries["last_sent_at"].items():
+            last_sent.add_metric([channel], sent_at.timestamp() if sent_at else 0)
+        yield last_sent
+        members = GaugeMetricFamily(
+            "captpathfinder_senior_members", "Current senior members by level.", labels=["level"]
+        )
+        recent = GaugeMetricFamily(
+            "captpathfinder_detections_last_24h", "Detections in the last 24 hours by level.", labels=["level"]
+        )
+        counts, last_day = members_by_level(), recent_detections_by_level(now=now)
+        for level in ("vp", "csuite"):
+            members.add_metric([level], counts[level])
+            recent.add_metric([level], last_day[level])
+        yield members
+        yield recent
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)

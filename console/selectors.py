@@ -1,0 +1,110 @@
+"""Figures across the apps: GET /api/stats, the admin's health panel and the metrics gauges."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Min, Q
+from django.utils import timezone
+
+from classification.models import Level
+from classification.services import ruleset_active
+from detections.models import Detection, PendingEvent, SeniorMember
+from digests.models import Channel, DigestDelivery
+from reports.models import Report
+
+Status = DigestDelivery.Status
+
+
+def members_by_level() -> dict[str, int]:
+    counts = SeniorMember.objects.aggregate(
+        total=Count("user_id"), **{level: Count("user_id", filter=Q(level=level)) for level in Level.values}
+    )
+    return counts
+
+
+def recent_detections_by_level(*, now: datetime, hours: int = 24) -> dict[str, int]:
+    since = now - timedelta(hours=hours)
+    return Detection.objects.filter(detected_at__gte=since).aggregate(
+        **{level: Count("id", filter=Q(level=level)) for level in Level.values}
+    )
+
+
+def event_backlog(*, now: datetime) -> dict:
+    """Raw events waiting to be processed, and how long the oldest has waited."""
+    backlog = PendingEvent.objects.aggregate(n=Count("event_id"), oldest=Min("received_at"))
+    oldest = backlog["oldest"]
+    return {
+        "unprocessed": backlog["n"],
+        "oldest_unprocessed_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+    }
+
+
+def deliveries_overview() -> dict:
+    counts = dict(DigestDelivery.objects.values_list("status").annotate(n=Count("id")).order_by())
+    last_sent = dict(
+        DigestDelivery.objects.filter(status=Status.SENT).values_list("channel").annotate(at=Max("sent_at")).order_by()
+    )
+    return {
+        "pending": counts.get(Status.PENDING, 0),
+        "sending": counts.get(Status.SENDING, 0),
+        "failed_will_retry": counts.get(Status.RETRYING, 0),
+        "dead": counts.get(Status.DEAD, 0),
+        "sent": counts.get(Status.SENT, 0),
+        "last_sent_at": {channel: last_sent.get(channel) for channel in Channel.values},
+    }
+
+
+def detections_since(*, now: datetime) -> dict:
+    week, month = now - timedelta(days=7), now - timedelta(days=30)
+    return Detection.objects.aggregate(
+        last_7_days=Count("id", filter=Q(detected_at__gte=week)),
+        last_30_days=Count("id", filter=Q(detected_at__gte=month)),
+        promotions_last_30_days=Count("id", filter=Q(detected_at__gte=month, kind=Detection.Kind.PROMOTION)),
+        not_yet_in_a_digest=Count("id", filter=Q(digest__isnull=True)),
+    )
+
+
+def latest_report() -> dict | None:
+    report = Report.objects.order_by("-month").first()
+    if report is None:
+        return None
+    return {
+        "month": f"{report.month:%Y-%m}",
+        "status": report.status,
+        "complete": report.is_complete,
+        "generated_at": report.generated_at,
+        "detection_count": report.detection_count,
+    }
+
+
+def schedules_next_runs(*, now: datetime) -> list[dict]:
+    """The periodic tasks as beat sees them: enabled or paused, last run, next run."""
+    from django_celery_beat.models import PeriodicTask
+
+    rows = []
+    for task in PeriodicTask.objects.select_related("crontab", "interval").order_by("name"):
+        schedule = task.schedule
+        last = task.last_run_at or now
+        rows.append(
+            {
+                "name": task.name,
+                "enabled": task.enabled,
+                "last_run_at": task.last_run_at,
+                "next_run_at": now + schedule.remaining_estimate(last) if task.enabled else None,
+            }
+        )
+    return rows
+
+
+def stats_overview(*, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    return {
+        "generated_at": now,
+        "members": members_by_level(),
+        "detections": detections_since(now=now),
+        "events": event_backlog(now=now),
+        "deliveries": deliveries_overview(),
+        "latest_report": latest_report(),
+        "rules_version": ruleset_active().version,
+    }

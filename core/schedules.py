@@ -1,0 +1,131 @@
+"""Every periodic task, declared once, here.
+
+`periodic_tasks_sync()` writes these into django-celery-beat's tables (after every
+migrate, and by `manage.py sync_schedules`), where operators see them in the admin and can
+pause them: an operator's `enabled` choice survives a sync; the timing and task do not,
+because code is their source of truth. An entry that runs one of the project's tasks and is no
+longer declared here is deleted by the sync.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    description: str
+    # Exactly one of `crontab` (five cron fields, in settings.TIME_ZONE) or `every_seconds`.
+    crontab: tuple[str, str, str, str, str] | None = None  # minute, hour, day_of_month, month, day_of_week
+    every_seconds: int | None = None
+    expires_seconds: int | None = None
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(
+        name="digest: build the weekly digest",
+        task="digests.tasks.digest_build_weekly",
+        # Fridays at 17:00 America/New_York, on both sides of the daylight-saving changes.
+        crontab=("0", "17", "*", "*", "5"),
+        description="Build this week's digest from every detection not yet in one, then send it.",
+        expires_seconds=6 * 3600,
+    ),
+    Schedule(
+        name="digest: send due deliveries",
+        task="digests.tasks.deliveries_send_due",
+        # Every minute: deliveries whose retry time has come, and any left by a crashed worker.
+        every_seconds=60,
+        description="Send digest deliveries that are due (first attempts and scheduled retries).",
+        expires_seconds=50,
+    ),
+    Schedule(
+        name="report: month-end report",
+        task="reports.tasks.report_generate_month_end",
+        # Days 28-31 at 23:55 America/New_York; the task acts only when tomorrow is the 1st
+        # (cron cannot say "last day of the month").
+        crontab=("55", "23", "28-31", "*", "*"),
+        description="Generate the month's report on its last day (and any month missed before).",
+        expires_seconds=3 * 3600,
+    ),
+    Schedule(
+        name="report: catch up missed months",
+        task="reports.tasks.reports_catch_up",
+        # Every day at 06:00 America/New_York: months whose report is missing, failed or
+        # generated before the month was over (the 23:55 run misses the last five minutes).
+        crontab=("0", "6", "*", "*", "*"),
+        description="Generate ended months whose report is missing, failed or incomplete.",
+        expires_seconds=6 * 3600,
+    ),
+    Schedule(
+        name="housekeeping: purge old raw events",
+        task="detections.tasks.events_purge_old",
+        # Every day at 02:00 America/New_York.
+        crontab=("0", "2", "*", "*", "*"),
+        description="Delete processed raw events older than EVENTS_RETENTION_DAYS (14 by default).",
+        expires_seconds=3600,
+    ),
+    Schedule(
+        name="outbox: sweep unprocessed events",
+        task="detections.tasks.events_sweep_unprocessed",
+        # Every minute: events stored while the broker or the workers were down get enqueued.
+        every_seconds=60,
+        description="Re-enqueue members whose events are unprocessed past EVENTS_SWEEP_AFTER_SECONDS.",
+        expires_seconds=50,
+    ),
+)
+
+
+def periodic_tasks_sync(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
+    """Create or update the beat entries for `schedules`, delete the project's undeclared ones;
+    returns the declared names."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    with transaction.atomic():
+        declared = [schedule.name for schedule in schedules]
+        for stale in PeriodicTask.objects.exclude(name__in=declared):
+            if stale.task.startswith(_project_task_prefixes()):
+                stale.delete()
+        for schedule in schedules:
+            fields = {
+                "task": schedule.task,
+                "description": schedule.description,
+                "expire_seconds": schedule.expires_seconds,
+                "kwargs": json.dumps({}),
+                "crontab": None,
+                "interval": None,
+            }
+            if schedule.crontab is not None:
+                minute, hour, day_of_month, month_of_year, day_of_week = schedule.crontab
+                fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                    minute=minute,
+                    hour=hour,
+                    day_of_month=day_of_month,
+                    month_of_year=month_of_year,
+                    day_of_week=day_of_week,
+                    timezone=settings.TIME_ZONE,
+                )
+            else:
+                fields["interval"], _ = IntervalSchedule.objects.get_or_create(
+                    every=schedule.every_seconds, period=IntervalSchedule.SECONDS
+                )
+            PeriodicTask.objects.update_or_create(name=schedule.name, defaults=fields)
+    return declared
+
+
+def _project_task_prefixes() -> tuple[str, ...]:
+    """ "detections.", "digests.", …: the apps at the top of this repository (third-party entries,
+    such as Celery's own, are left alone)."""
+    root = Path(settings.BASE_DIR).resolve()
+    return tuple(f"{config.name}." for config in apps.get_app_configs() if Path(config.path).resolve().parent == root)
+
+
+def periodic_tasks_sync_after_migrate(sender, using="default", **kwargs) -> None:
+    periodic_tasks_sync()

@@ -1,0 +1,109 @@
+"""The two inSided webhook payloads and the webhook's replies: validated and described from here.
+
+One declaration per payload (pydantic): the webhook validates with it, and the OpenAPI schema is
+generated from it (detections.schema), so the rules are written once. pydantic's core validates a
+usual delivery in a few microseconds, where a DRF serializer took more CPU than storing the event.
+Each text limit is the column's, so what passes can be stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from django.utils import timezone
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+MAX_USER_ID_LENGTH = 64
+MAX_NAME_LENGTH = 255
+MAX_TITLE_LENGTH = 1000
+
+
+def _user_id(value: Any) -> str:
+    """inSided sends userId as a string in profile updates and as an integer in registrations."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be a non-empty string or a non-negative integer")
+    text = str(value).strip()
+    if not text or (isinstance(value, int) and value < 0):
+        raise ValueError("must be a non-empty string or a non-negative integer")
+    if len(text) > MAX_USER_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_USER_ID_LENGTH} characters")
+    return text
+
+
+def _iso_text(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+def _storable_moment(value: datetime) -> datetime:
+    """Aware (a moment without an offset is New York time, as the service's dates are), and one
+    PostgreSQL can store: 9999-12-31T23:59:59 in New York is already past year 9999 in UTC."""
+    moment = value if timezone.is_aware(value) else timezone.make_aware(value)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    return moment
+
+
+UserId = Annotated[
+    str,
+    BeforeValidator(_user_id),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID_LENGTH},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NAME_LENGTH)]
+FieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH)]
+# A profile field's value as the member typed it: kept untrimmed, so a repeat is recognised exactly.
+FieldValue = Annotated[str, StringConstraints(max_length=MAX_TITLE_LENGTH)]
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_storable_moment),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+
+
+class _Payload(BaseModel):
+    # Fields inSided may add later are ignored, as they were by every earlier version.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ProfileUpdated(_Payload):
+    """`integration.UserProfileUpdated`: one delivery per changed profile field."""
+
+    userId: UserId
+    username: Name = ""
+    profileFieldId: str | int | None = None
+    profileField: FieldName
+    value: FieldValue | None = Field(description="The new value; null when the member cleared the field.")
+    oldValue: FieldValue | None = None
+    country: Name | None = Field(default=None, description="Not sent by inSided; accepted from other senders.")
+    company: Name | None = Field(default=None, description="Not sent by inSided; accepted from other senders.")
+    joined_at: Moment | None = Field(default=None, description="Not sent by inSided; accepted from other senders.")
+
+
+class UserRegistered(_Payload):
+    """`IdentityAccess.UserRegistered`: the profile is fetched from the community API."""
+
+    userId: UserId
+    date: Moment | None = None
+
+
+class WebhookReply(BaseModel):
+    status: Literal["accepted", "duplicate", "ignored"]
+    event_id: int | None = Field(description="The stored event (for a duplicate, the one it repeats).")
+
+
+class WebhookError(BaseModel):
+    error: str = Field(description="A stable code: invalid, parse_error, not_authenticated, …")
+    detail: str = Field(description="What is wrong, for a person.")
+    fields: dict[str, list[str]] | None = Field(default=None, description="Per-field messages.")

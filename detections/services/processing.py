@@ -1,0 +1,218 @@
+"""Applying stored events to members: in batches of many members, or for one member.
+
+A worker takes members with pending events, oldest first, locks those no other holder has (the
+per-member processing lock, detections.locks), and applies all their events in id order through
+the member state machine (services.members), writing the lot with a few bulk statements. The
+per-member task is the same thing for a batch of one member, which waits for its lock; it exists
+for registrations, whose community profile is fetched outside any transaction, and for the outbox
+sweep. Per-member order and exactly-once hold either way: a member's events are applied by one
+lock holder, in order, and marked processed in the same transaction as their effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .. import selectors
+from ..community import CommunityClient, CommunityError, CommunityProfile, community_configured
+from ..locks import members_lock, members_try_lock
+from ..models import PendingEvent, RawEvent, TrackedField
+from .intake import events_processing_wake
+from .members import MemberChange, MemberStates
+
+logger = logging.getLogger(__name__)
+
+EventType = RawEvent.EventType
+Outcome = RawEvent.Outcome
+
+Profiles = dict[int, CommunityProfile | None]
+
+
+def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
+    """Apply the pending events of up to `max_members` members; returns (events, members seen).
+
+    Members with a registration pending are handed to `member_events_process`, which fetches
+    their profile outside any transaction.
+    """
+    from ..tasks import events_process_member
+
+    with transaction.atomic():
+        candidates = selectors.members_with_pending_events(limit=max_members)
+        if not candidates:
+            return 0, 0  # nothing written: no round trip for the commit setting either
+        locked = members_try_lock(candidates)
+        if len(locked) < len(candidates):
+            # Another holder may have read those members' events before the latest arrived, and
+            # the wake-up those events brought is this batch: look again once the holder is done.
+            transaction.on_commit(events_processing_wake)
+        events = list(selectors.events_pending_for_members(user_ids=locked))
+        registering = {e.user_id for e in events if e.event_type == EventType.USER_REGISTERED}
+        events = [e for e in events if e.user_id not in registering]
+        _events_apply(events, profiles={})
+        for user_id in registering:
+            transaction.on_commit(lambda user_id=user_id: events_process_member.delay(user_id))
+    return len(events), len(candidates)
+
+
+def member_events_process(*, user_id: str) -> int:
+    """Apply every pending event of one member, waiting for its lock; returns how many."""
+    profiles = _registration_profiles_fetch(user_id=user_id)
+    with transaction.atomic():
+        members_lock([user_id])
+        events = list(selectors.events_pending_for_members(user_ids=[user_id]))
+        _events_apply(events, profiles=profiles)
+    return len(events)
+
+
+def _events_apply(events: list[RawEvent], *, profiles: Profiles) -> None:
+    """Apply `events` (id order, their members locked) and mark them processed, in the caller's
+    transaction; new members without a company or country are enriched after commit."""
+    if not events:
+        return
+    _commit_without_waiting_for_disk()
+    now = timezone.now()
+    states = MemberStates({e.user_id for e in events}, now=now)
+    for event in events:
+        change = change_from_event(event, profiles)
+        event.outcome = Outcome.PROFILE_UNAVAILABLE if change is None else states.apply(change)
+    states.save()
+    events_mark_processed(events, at=now)
+    enrich = states.created_lacking_attributes()
+    if enrich and community_configured():
+        from ..tasks import member_enrich
+
+        transaction.on_commit(lambda: [member_enrich.delay(user_id) for user_id in sorted(enrich)])
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """This transaction's commit does not wait for its WAL to reach disk.
+
+    A batch writes far more WAL than an intake call, and intake commits queued behind its flush:
+    with durable commits the webhook's p99 doubled. Safe here, unlike at intake: a crash can lose
+    only whole recent batches — their effects and their events' processed marks together — and
+    those events are then pending again and applied once, later. Intake still commits durably.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def change_from_event(event: RawEvent, profiles: Profiles) -> MemberChange | None:
+    """What a stored event says happened to its member; None for a registration whose profile
+    could not be had."""
+    if event.event_type == EventType.USER_REGISTERED:
+        profile = profiles.get(event.id)
+        if profile is None or profile.job_title is None:
+            return None
+        return MemberChange(
+            user_id=event.user_id,
+            title=profile.job_title,
+            username=profile.username or event.username,
+            attributes=profile_attributes(profile),
+            event=event,
+        )
+    if event.field_role in (TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY):
+        return MemberChange(user_id=event.user_id, attributes={event.field_role: event.value.strip()}, event=event)
+    return MemberChange(
+        user_id=event.user_id,
+        title=event.value,
+        username=event.username,
+        attributes=payload_attributes(event.payload),
+        event=event,
+    )
+
+
+def profile_attributes(profile: CommunityProfile) -> dict:
+    attributes = {"country": profile.country, "company": profile.company, "joined_at": profile.joined_at}
+    return {name: value for name, value in attributes.items() if value}
+
+
+def payload_attributes(payload: dict) -> dict:
+    """Country, company and joined_at when the webhook carried them (validated at the door)."""
+    attributes = {}
+    for name in ("country", "company"):
+        if isinstance(payload.get(name), str) and payload[name].strip():
+            attributes[name] = payload[name].strip()
+    joined_at = payload.get("joined_at")
+    if isinstance(joined_at, str):
+        try:
+            parsed = parse_datetime(joined_at)
+        except ValueError:  # well formed, but no such moment
+            parsed = None
+        if parsed is not None:
+            attributes["joined_at"] = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    return attributes
+
+
+def events_mark_processed(events: list[RawEvent], *, at: datetime) -> None:
+    """Record applied events' outcomes and take them off the pending list; call it in the
+    transaction that applied them, so the pending list holds exactly the unprocessed events.
+
+    One UPDATE per outcome: bulk_update's per-row CASE expressions cost a batch more than that.
+    """
+    by_outcome: dict[str, list[int]] = {}
+    for event in events:
+        event.processed_at = at
+        by_outcome.setdefault(event.outcome, []).append(event.pk)
+    for outcome, ids in by_outcome.items():
+        RawEvent.objects.filter(pk__in=ids).update(outcome=outcome, processed_at=at)
+    PendingEvent.objects.filter(event_id__in=[event.pk for event in events]).delete()
+
+
+def _registration_profiles_fetch(*, user_id: str) -> Profiles:
+    """Profiles for the member's pending registrations, fetched before taking the lock.
+
+    HTTP calls are kept out of the database transaction; None marks a profile that could not
+    be had (unconfigured API or a final failure).
+    """
+    pending = list(
+        selectors.events_pending_for_members(user_ids=[user_id])
+        .filter(event_type=EventType.USER_REGISTERED)
+        .values_list("id", flat=True)
+    )
+    if not pending:
+        return {}
+    profile = None
+    if community_configured():
+        try:
+            profile = CommunityClient().profile_get(user_id)
+        except (CommunityError, OSError) as exc:
+            logger.warning("profile of registered member %s unavailable: %s", user_id, exc)
+    else:
+        logger.warning("member %s registered but COMMUNITY_API_URL is not configured", user_id)
+    return dict.fromkeys(pending, profile)
+
+
+def events_drain(*, max_seconds: float = 5.0, max_members: int = 500) -> tuple[int, bool]:
+    """Apply batches while they come back full (a backlog), until the time is up.
+
+    Returns (events applied, whether it stopped for time while still finding a backlog). A
+    batch that is not full ends the drain: what arrives next comes with its own wake-up, and
+    tiny batches cost more in queries than they apply.
+    """
+    deadline, total = time.monotonic() + max_seconds, 0
+    while time.monotonic() < deadline:
+        applied, members = events_process_batch(max_members=max_members)
+        total += applied
+        if members < max_members:
+            return total, False
+    return total, True
+
+
+def events_sweep_unprocessed(*, older_than_seconds: int | None = None, limit: int = 1000) -> int:
+    """Re-enqueue members whose events were never processed (broker or worker outage)."""
+    from ..tasks import events_process_member
+
+    age = settings.EVENTS_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    members = selectors.members_with_stale_events(received_before=timezone.now() - timedelta(seconds=age), limit=limit)
+    for user_id in members:
+        events_process_member.delay(user_id)
+    if members:
+        logger.info("outbox sweep re-enqueued %d member(s)", len(members))
+    return len(members)

@@ -1,0 +1,148 @@
+"""POST /webhooks/community[/<event name>]: every inSided delivery, whatever its outcome.
+
+A plain Django view rather than DRF's: DRF's request wrapping, negotiation and serializers cost
+more CPU than storing the event. `WebhookMiddleware` hands the webhook's URLs to it ahead of the
+browser middleware (sessions, CSRF, users, messages), which means nothing to a machine posting
+JSON with its own credentials. The checks, in order: size (413), credentials (401), method (405),
+rate (429), event name (404), body (400, 415), fields (400); then the event is stored (202) or
+the database is away (503). Errors are the API's JSON (core.errors).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.urls import Resolver404, get_script_prefix, resolve, reverse
+from django.views.decorators.csrf import csrf_exempt
+from pydantic import ValidationError as PayloadInvalid
+from rest_framework import exceptions, status
+
+from core.errors import error_reply
+from core.metrics import WEBHOOKS, request_exception_count
+from core.throttling import WebhookRateThrottle
+
+from .authentication import WebhookAuthentication
+from .models import RawEvent
+from .parsers import json_body_parse
+from .payloads import ProfileUpdated, UserRegistered
+from .services.intake import IncomingEvent, Receipt, event_receive
+
+EventType = RawEvent.EventType
+PAYLOADS = {EventType.PROFILE_UPDATED: ProfileUpdated, EventType.USER_REGISTERED: UserRegistered}
+MAX_DELIVERY_ID_LENGTH = 255
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+@csrf_exempt
+def community_webhook(request, event_name: str = EventType.PROFILE_UPDATED) -> JsonResponse:
+    try:
+        receipt = _receive(request, event_name)
+    except Exception as exc:
+        response = error_reply(exc, request)
+        if response is None:
+            raise  # a bug: Django's JSON 500, logged and counted
+        if response.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            response["Allow"] = "POST"
+        WEBHOOKS.labels(outcome=f"rejected_{response.status_code}").inc()
+        return response
+    WEBHOOKS.labels(outcome=receipt.status).inc()
+    return JsonResponse(
+        {"status": receipt.status, "event_id": receipt.event_id},
+        status=status.HTTP_202_ACCEPTED,
+        json_dumps_params={"separators": (",", ":")},
+    )
+
+
+def _receive(request, event_name: str) -> Receipt:
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit():
+        raise exceptions.ParseError("Content-Length is not a number.")
+    if int(declared) > limit or len(request.body) > limit:  # before authentication reads a signed body
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    _authenticate(request)
+    if request.method != "POST":
+        raise exceptions.MethodNotAllowed(request.method)
+    throttle = WebhookRateThrottle()
+    if not throttle.allow_request(request, None):
+        raise exceptions.Throttled(wait=throttle.wait())
+    if event_name not in PAYLOADS:
+        raise exceptions.NotFound(f"Unknown event {event_name!r}; known events: {', '.join(PAYLOADS)}.")
+    if not request.body:
+        raise exceptions.ParseError("The request body is empty; a JSON object is expected.")
+    if request.content_type != "application/json":
+        raise exceptions.UnsupportedMediaType(request.content_type or "(none)")
+    data = json_body_parse(request.body)
+    if not isinstance(data, dict):
+        raise exceptions.ParseError("The body must be a JSON object.")
+    try:
+        payload = PAYLOADS[event_name].model_validate(data)
+    except PayloadInvalid as exc:
+        raise exceptions.ValidationError(_field_errors(exc)) from None
+    delivery_id = request.META.get("HTTP_WEBHOOK_ID") or None
+    if delivery_id and len(delivery_id) > MAX_DELIVERY_ID_LENGTH:
+        raise exceptions.ParseError(f"The webhook-id header is longer than {MAX_DELIVERY_ID_LENGTH} characters.")
+    incoming = IncomingEvent(
+        event_type=event_name,
+        user_id=payload.userId,
+        username=getattr(payload, "username", ""),
+        field=getattr(payload, "profileField", ""),
+        value=getattr(payload, "value", None) or "",
+        old_value=getattr(payload, "oldValue", None) or "",
+        payload=data,
+        delivery_id=delivery_id,
+    )
+    return event_receive(incoming=incoming)
+
+
+def _authenticate(request) -> None:
+    authentication = WebhookAuthentication()
+    try:
+        authentication.authenticate(request)
+    except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
+        exc.auth_header = authentication.authenticate_header(request)
+        raise
+
+
+def _field_errors(exc: PayloadInvalid) -> dict[str, list[str]]:
+    """pydantic's errors as {field: [message]}, worded for a person."""
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        fields.setdefault(name, []).append(message[:1].upper() + message[1:] + ".")
+    return fields
+
+
+class WebhookMiddleware:
+    """Webhook deliveries go straight to `community_webhook`, ahead of the browser middleware.
+
+    It sits after the request metrics, request id and SecurityMiddleware (HTTPS redirect, security
+    headers), which every request passes. Sessions, CSRF, users and messages were a fifth of the
+    webhook's CPU. Other URLs, and a webhook URL that does not resolve, continue as usual.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        url = reverse("webhook-community")  # with FORCE_SCRIPT_NAME's prefix, which path_info lacks
+        self.path = "/" + url.removeprefix(get_script_prefix())
+        self.match = resolve(self.path)
+
+    def __call__(self, request):
+        path = request.path_info
+        if not path.startswith(self.path) or getattr(request, "urlconf", None) is not None:
+            return self.get_response(request)  # not a webhook URL, or a handler with URLs of its own
+        try:
+            match = self.match if path == self.path else resolve(path)
+        except Resolver404:
+            return self.get_response(request)
+        request.resolver_match = match  # the request metrics label the view, as for any request
+        try:
+            return match.func(request, *match.args, **match.kwargs)
+        except Exception as exc:
+            request_exception_count(request, exc)
+            raise  # Django answers 500 (handler500) and logs it, as for a view

@@ -1,0 +1,98 @@
+"""BackgroundCall: the caller never waits, requests during a call coalesce, forks get their own thread."""
+
+import contextvars
+import os
+import threading
+
+from core.background import BackgroundCall
+
+
+class BlockingFunction:
+    """Records each call and, while `gate` is closed, does not return."""
+
+    def __init__(self) -> None:
+        self.calls: list[str | None] = []
+        self.gate = threading.Event()
+        self.started = threading.Semaphore(0)
+
+    def __call__(self) -> None:
+        self.calls.append(REQUEST_ID.get())
+        self.started.release()
+        self.gate.wait(timeout=30)
+
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def test_the_caller_does_not_wait_for_the_call_and_requests_meanwhile_coalesce_into_one_more():
+    function = BlockingFunction()
+    call = BackgroundCall(function, name="test-background-call")
+
+    call.request()
+    assert function.started.acquire(timeout=10), "the first request is called on the thread"
+    for _ in range(5):
+        call.request()  # returns although the call in progress does not
+    assert function.calls == [None]
+
+    assert not call.wait_idle(timeout=0.1)
+    function.gate.set()
+    assert call.wait_idle(timeout=10)
+    assert len(function.calls) == 2  # one more call for the five requests made during the first
+
+
+def test_each_call_runs_in_the_context_of_the_latest_request():
+    function = BlockingFunction()
+    function.gate.set()
+    call = BackgroundCall(function, name="test-background-call")
+
+    token = REQUEST_ID.set("request-a")
+    try:
+        call.request()
+        assert call.wait_idle(timeout=10)
+    finally:
+        REQUEST_ID.reset(token)
+
+    assert function.calls == ["request-a"]
+    assert REQUEST_ID.get() is None  # the caller's own context is untouched
+
+
+def test_an_exception_is_logged_and_the_thread_goes_on(caplog):
+    calls = []
+
+    def failing_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("broker gone")
+
+    call = BackgroundCall(failing_once, name="test-background-call")
+    call.request()
+    assert call.wait_idle(timeout=10)
+    assert "test-background-call failed" in caplog.text and "broker gone" in caplog.text
+    call.request()
+    assert call.wait_idle(timeout=10)
+    assert len(calls) == 2
+
+
+def test_a_forked_child_calls_on_a_thread_of_its_own():
+    read_end, write_end = os.pipe()
+    done = threading.Event()
+
+    def report_pid():
+        os.write(write_end, f"{os.getpid()}\n".encode())
+        done.set()
+
+    call = BackgroundCall(report_pid, name="test-background-call")
+    call.request()  # the parent's thread is running before the fork
+    assert call.wait_idle(timeout=10)
+    done.clear()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        call.request()
+        os._exit(0 if done.wait(timeout=10) else 1)
+    _, status = os.waitpid(child, 0)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        pids = [int(line) for line in reader.read().split()]
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert pids == [os.getpid(), child]

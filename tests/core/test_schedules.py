@@ -1,0 +1,57 @@
+"""The periodic tasks declared in code and their copy in django-celery-beat's tables."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from core.schedules import SCHEDULES, periodic_tasks_sync
+
+pytestmark = pytest.mark.django_db
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def next_run(schedule, now: datetime) -> datetime:
+    """When beat would next fire `schedule` (the synced crontab), evaluated as if it were `now`."""
+    schedule.nowfun = lambda: now
+    return (now + schedule.remaining_estimate(now)).astimezone(NEW_YORK)
+
+
+def test_migrate_synced_every_declared_schedule():
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) >= {s.name for s in SCHEDULES}
+
+
+def test_housekeeping_runs_daily_at_two_new_york_time():
+    task = PeriodicTask.objects.get(task="detections.tasks.events_purge_old")
+    crontab = task.crontab
+
+    assert (crontab.minute, crontab.hour, crontab.day_of_week, str(crontab.timezone)) == (
+        "0",
+        "2",
+        "*",
+        "America/New_York",
+    )
+    now = datetime(2026, 6, 10, 12, 0, tzinfo=NEW_YORK)
+    assert next_run(crontab.schedule, now) == datetime(2026, 6, 11, 2, 0, tzinfo=NEW_YORK)
+
+
+def test_resync_keeps_an_operator_pause_and_restores_the_timing():
+    task = PeriodicTask.objects.get(task="detections.tasks.events_purge_old")
+    task.enabled = False
+    task.save()
+    task.crontab.hour = "5"
+    task.crontab.save()
+
+    periodic_tasks_sync()
+
+    task.refresh_from_db()
+    assert task.enabled is False
+    assert task.crontab.hour == "2"
+
+
+def test_outbox_sweep_runs_every_minute():
+    task = PeriodicTask.objects.get(task="detections.tasks.events_sweep_unprocessed")
+
+    assert (task.interval.every, task.interval.period) == (60, "seconds")
+    assert task.expire_seconds == 50

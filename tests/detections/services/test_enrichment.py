@@ -1,0 +1,84 @@
+"""Enrichment from the community profile, through the fake inSided API."""
+
+import pytest
+
+from detections.models import Detection, SeniorMember
+from detections.services.enrichment import member_enrich
+from detections.services.processing import events_drain
+from tests.detections.services.helpers import receive
+from tests.factories import SeniorMemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_enrichment_fills_missing_fields_and_the_unsent_detection(insided):
+    insided.add_user(20, job_title="VP Sales", country="Canada", company="Initech")
+    receive(user_id="20", value="VP Sales")
+    events_drain()
+
+    assert member_enrich(user_id="20") is True
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company, member.enrichment_error) == ("Canada", "Initech", "")
+    assert member.enriched_at is not None
+    assert Detection.objects.get().company == "Initech"
+
+
+def test_enrichment_does_not_overwrite_fields_from_the_webhook(insided):
+    insided.add_user(21, job_title="VP Sales", country="Canada", company="Initech")
+    receive(user_id="21", value="VP Sales", company="Acme")
+    events_drain()
+
+    member_enrich(user_id="21")
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company) == ("Canada", "Acme")
+
+
+def test_enrichment_token_is_cached_until_near_expiry(insided):
+    insided.add_user(22, job_title="CEO")
+    insided.add_user(23, job_title="CEO")
+    SeniorMemberFactory(user_id="22")
+    SeniorMemberFactory(user_id="23")
+
+    member_enrich(user_id="22")
+    member_enrich(user_id="23")
+
+    assert insided.token_requests == 1
+    assert insided.user_requests == 2
+
+
+def test_enrichment_reauthenticates_once_when_the_token_is_refused(insided):
+    insided.add_user(24, job_title="CEO", country="Japan")
+    SeniorMemberFactory(user_id="24", country="")
+    member_enrich(user_id="24")
+    insided.revoke_tokens()
+    SeniorMember.objects.filter(pk="24").update(country="")
+
+    assert member_enrich(user_id="24") is True
+    assert insided.token_requests == 2
+    assert SeniorMember.objects.get().country == "Japan"
+
+
+def test_enrichment_retries_transient_errors(insided):
+    insided.add_user(25, job_title="CEO", country="Chile")
+    SeniorMemberFactory(user_id="25", country="")
+    insided.failures = [503, 429]
+
+    assert member_enrich(user_id="25") is True
+    assert SeniorMember.objects.get().country == "Chile"
+
+
+def test_enrichment_failure_leaves_member_recorded_with_the_error(insided):
+    SeniorMemberFactory(user_id="26", country="")  # unknown to the community: 404
+
+    assert member_enrich(user_id="26") is False
+
+    member = SeniorMember.objects.get()
+    assert member.country == ""
+    assert "404" in member.enrichment_error
+
+
+def test_enrichment_of_someone_no_longer_senior_does_nothing(insided):
+    assert member_enrich(user_id="404") is False
+    assert insided.user_requests == 0

@@ -1,0 +1,194 @@
+"""The member state machine, driven as production drives it: stored events applied in batches."""
+
+import pytest
+from django.utils import timezone
+
+from detections.models import Detection, RawEvent, SeniorMember
+from detections.services.members import SNAPSHOT_FIELDS, MemberChange, MemberStates
+from detections.services.processing import events_drain
+from tests.detections.services.helpers import receive
+from tests.factories import DetectionFactory, SeniorMemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def apply_titles(user_id, *titles):
+    previous = ""
+    for title in titles:
+        receive(user_id=user_id, value=title, old_value=previous)
+        previous = title
+    events_drain()
+    return list(RawEvent.objects.filter(user_id=user_id).order_by("id").values_list("outcome", flat=True))
+
+
+def test_non_senior_title_stores_nobody():
+    assert apply_titles("1", "Software Engineer") == ["not_senior"]
+    assert not SeniorMember.objects.exists()
+    assert not Detection.objects.exists()
+
+
+def test_becoming_senior_creates_member_and_first_detection():
+    assert apply_titles("1", "  VP of Sales ") == ["created"]
+
+    member = SeniorMember.objects.get()
+    assert (member.user_id, member.title, member.level, member.username) == ("1", "VP of Sales", "vp", "Member 1")
+    assert member.rules_version
+    detection = Detection.objects.get()
+    assert (detection.kind, detection.level, detection.title, detection.rules_version) == (
+        "first",
+        "vp",
+        "VP of Sales",
+        member.rules_version,
+    )
+    assert detection.event_id == RawEvent.objects.get().id
+
+
+def test_vp_to_csuite_records_a_promotion():
+    assert apply_titles("1", "VP of Sales", "Chief Revenue Officer") == ["created", "promoted"]
+
+    assert SeniorMember.objects.get().level == "csuite"
+    assert list(Detection.objects.order_by("id").values_list("kind", "level", "title")) == [
+        ("first", "vp", "VP of Sales"),
+        ("promotion", "csuite", "Chief Revenue Officer"),
+    ]
+
+
+def test_csuite_to_vp_updates_without_detection():
+    assert apply_titles("1", "CEO", "VP of Sales") == ["created", "updated"]
+
+    assert SeniorMember.objects.get().level == "vp"
+    assert Detection.objects.count() == 1
+
+
+def test_new_title_at_same_level_updates_only():
+    assert apply_titles("1", "VP of Sales", "SVP Marketing") == ["created", "updated"]
+
+    assert SeniorMember.objects.get().title == "SVP Marketing"
+    assert Detection.objects.count() == 1
+
+
+def test_stopping_being_senior_removes_the_member_but_keeps_history():
+    assert apply_titles("1", "VP of Sales", "Consultant") == ["created", "removed"]
+
+    assert not SeniorMember.objects.exists()
+    assert Detection.objects.count() == 1
+
+
+def test_removed_and_back_is_a_new_member_with_a_new_first_detection():
+    assert apply_titles("1", "VP of Sales", "Engineer", "CEO") == ["created", "removed", "created"]
+
+    assert SeniorMember.objects.get().level == "csuite"
+    assert list(Detection.objects.order_by("id").values_list("kind", "level")) == [("first", "vp"), ("first", "csuite")]
+
+
+def test_change_back_within_retention_ends_with_member_present():
+    # VP -> Engineer -> VP: the original's content hash dropped the third event as a duplicate.
+    receive(user_id="1", value="VP of Sales", old_value="Sales Manager")
+    receive(user_id="1", value="Engineer", old_value="VP of Sales")
+    receipt = receive(user_id="1", value="VP of Sales", old_value="Engineer")
+    events_drain()
+
+    assert receipt.status == "accepted"
+    assert SeniorMember.objects.get().title == "VP of Sales"
+    assert list(Detection.objects.values_list("kind", flat=True)) == ["first", "first"]
+
+
+def test_payload_attributes_are_stored_on_member_and_detection():
+    receive(user_id="1", value="CFO", country="France", company="Acme", joined_at="2020-01-02T03:04:05Z")
+    events_drain()
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company, member.joined_at.year) == ("France", "Acme", 2020)
+    detection = Detection.objects.get()
+    assert (detection.country, detection.company) == ("France", "Acme")
+
+
+def test_country_and_company_changes_update_a_senior_member():
+    SeniorMemberFactory(user_id="1", country="France", company="Acme")
+    receive(user_id="1", field="Country", value="Germany", old_value="France")
+    receive(user_id="1", field="Company", value=" Globex ", old_value="Acme")
+
+    events_drain()
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company) == ("Germany", "Globex")
+    assert set(RawEvent.objects.values_list("outcome", flat=True)) == {"attributes_updated"}
+
+
+def test_attribute_change_after_removal_is_harmless():
+    SeniorMemberFactory(user_id="1")
+    receive(user_id="1", field="Country", value="Germany")  # stored while senior
+    receive(user_id="1", value="Engineer", old_value="VP of Sales")  # then demoted, same batch
+
+    events_drain()
+
+    assert not SeniorMember.objects.exists()
+    assert list(RawEvent.objects.order_by("id").values_list("outcome", flat=True)) == [
+        "attributes_updated",
+        "removed",
+    ]
+
+
+def test_a_detection_waiting_for_its_digest_follows_its_members_name_company_and_country():
+    SeniorMemberFactory(user_id="1", username="Ann", country="", company="")
+    waiting = DetectionFactory(user_id="1", username="Ann", country="", company="", title="VP of Sales")
+    sent = DetectionFactory(user_id="1", username="Ann", country="", company="", digest=_digest())
+    receive(user_id="1", field="Country", value="Germany")
+    receive(user_id="1", field="Company", value="Acme")
+    receive(user_id="1", value="VP of Sales", username="Ann Smith", old_value="VP, Sales")
+
+    events_drain()
+
+    waiting.refresh_from_db()
+    sent.refresh_from_db()
+    assert (waiting.username, waiting.country, waiting.company, waiting.title) == (
+        "Ann Smith",
+        "Germany",
+        "Acme",
+        "VP of Sales",
+    )
+    assert (sent.username, sent.country, sent.company) == ("Ann", "", "")  # in a digest: frozen
+
+
+def test_a_detection_recorded_in_the_same_batch_takes_what_arrived_after_the_title():
+    SeniorMemberFactory(user_id="9")  # so the Country delivery below is stored, not ignored
+    receive(user_id="9", value="Engineer")
+    receive(user_id="9", value="CEO", old_value="Engineer")
+    receive(user_id="9", field="Country", value="Chile")
+
+    events_drain()
+
+    assert Detection.objects.get().country == "Chile"
+
+
+def test_a_detection_copies_the_snapshot_fields_of_its_member():
+    apply_titles("1", "Chief Financial Officer")
+
+    member, detection = SeniorMember.objects.get(), Detection.objects.get()
+    assert {name: getattr(detection, name) for name in SNAPSHOT_FIELDS} == {
+        name: getattr(member, name) for name in SNAPSHOT_FIELDS
+    }
+
+
+def test_baseline_states_move_members_without_recording_detections():
+    states = MemberStates(["1"], now=timezone.now(), record_detections=False)
+
+    assert states.apply(MemberChange(user_id="1", title="CEO")) == "created"
+    states.save()
+
+    assert SeniorMember.objects.get().level == "csuite"
+    assert not Detection.objects.exists()
+
+
+def test_attributes_outside_the_members_are_refused():
+    SeniorMemberFactory(user_id="1")
+    states = MemberStates(["1"], now=timezone.now())
+
+    with pytest.raises(ValueError, match="level"):
+        states.apply(MemberChange(user_id="1", attributes={"level": "csuite"}))
+
+
+def _digest():
+    from digests.models import Digest
+
+    return Digest.objects.create(week_ending=timezone.localdate())

@@ -1,0 +1,252 @@
+"""Applying stored events: batches against an independent replay, the per-member path, the sweep."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
+from detections.services.processing import (
+    events_drain,
+    events_process_batch,
+    events_sweep_unprocessed,
+    member_events_process,
+)
+from tests.detections.pending import assert_pending_is_unprocessed
+from tests.detections.replay import replay
+from tests.detections.services.helpers import receive, register, send
+from tests.factories import RawEventFactory, SeniorMemberFactory
+
+pytestmark = pytest.mark.django_db
+TITLES = ["VP of Sales", "Chief Executive Officer", "Engineer", " SVP Marketing", "CFO", "Director", "Intern"]
+
+
+def random_history(rng: random.Random, members: int, events: int) -> list[tuple[str, str, str]]:
+    """(user_id, field, value) in the order a community would send them."""
+    history = []
+    for _ in range(events):
+        user_id = str(rng.randint(1, members))
+        if rng.random() < 0.2:
+            history.append((user_id, rng.choice(["Country", "Company"]), rng.choice(["Chile", " Acme", "Peru"])))
+        else:
+            history.append((user_id, "Job Title", rng.choice(TITLES)))
+    return history
+
+
+def stored_events() -> list[tuple[str, str, str]]:
+    """What intake stored, in the order it is applied (what was ignored at the door is not there)."""
+    return list(RawEvent.objects.order_by("id").values_list("user_id", "field", "value"))
+
+
+def assert_state_is_the_replay_of_what_was_stored():
+    members, detections = replay(stored_events())
+    assert {m.user_id: (m.title, m.level, m.country, m.company) for m in SeniorMember.objects.all()} == members
+    assert sorted(Detection.objects.values_list("user_id", "kind", "level", "title")) == sorted(detections)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batches_give_what_a_sequential_replay_gives(seed):
+    history = random_history(random.Random(seed), members=15, events=120)
+
+    previous = {}
+    for start in range(0, len(history), 20):  # later batches change members earlier ones stored
+        send(history[start : start + 20], previous)
+        while events_process_batch(max_members=4)[0]:
+            pass
+
+    assert_state_is_the_replay_of_what_was_stored()
+    assert not RawEvent.objects.filter(processed_at__isnull=True).exists()
+    assert_pending_is_unprocessed()
+
+
+def test_one_drain_gives_what_a_sequential_replay_gives():
+    send(random_history(random.Random(9), members=30, events=300))
+
+    applied, more = events_drain()
+
+    assert applied == RawEvent.objects.count() and not more
+    assert not PendingEvent.objects.exists()
+    assert_state_is_the_replay_of_what_was_stored()
+
+
+def test_members_one_at_a_time_give_what_a_sequential_replay_gives():
+    history = random_history(random.Random(5), members=10, events=80)
+    send(history)
+
+    for user_id in sorted({user_id for user_id, _, _ in history}):
+        member_events_process(user_id=user_id)
+
+    assert_state_is_the_replay_of_what_was_stored()
+    assert_pending_is_unprocessed()
+
+
+def test_processing_twice_applies_once():
+    receive(user_id="1", value="CEO")
+
+    assert member_events_process(user_id="1") == 1
+    assert member_events_process(user_id="1") == 0
+    assert events_process_batch() == (0, 0)
+    assert Detection.objects.count() == 1
+
+
+def test_registrations_are_left_to_the_per_member_path(django_capture_on_commit_callbacks):
+    register(77)
+    send([("78", "Job Title", "CFO")])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        applied, members = events_process_batch()
+
+    assert (applied, members) == (1, 2) and SeniorMember.objects.get().user_id == "78"
+    assert RawEvent.objects.get(user_id="77").processed_at is None
+    assert_pending_is_unprocessed()  # the registration is still pending, for the per-member path
+    assert len(callbacks) == 1  # events_process_member("77")
+
+
+def test_a_member_another_holder_has_is_looked_at_again(django_capture_on_commit_callbacks):
+    import psycopg
+
+    from detections.locks import PROCESSING_LOCK_NAMESPACE
+    from detections.services.intake import events_processing_wake
+    from tests.fixtures.worker import database_url_for_tests
+
+    send([("5", "Job Title", "CFO"), ("6", "Job Title", "VP of Sales")])
+    with psycopg.connect(database_url_for_tests()) as other:  # a worker holding member 5
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext('5'))", [PROCESSING_LOCK_NAMESPACE])
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert events_process_batch() == (1, 2)
+
+    assert RawEvent.objects.get(user_id="5").processed_at is None
+    assert_pending_is_unprocessed()
+    assert callbacks == [events_processing_wake]  # a wake-up, so member 5 is not left for the sweep
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("process", [events_process_batch, lambda: member_events_process(user_id="1")])
+def test_applying_commits_without_waiting_for_the_disk_and_intake_still_waits(process):
+    from django.db import connection
+
+    send([("1", "Job Title", "VP of Sales"), ("2", "Job Title", "CFO")])
+    with connection.cursor() as cursor:  # durable, as production runs (the test server is not)
+        cursor.execute("SET synchronous_commit = on")
+    inside = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and not inside:  # marking events processed, inside the batch
+            inside.append(context["connection"].connection.execute("SHOW synchronous_commit").fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        process()
+
+    assert inside == ["off"]
+    with connection.cursor() as cursor:  # the same connection: intake's commits stay durable
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+def test_marking_events_processed_is_a_hot_update():
+    """No new index entries per applied event: the mark changes no indexed column, and the raw event's
+    page has room for the new row version (fillfactor, migration 0006)."""
+    from django.db import connection
+
+    def updates() -> tuple[int, int]:
+        # This backend's counts not yet sent to the shared statistics, which happens only between
+        # transactions: the difference across the batch is the batch's own.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(c.oid), pg_stat_get_xact_tuples_hot_updated(c.oid) "
+                "FROM pg_class c WHERE c.relname = 'detections_rawevent'"
+            )
+            return cursor.fetchone()
+
+    send([(str(n), "Job Title", "VP of Sales") for n in range(40)])
+    before = updates()
+
+    assert events_process_batch() == (40, 40)
+
+    after = updates()
+    assert (after[0] - before[0], after[1] - before[1]) == (40, 40)
+
+
+# --- registration, through the fake inSided API ------------------------------------------------
+
+
+def test_registration_fetches_the_profile_and_classifies_it(insided):
+    insided.add_user(12, username="Jane", job_title="Chief Financial Officer", country="US", company="Acme")
+    register(12)
+
+    member_events_process(user_id="12")
+
+    member = SeniorMember.objects.get()
+    assert (member.username, member.level, member.country, member.company) == ("Jane", "csuite", "US", "Acme")
+    assert member.joined_at.year == 2019
+    assert RawEvent.objects.get().outcome == "created"
+
+
+def test_registration_of_a_non_senior_stores_nobody(insided):
+    insided.add_user(13, job_title="Marketing Manager")
+    register(13)
+
+    member_events_process(user_id="13")
+
+    assert not SeniorMember.objects.exists()
+    assert RawEvent.objects.get().outcome == "not_senior"
+
+
+def test_registration_with_community_down_is_recorded_and_processing_goes_on(insided):
+    insided.failures = [500] * 10
+    register(14)
+
+    member_events_process(user_id="14")
+
+    assert RawEvent.objects.get().outcome == "profile_unavailable"
+    assert insided.user_requests == 3  # bounded retries
+
+
+def test_new_member_without_attributes_is_queued_for_enrichment(insided, django_capture_on_commit_callbacks):
+    receive(user_id="27", value="CEO")
+    receive(user_id="28", value="CEO", country="Chile", company="Acme")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        events_process_batch()
+
+    assert len(callbacks) == 1  # member_enrich.delay("27"), run by the worker in production
+
+
+# --- the outbox sweep --------------------------------------------------------------------------
+
+
+def test_stale_members_are_found_oldest_first():
+    from detections.selectors import members_with_stale_events
+
+    now = timezone.now()
+    RawEventFactory(user_id="late", received_at=now - timedelta(minutes=5))
+    RawEventFactory(user_id="early", received_at=now - timedelta(minutes=50))
+    RawEventFactory(user_id="fresh", received_at=now)
+    RawEventFactory(user_id="done", received_at=now - timedelta(hours=1), processed_at=now)
+
+    assert members_with_stale_events(received_before=now - timedelta(minutes=1), limit=10) == ["early", "late"]
+
+
+def test_the_sweep_enqueues_each_stale_member_once(purge_queue):
+    from celery.signals import before_task_publish
+
+    published = []
+
+    def capture(sender, body, **kwargs):
+        published.append((sender, tuple(body[0])))
+
+    now = timezone.now()
+    for _ in range(2):
+        RawEventFactory(user_id="a", received_at=now - timedelta(minutes=5))
+    RawEventFactory(user_id="b", received_at=now - timedelta(minutes=2))
+    SeniorMemberFactory(user_id="c")
+    before_task_publish.connect(capture)
+    try:
+        assert events_sweep_unprocessed(older_than_seconds=60) == 2
+    finally:
+        before_task_publish.disconnect(capture)
+
+    task = "detections.tasks.events_process_member"
+    assert published == [(task, ("a",)), (task, ("b",))]
