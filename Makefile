@@ -34,6 +34,7 @@ bench-backfill: $(VENV)/.installed
 
 ## bench: end-to-end webhook throughput (granian, Celery, PostgreSQL, Redis, wrk) against baselines
 bench: $(VENV)/.installed
+	$(PY) scripts/debian.py wrk
 	PG_DURABLE=1 $(PY) scripts/with_services.py -- $(PY) -m benchmarks.throughput.run $(BENCH_ARGS)
 
 ## bench-digest: building the weekly digest for 10,000 pending detections, against one UPDATE

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from debian import binary_ensure
 from pgserver import throwaway_server
 
 
@@ -39,23 +40,12 @@ def free_port() -> int:
 
 
 def ensure_redis() -> str:
-    found = shutil.which("redis-server")
-    if found:
+    if found := shutil.which("redis-server"):
         return found
-    if os.geteuid() != 0:
-        sys.exit("redis-server not found: install it (Debian: sudo apt-get install redis-server) and retry.")
-    log("redis-server missing: installing Debian's redis-server package")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    redis_server = binary_ensure("redis-server")
     # The package starts a system-wide server; we only want the binary.
     subprocess.run(["service", "redis-server", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return shutil.which("redis-server") or "/usr/bin/redis-server"
+    return redis_server
 
 
 def wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:

@@ -1,6 +1,6 @@
 """End-to-end webhook throughput on this machine, against baselines measured in the same run.
 
-    make bench        (throwaway PostgreSQL and Redis, like make test; needs wrk: apt-get install wrk)
+    make bench        (throwaway PostgreSQL and Redis, like make test; installs Debian's wrk when missing)
     make bench BENCH_ARGS="--duration 60 --connections 16 --web-workers 1 --threads 4 --worker-concurrency 2 --profile"
 
 Starts the production shape on 127.0.0.1 — granian (production settings; `--server gunicorn` to
@@ -409,7 +409,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        sys.exit("wrk is not installed: apt-get install wrk")
+        sys.exit("wrk is not installed: make bench installs it (or: apt-get install wrk)")
 
     tmp = Path(tempfile.mkdtemp(prefix="captpathfinder-bench-"))
     env = service_env(tmp)

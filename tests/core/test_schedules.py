@@ -55,3 +55,21 @@ def test_outbox_sweep_runs_every_minute():
 
     assert (task.interval.every, task.interval.period) == (60, "seconds")
     assert task.expire_seconds == 50
+
+
+def test_a_schedule_removed_from_the_code_leaves_the_beat_tables_and_a_pause_survives():
+    from django_celery_beat.models import IntervalSchedule
+
+    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name="digest: a schedule since removed", task="digests.tasks.gone", interval=every_minute
+    )
+    PeriodicTask.objects.create(name="celery: its own", task="celery.backend_cleanup", interval=every_minute)
+    PeriodicTask.objects.filter(task="detections.tasks.events_purge_old").update(enabled=False)
+    kept = SCHEDULES[:-1]  # the code no longer declares the last one
+
+    periodic_tasks_sync(kept)
+
+    names = set(PeriodicTask.objects.values_list("name", flat=True))
+    assert names == {s.name for s in kept} | {"celery: its own"}
+    assert PeriodicTask.objects.get(task="detections.tasks.events_purge_old").enabled is False

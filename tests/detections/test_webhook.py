@@ -330,20 +330,19 @@ def test_nothing_is_stored_for_a_member_that_is_senior_via_payload_only(webhook)
     assert not SeniorMember.objects.exists()
 
 
-def test_a_database_error_is_a_503_without_a_second_intake_call(webhook, monkeypatch):
-    from django.db import OperationalError
+def test_with_the_database_down_a_delivery_is_a_503_to_retry():
+    """A process whose DATABASE_URL points at a closed port, as during a PostgreSQL restart."""
+    from tests.fixtures.outages import run_with_database_unreachable
 
-    from detections import webhook as view
+    script = (
+        "import django, json; django.setup(); from django.test import Client; "
+        "from tests.conftest import basic_auth_header, profile_update; "
+        "r = Client().post('/webhooks/community', profile_update(), 'application/json', "
+        "HTTP_AUTHORIZATION=basic_auth_header()); "
+        "print(r.status_code, r['Retry-After'], json.dumps(r.json()))"
+    )
+    result = run_with_database_unreachable(script)
 
-    calls = []
-
-    def unavailable(**kwargs):
-        calls.append(kwargs)
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(view, "event_receive", unavailable)
-    response = webhook.post(profile_update(user_id="35"))
-
-    assert response.status_code == 503 and response["Retry-After"] == "5"
-    assert response.json()["error"] == "database_unavailable"
-    assert len(calls) == 1
+    status, retry_after, body = result.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert (status, retry_after) == ("503", "5"), result.stderr[-2000:]
+    assert json.loads(body)["error"] == "database_unavailable"

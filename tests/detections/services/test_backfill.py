@@ -272,3 +272,19 @@ def test_runs_are_visible_in_the_admin(admin_client, export):
     assert admin_client.get("/admin/detections/backfillrun/").status_code == 200
     page = admin_client.get(f"/admin/detections/backfillrun/{BackfillRun.objects.get().pk}/change/")
     assert page.status_code == 200 and "user id is empty" in page.content.decode()
+
+
+def test_titles_from_the_community_are_stored_as_a_webhook_stores_them(insided):
+    insided.add_user(30, username="Pat", job_title="  VP of Sales \n", country="Peru")
+    SeniorMemberFactory(user_id="31", title="VP of Sales", level="vp", country="Chile")
+    insided.add_user(31, username="Sam", job_title="Chief Executive Officer ")
+
+    run("--from-community", "--rate", "100", "--mode", "announce")
+
+    assert SeniorMember.objects.get(pk="30").title == "VP of Sales"
+    member = SeniorMember.objects.get(pk="31")
+    assert (member.title, member.level, member.country) == ("Chief Executive Officer", "csuite", "Chile")
+    assert sorted(Detection.objects.values_list("user_id", "kind", "title")) == [
+        ("30", "first", "VP of Sales"),
+        ("31", "promotion", "Chief Executive Officer"),
+    ]
