@@ -1,4 +1,4 @@
-"""A JSON parser that only lets through what can be stored.
+"""JSON parsing that only lets through what can be stored.
 
 PostgreSQL cannot store NUL characters or lone surrogates in text or jsonb, and deeply
 nested JSON exhausts the recursion limit: all three would otherwise surface as a 500.
@@ -7,7 +7,6 @@ nested JSON exhausts the recursion limit: all three would otherwise surface as a
 import json
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 
 MAX_DEPTH = 20
 
@@ -47,11 +46,6 @@ def json_body_parse(raw: bytes):
         raise ParseError(f"Malformed JSON: {exc}") from None
     _reject_unstorable(data)
     return data
-
-
-class StrictJSONParser(JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        return json_body_parse(stream.read() if stream is not None else b"")
 
 
 def _reject_constant(name: str):

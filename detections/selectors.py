@@ -32,10 +32,6 @@ def member_exists(*, user_id: str) -> bool:
     return SeniorMember.objects.filter(pk=user_id).exists()
 
 
-def event_latest_for_field(*, user_id: str, field: str) -> RawEvent | None:
-    return RawEvent.objects.filter(user_id=user_id, field=field).order_by("-id").only("id", "idempotency_key").first()
-
-
 def events_pending_for_members(*, user_ids: list[str]) -> QuerySet[RawEvent]:
     """The members' unprocessed events, in id order (the order they are applied in)."""
     pending = PendingEvent.objects.filter(user_id__in=user_ids).values("event_id")

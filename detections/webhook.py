@@ -21,7 +21,7 @@ from core.errors import error_reply
 from core.metrics import WEBHOOKS, request_exception_count
 from core.throttling import WebhookRateThrottle
 
-from .authentication import WebhookAuthentication
+from .authentication import webhook_sender_verify
 from .models import RawEvent
 from .parsers import json_body_parse
 from .payloads import ProfileUpdated, UserRegistered
@@ -64,7 +64,7 @@ def _receive(request, event_name: str) -> Receipt:
         raise exceptions.ParseError("Content-Length is not a number.")
     if int(declared) > limit or len(request.body) > limit:  # before authentication reads a signed body
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
-    _authenticate(request)
+    webhook_sender_verify(request)
     if request.method != "POST":
         raise exceptions.MethodNotAllowed(request.method)
     throttle = WebhookRateThrottle()
@@ -97,15 +97,6 @@ def _receive(request, event_name: str) -> Receipt:
         delivery_id=delivery_id,
     )
     return event_receive(incoming=incoming)
-
-
-def _authenticate(request) -> None:
-    authentication = WebhookAuthentication()
-    try:
-        authentication.authenticate(request)
-    except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
-        exc.auth_header = authentication.authenticate_header(request)
-        raise
 
 
 def _field_errors(exc: PayloadInvalid) -> dict[str, list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import warnings
@@ -130,9 +129,6 @@ class Postgres:
         with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
             if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
                 connection.execute(f'CREATE DATABASE "{name}"')
-
-    def remove(self) -> None:
-        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def throwaway_server(workdir: Path, *, port: int, durable: bool) -> Postgres:

@@ -61,8 +61,11 @@ def disk_figures() -> Counter:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT wal_bytes, wal_fpi, wal_sync FROM pg_stat_wal")
-        wal_bytes, full_pages, syncs = cursor.fetchone()
+        cursor.execute("SELECT wal_bytes, wal_fpi FROM pg_stat_wal")
+        wal_bytes, full_pages = cursor.fetchone()
+        # Since PostgreSQL 18 the WAL's flushes are counted with the other I/O.
+        cursor.execute("SELECT coalesce(sum(fsyncs), 0) FROM pg_stat_io WHERE object = 'wal'")
+        (syncs,) = cursor.fetchone()
         cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'detections_rawevent'")
         updates, hot_updates = cursor.fetchone()
     with open("/proc/stat") as handle:
@@ -70,7 +73,7 @@ def disk_figures() -> Counter:
     return Counter(
         wal_bytes=int(wal_bytes),
         full_pages=full_pages,
-        syncs=syncs,
+        syncs=int(syncs),
         updates=updates,
         hot_updates=hot_updates,
         iowait=ticks[4],
