@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 USERNAME, PASSWORD = "insided", "bench-password-" + secrets.token_hex(8)
 
 # granian as the Dockerfile runs it: one process, four blocking threads (docs/performance.md,
-# "One web process").
+# "The knobs, and what they trade").
 WEB_WORKERS, WEB_THREADS = 1, 4
 BARE_APP = "benchmarks.throughput.bare_wsgi:application"
 
