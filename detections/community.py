@@ -53,6 +53,11 @@ class CommunityProfile:
     company: str
     joined_at: datetime | None
 
+    def attributes(self) -> dict:
+        """The member attributes the profile has (country, company, joined_at), blanks left out."""
+        attributes = {"country": self.country, "company": self.company, "joined_at": self.joined_at}
+        return {name: value for name, value in attributes.items() if value}
+
 
 def community_configured() -> bool:
     return bool(settings.COMMUNITY_API_URL and settings.COMMUNITY_CLIENT_ID and settings.COMMUNITY_CLIENT_SECRET)

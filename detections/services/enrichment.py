@@ -11,7 +11,6 @@ from .. import selectors
 from ..community import CommunityClient, CommunityError
 from ..locks import members_lock
 from .members import MemberStates
-from .processing import profile_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ def member_enrich(*, user_id: str, client: CommunityClient | None = None) -> boo
     if not selectors.member_exists(user_id=user_id):
         return False
     try:
-        attributes, error = profile_attributes((client or CommunityClient()).profile_get(user_id)), ""
+        attributes, error = (client or CommunityClient()).profile_get(user_id).attributes(), ""
     except (CommunityError, OSError) as exc:
         logger.warning("enrichment of member %s failed: %s", user_id, exc)
         attributes, error = None, str(exc)

@@ -114,7 +114,7 @@ def change_from_event(event: RawEvent, profiles: Profiles) -> MemberChange | Non
             user_id=event.user_id,
             title=profile.job_title,
             username=profile.username or event.username,
-            attributes=profile_attributes(profile),
+            attributes=profile.attributes(),
             event=event,
         )
     if event.field_role in (TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY):
@@ -126,11 +126,6 @@ def change_from_event(event: RawEvent, profiles: Profiles) -> MemberChange | Non
         attributes=payload_attributes(event.payload),
         event=event,
     )
-
-
-def profile_attributes(profile: CommunityProfile) -> dict:
-    attributes = {"country": profile.country, "company": profile.company, "joined_at": profile.joined_at}
-    return {name: value for name, value in attributes.items() if value}
 
 
 def payload_attributes(payload: dict) -> dict:
