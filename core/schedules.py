@@ -89,9 +89,9 @@ def periodic_tasks_sync(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
     with transaction.atomic():
-        declared = [schedule.name for schedule in schedules]
+        declared, ours = [schedule.name for schedule in schedules], _project_task_prefixes()
         for stale in PeriodicTask.objects.exclude(name__in=declared):
-            if stale.task.startswith(_project_task_prefixes()):
+            if stale.task.startswith(ours):
                 stale.delete()
         for schedule in schedules:
             fields = {

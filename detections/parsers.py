@@ -1,10 +1,11 @@
 """JSON parsing that only lets through what can be stored.
 
-PostgreSQL cannot store NUL characters or lone surrogates in text or jsonb, and deeply
-nested JSON exhausts the recursion limit: all three would otherwise surface as a 500.
+PostgreSQL cannot store NUL characters, lone surrogates or infinite numbers in text or jsonb, and
+deeply nested JSON exhausts the recursion limit: each would otherwise surface as a 500.
 """
 
 import json
+import math
 
 from rest_framework.exceptions import ParseError
 
@@ -39,7 +40,7 @@ def json_body_parse(raw: bytes):
     except UnicodeDecodeError:
         raise ParseError("The request body is not UTF-8.") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise ParseError(f"JSON is nested deeper than {MAX_DEPTH} levels.") from None
     except ValueError as exc:
@@ -50,3 +51,11 @@ def json_body_parse(raw: bytes):
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A number too large for a float (1e400) would be stored as Infinity, which jsonb refuses."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value

@@ -12,7 +12,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from django.utils import timezone
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from django.utils.dateparse import parse_datetime
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 MAX_USER_ID_LENGTH = 64
 MAX_NAME_LENGTH = 255
@@ -31,16 +42,20 @@ def _user_id(value: Any) -> str:
     return text
 
 
-def _iso_text(value: Any) -> Any:
-    if value is not None and not isinstance(value, str):
+def _moment(value: Any) -> datetime:
+    """An ISO 8601 date-time, read by Django's parser (the one the worker reads the stored payload
+    with), aware (a moment without an offset is New York time, as the service's dates are), and
+    one PostgreSQL can store: 9999-12-31T23:59:59 in New York is already past year 9999 in UTC."""
+    if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date-time string")
-    return value
-
-
-def _storable_moment(value: datetime) -> datetime:
-    """Aware (a moment without an offset is New York time, as the service's dates are), and one
-    PostgreSQL can store: 9999-12-31T23:59:59 in New York is already past year 9999 in UTC."""
-    moment = value if timezone.is_aware(value) else timezone.make_aware(value)
+    try:
+        moment = parse_datetime(value)
+    except ValueError:  # well formed, but no such moment
+        moment = None
+    if moment is None:
+        raise ValueError("must be an ISO 8601 date-time, such as 2019-10-10T16:07:21+02:00")
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
     try:
         moment.astimezone(UTC)
     except OverflowError:
@@ -66,9 +81,8 @@ FieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 FieldValue = Annotated[str, StringConstraints(max_length=MAX_TITLE_LENGTH)]
 Moment = Annotated[
     datetime,
-    BeforeValidator(_iso_text),
-    AfterValidator(_storable_moment),
-    Field(json_schema_extra={"format": "date-time"}),
+    PlainValidator(_moment, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
 
@@ -82,7 +96,7 @@ class ProfileUpdated(_Payload):
 
     userId: UserId
     username: Name = ""
-    profileFieldId: str | int | None = None
+    profileFieldId: StrictStr | StrictInt | None = None
     profileField: FieldName
     value: FieldValue | None = Field(description="The new value; null when the member cleared the field.")
     oldValue: FieldValue | None = None

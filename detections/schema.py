@@ -4,6 +4,8 @@ The webhook is a plain Django view (detections.webhook), which drf-spectacular d
 hook adds its two paths, generated from the pydantic models it validates with.
 """
 
+from django.conf import settings
+from django.urls import get_script_prefix, reverse
 from pydantic.json_schema import models_json_schema
 
 from .payloads import ProfileUpdated, UserRegistered, WebhookError, WebhookReply
@@ -30,7 +32,6 @@ _ERRORS = {
     "401": "Missing or wrong Basic credentials, or a bad or stale signature. Nothing is stored.",
     "404": "Unknown event name.",
     "405": "Not a POST.",
-    "413": "Body larger than WEBHOOK_MAX_BODY_BYTES (64 KiB).",
     "415": "Content type is not application/json.",
     "429": "Too many deliveries from this address; see Retry-After.",
     "503": "The database is unavailable; nothing was stored. Retry after Retry-After seconds.",
@@ -42,10 +43,10 @@ def _ref(model) -> dict:
 
 
 def _operation(operation_id: str, summary: str, request: dict, parameters: list | None = None) -> dict:
-    responses = {
-        "202": {"description": "Stored (or recognised as a repeat, or ignored).", "content": _json(WebhookReply)}
-    }
-    responses.update({code: {"description": text, "content": _json(WebhookError)} for code, text in _ERRORS.items()})
+    errors = {**_ERRORS, "413": f"Body larger than WEBHOOK_MAX_BODY_BYTES ({settings.WEBHOOK_MAX_BODY_BYTES} bytes)."}
+    accepted = "Stored, recognised as a repeat, or ignored (a field that is not tracked)."
+    responses = {"202": {"description": accepted, "content": _json(WebhookReply)}}
+    responses.update({code: {"description": text, "content": _json(WebhookError)} for code, text in errors.items()})
     return {
         "operationId": operation_id,
         "summary": summary,
@@ -76,12 +77,13 @@ def webhook_paths(result, generator, request, public):
         "schema": {"type": "string", "enum": list(PAYLOADS)},
         "description": "The inSided event the subscription is for.",
     }
-    result["paths"]["/webhooks/community"] = {
+    url = "/" + reverse("webhook-community").removeprefix(get_script_prefix())
+    result["paths"][url] = {
         "post": _operation(
             "webhooks_community", "An integration.UserProfileUpdated delivery from inSided.", _ref(ProfileUpdated)
         )
     }
-    result["paths"]["/webhooks/community/{event_name}"] = {
+    result["paths"][f"{url}/{{event_name}}"] = {
         "post": _operation(
             "webhooks_community_event",
             "A delivery of the event named in the path (one URL per inSided subscription).",

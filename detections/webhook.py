@@ -60,7 +60,7 @@ def community_webhook(request, event_name: str = EventType.PROFILE_UPDATED) -> J
 def _receive(request, event_name: str) -> Receipt:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit():
+    if not (declared.isascii() and declared.isdigit()):
         raise exceptions.ParseError("Content-Length is not a number.")
     if int(declared) > limit or len(request.body) > limit:  # before authentication reads a signed body
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
@@ -72,9 +72,7 @@ def _receive(request, event_name: str) -> Receipt:
         raise exceptions.Throttled(wait=throttle.wait())
     if event_name not in PAYLOADS:
         raise exceptions.NotFound(f"Unknown event {event_name!r}; known events: {', '.join(PAYLOADS)}.")
-    if not request.body:
-        raise exceptions.ParseError("The request body is empty; a JSON object is expected.")
-    if request.content_type != "application/json":
+    if request.body and request.content_type != "application/json":
         raise exceptions.UnsupportedMediaType(request.content_type or "(none)")
     data = json_body_parse(request.body)
     if not isinstance(data, dict):
@@ -119,16 +117,19 @@ class WebhookMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        url = reverse("webhook-community")  # with FORCE_SCRIPT_NAME's prefix, which path_info lacks
-        self.path = "/" + url.removeprefix(get_script_prefix())
-        self.match = resolve(self.path)
+        # The URLs as path_info has them, without FORCE_SCRIPT_NAME's prefix; resolved once.
+        urls = [reverse("webhook-community")]
+        urls += [reverse("webhook-community-event", args=[name]) for name in PAYLOADS]
+        paths = ["/" + url.removeprefix(get_script_prefix()) for url in urls]
+        self.prefix = paths[0]
+        self.matches = {path: resolve(path) for path in paths}
 
     def __call__(self, request):
         path = request.path_info
-        if not path.startswith(self.path) or getattr(request, "urlconf", None) is not None:
+        if not path.startswith(self.prefix) or getattr(request, "urlconf", None) is not None:
             return self.get_response(request)  # not a webhook URL, or a handler with URLs of its own
         try:
-            match = self.match if path == self.path else resolve(path)
+            match = self.matches.get(path) or resolve(path)  # an unknown event name: the view's 404
         except Resolver404:
             return self.get_response(request)
         request.resolver_match = match  # the request metrics label the view, as for any request

@@ -1,13 +1,15 @@
 """Celery tasks for digests: thin callers of digests.services."""
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from . import services
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=30, max_retries=10)
 def digest_build_weekly() -> int:
-    """Friday 17:00 America/New_York (see core/schedules.py). Safe to run twice."""
+    """Friday 17:00 America/New_York (see core/schedules.py). Safe to run twice, so a database
+    outage (or a deadlock PostgreSQL broke) is retried rather than leaving the week for next Friday."""
     return services.digest_build_and_send().pk
 
 

@@ -366,7 +366,9 @@ def replay_check() -> tuple[bool, str]:
         m.user_id: (m.title, m.level, m.country, m.company)
         for m in SeniorMember.objects.only("user_id", "title", "level", "country", "company")
     }
-    actual_detections = Counter(Detection.objects.values_list("user_id", "kind", "level", "title"))
+    actual_detections = Counter(
+        Detection.objects.values_list("user_id", "kind", "level", "title", "country", "company")
+    )
     ok_members = actual_members == members
     ok_detections = actual_detections == Counter(detections)
     return ok_members and ok_detections, (

@@ -31,7 +31,6 @@ Outcome = RawEvent.Outcome
 # detection waits for its digest (a name, company or country that changes or arrives later).
 SNAPSHOT_FIELDS = ("username", "title", "level", "country", "company", "joined_at", "rules_version")
 FOLLOWED_FIELDS = ("username", "country", "company", "joined_at")
-ATTRIBUTES = ("country", "company", "joined_at")
 # What the writer stores of a member it has seen before; first_detected_at is set once, at creation.
 _STORED_FIELDS = [
     "username",
@@ -78,6 +77,11 @@ class MemberStates:
 
     `record_detections` False is a baseline (a backfill that must not announce anyone): members
     move the same way, and no detection is recorded.
+
+    A detection shows its person's latest name, company, country and join date until a digest
+    takes it: whatever a member of that user id takes while senior is copied onto every detection
+    of theirs still waiting for a digest, in the order it happens (enrichment did this alone
+    before). What arrives while they are not senior is not applied at all.
     """
 
     def __init__(self, user_ids: Iterable[str], *, now: datetime, record_detections: bool = True) -> None:
@@ -85,12 +89,13 @@ class MemberStates:
         self.record_detections = record_detections
         user_ids = set(user_ids)
         self._stored = SeniorMember.objects.in_bulk(list(user_ids))
-        self._followed_before = {uid: _followed(m) for uid, m in self._stored.items()}
         self._members: dict[str, SeniorMember | None] = dict.fromkeys(user_ids)
         self._members.update(self._stored)
         self._changed: set[str] = set()
         self._created: set[str] = set()
         self.detections: list[Detection] = []
+        self._detections_of: dict[str, list[Detection]] = {}
+        self._followed: dict[str, dict[str, Any]] = {}  # per member: the latest value of each followed field set
 
     def member(self, user_id: str) -> SeniorMember | None:
         """The member as it stands after the changes applied so far (None: not senior)."""
@@ -102,8 +107,7 @@ class MemberStates:
         if change.title is None:
             if member is None:
                 return Outcome.NOT_A_MEMBER
-            self._attributes_set(member, change.attributes)
-            self._changed.add(change.user_id)
+            self._set(member, change.attributes)
             return Outcome.ATTRIBUTES_UPDATED
         result = classify(change.title)
         if not result.is_senior:
@@ -116,15 +120,17 @@ class MemberStates:
             # A new row even for a member removed earlier in the same unit of work.
             member = self._members[change.user_id] = SeniorMember(user_id=change.user_id, first_detected_at=self.now)
             self._created.add(change.user_id)
-        member.username = change.username or member.username
         member.title = change.title.strip()
         member.level = result.level
         member.last_seen_at = change.seen_at or self.now
         member.rules_version = result.version
-        self._attributes_set(member, change.attributes)
-        self._changed.add(change.user_id)
+        if change.username and change.username != member.username:  # it comes with every title
+            self._set(member, {"username": change.username})
+        self._set(member, change.attributes)
         if kind is not None and self.record_detections:
-            self.detections.append(detection_snapshot(member, kind=kind, at=self.now, event=change.event))
+            detection = detection_snapshot(member, kind=kind, at=self.now, event=change.event)
+            self.detections.append(detection)
+            self._detections_of.setdefault(member.user_id, []).append(detection)
         return outcome
 
     def enrichment_record(self, user_id: str, *, attributes: Mapping[str, Any] | None, error: str = "") -> bool:
@@ -136,17 +142,21 @@ class MemberStates:
         if attributes is None:
             member.enrichment_error = error[:1000]
         else:
-            self._attributes_set(member, {k: v for k, v in attributes.items() if v and not getattr(member, k)})
+            self._set(member, {k: v for k, v in attributes.items() if v and not getattr(member, k)})
             member.enriched_at, member.enrichment_error = self.now, ""
         self._changed.add(user_id)
         return True
 
-    @staticmethod
-    def _attributes_set(member: SeniorMember, attributes: Mapping[str, Any]) -> None:
-        for name, value in attributes.items():
-            if name not in ATTRIBUTES:
+    def _set(self, member: SeniorMember, values: Mapping[str, Any]) -> None:
+        """Set attributes (or the username) on a member, and on its detections waiting for a digest."""
+        for name, value in values.items():
+            if name not in FOLLOWED_FIELDS:
                 raise ValueError(f"{name!r} is not a member attribute")
             setattr(member, name, value)
+            self._followed.setdefault(member.user_id, {})[name] = value
+            for detection in self._detections_of.get(member.user_id, ()):
+                setattr(detection, name, value)
+        self._changed.add(member.user_id)
 
     def created_lacking_attributes(self) -> set[str]:
         """New members still without a company or country: worth asking the community about."""
@@ -157,7 +167,9 @@ class MemberStates:
 
         Deletes first (a member removed and re-created here is a new row), then one upsert for new
         and changed members: bulk_update's CASE per row and field cost the batch worker a third of
-        its time. Every writer holds the member lock, so a conflict is one of our own rows.
+        its time. Every writer holds the member lock, so a conflict is one of our own rows. The
+        detections stored before this unit take what their members took in it before the new ones
+        are inserted, which have it already.
         """
         members = {uid: m for uid, m in self._members.items() if m is not None}
         gone = [uid for uid, stored in self._stored.items() if self._members[uid] is not stored]
@@ -166,20 +178,10 @@ class MemberStates:
         SeniorMember.objects.bulk_create(
             written, batch_size=500, update_conflicts=True, unique_fields=["user_id"], update_fields=_STORED_FIELDS
         )
-        for detection in self.detections:  # recorded earlier in this unit of work: as the member is now
-            if (member := members.get(detection.user_id)) is not None:
-                for name in FOLLOWED_FIELDS:
-                    setattr(detection, name, getattr(member, name))
+        _undigested_detections_follow(self._followed)
         Detection.objects.bulk_create(self.detections, batch_size=500)
         for detection in self.detections:
             DETECTIONS.labels(kind=detection.kind, level=detection.level).inc()
-        _undigested_detections_follow(
-            [
-                m
-                for uid, m in members.items()
-                if uid in self._followed_before and _followed(m) != self._followed_before[uid]
-            ]
-        )
 
 
 def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: RawEvent | None = None) -> Detection:
@@ -193,22 +195,30 @@ def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: 
     )
 
 
-def _followed(member: SeniorMember) -> tuple:
-    return tuple(getattr(member, name) for name in FOLLOWED_FIELDS)
+def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
+    """Each member's detections not yet in a digest take the values it took: one statement for
+    the lot (a field a member did not take is passed as NULL and left as it is).
 
-
-def _undigested_detections_follow(members: list[SeniorMember]) -> None:
-    """The members' detections not yet in a digest take their current name, company, country and
-    join date: one statement for the lot."""
-    if not members:
+    Rows that already match are not rewritten. Rows locked by someone else are skipped: only the
+    weekly digest's build locks undigested detections, and what it has locked is going into a
+    digest as it is (waiting for it here instead could deadlock with its locks, taken in another
+    order).
+    """
+    if not followed:
         return
-    columns = {name: [getattr(m, name) for m in members] for name in FOLLOWED_FIELDS}
+    columns = [list(followed)] + [[values.get(name) for values in followed.values()] for name in FOLLOWED_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE detections_detection AS d SET username = v.username, country = v.country, "
-            "company = v.company, joined_at = v.joined_at "
+            "WITH v AS (SELECT d.id, coalesce(u.username, d.username) AS username, "
+            "coalesce(u.country, d.country) AS country, coalesce(u.company, d.company) AS company, "
+            "coalesce(u.joined_at, d.joined_at) AS joined_at "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
-            "AS v(user_id, username, country, company, joined_at) "
-            "WHERE d.user_id = v.user_id AND d.digest_id IS NULL",
-            [[m.user_id for m in members], *columns.values()],
+            "AS u(user_id, username, country, company, joined_at) "
+            "JOIN detections_detection d USING (user_id) WHERE d.digest_id IS NULL), "
+            "target AS (SELECT v.* FROM v JOIN detections_detection d ON d.id = v.id "
+            "WHERE (d.username, d.country, d.company, d.joined_at) "
+            "IS DISTINCT FROM (v.username, v.country, v.company, v.joined_at) FOR UPDATE OF d SKIP LOCKED) "
+            "UPDATE detections_detection AS d SET username = t.username, country = t.country, "
+            "company = t.company, joined_at = t.joined_at FROM target t WHERE d.id = t.id",
+            columns,
         )

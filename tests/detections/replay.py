@@ -10,36 +10,36 @@ from classification.services import classify
 def replay(events: list[tuple[str, str, str]]) -> tuple[dict, list]:
     """events: (user_id, field, value) in the order received, field "Job Title", "Country" or
     "Company". Returns (members, detections): members maps user_id -> (title, level, country,
-    company), detections lists (user_id, kind, level, title)."""
-    members: dict[str, tuple[str, str, str, str]] = {}
-    detections: list[tuple[str, str, str, str]] = []
+    company); detections lists (user_id, kind, level, title, country, company). None is in a digest,
+    so a Country or Company that a senior member takes is copied onto all of that person's
+    detections; one that arrives while they are not senior changes nothing."""
+    members: dict[str, dict] = {}
+    detections: list[dict] = []
     for user_id, field, value in events:
-        current = members.get(user_id)
+        member = members.get(user_id)
         if field != "Job Title":
-            if current is not None:
-                title, level, country, company = current
-                if field == "Country":
-                    country = value.strip()
-                else:
-                    company = value.strip()
-                members[user_id] = (title, level, country, company)
+            if member is not None:
+                for record in [member, *(d for d in detections if d["user_id"] == user_id)]:
+                    record[field.lower()] = value.strip()
             continue
         level = classify(value).level
         if level is None:
             members.pop(user_id, None)
             continue
-        if current is None:
-            detections.append((user_id, "first", level, value.strip()))
-            country = company = ""
-        else:
-            if current[1] == "vp" and level == "csuite":
-                detections.append((user_id, "promotion", level, value.strip()))
-            country, company = current[2], current[3]
-        members[user_id] = (value.strip(), level, country, company)
-    return members, detections
+        kind = "first" if member is None else ("promotion" if member["level"] == "vp" and level == "csuite" else None)
+        if member is None:
+            member = members[user_id] = {"country": "", "company": ""}
+        member.update(title=value.strip(), level=level)
+        if kind is not None:
+            detections.append({"user_id": user_id, "kind": kind, "level": level, "title": value.strip(), **member})
+    return (
+        {user_id: (m["title"], m["level"], m["country"], m["company"]) for user_id, m in members.items()},
+        [(d["user_id"], d["kind"], d["level"], d["title"], d["country"], d["company"]) for d in detections],
+    )
 
 
 def replay_titles(events: list[tuple[str, str]]) -> tuple[dict, list]:
-    """`replay` of title changes only ((user_id, title) pairs): members map to (title, level)."""
+    """`replay` of title changes only ((user_id, title) pairs): members map to (title, level),
+    detections are (user_id, kind, level, title)."""
     members, detections = replay([(user_id, "Job Title", title) for user_id, title in events])
-    return {user_id: member[:2] for user_id, member in members.items()}, detections
+    return {user_id: member[:2] for user_id, member in members.items()}, [d[:4] for d in detections]

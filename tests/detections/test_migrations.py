@@ -80,3 +80,14 @@ def test_the_installed_intake_function_is_its_newest_file():
         transaction.set_rollback(True)
 
     assert from_file == installed
+
+
+def test_a_released_version_edited_in_place_is_refused(tmp_path, monkeypatch):
+    from detections import sql
+
+    edited = tmp_path / "event_receive.v2.sql"
+    edited.write_text(intake_function_sql(2).replace("'duplicate'", "'repeat'"), encoding="utf-8")
+    monkeypatch.setattr(sql, "__file__", str(tmp_path / "__init__.py"))
+
+    with pytest.raises(RuntimeError, match="new version"):
+        sql.intake_function_sql(2)

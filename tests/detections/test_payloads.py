@@ -94,6 +94,9 @@ def test_the_usual_deliveries_pass_with_their_values():
         ({"company": "x" * 256}, "company"),
         ({"joined_at": "yesterday"}, "joined_at"),
         ({"joined_at": 1700000000}, "joined_at"),
+        ({"joined_at": "1700000000"}, "joined_at"),  # the worker reads the stored payload with Django's parser
+        ({"joined_at": "2024-02-30T10:00:00Z"}, "joined_at"),
+        ({"profileFieldId": 1.5}, "profileFieldId"),
         ({"joined_at": "9999-12-31T23:59:59"}, "joined_at"),  # New York's last second of 9999 is past it in UTC
         ({"profileFieldId": {"id": 1}}, "profileFieldId"),
     ],

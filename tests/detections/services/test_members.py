@@ -192,3 +192,42 @@ def _digest():
     from digests.models import Digest
 
     return Digest.objects.create(week_ending=timezone.localdate())
+
+
+@pytest.mark.parametrize("one_batch", [True, False])
+def test_what_a_member_takes_after_leaving_and_coming_back_reaches_the_earlier_detection_too(one_batch):
+    SeniorMemberFactory(user_id="5", country="Chile", company="Acme")
+    earlier = DetectionFactory(user_id="5", country="Chile", company="Acme")
+    receive(user_id="5", value="Engineer")
+    receive(user_id="5", field="Country", value="Peru")  # stored (a member then), applied to nobody
+    if not one_batch:
+        events_drain()
+    receive(user_id="5", value="CEO", old_value="Engineer")  # senior again: a new member, nothing known yet
+    events_drain()
+    receive(user_id="5", field="Company", value="Globex")
+
+    events_drain()
+
+    earlier.refresh_from_db()
+    assert (earlier.country, earlier.company) == ("Chile", "Globex")
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company) == ("", "Globex")
+    assert Detection.objects.exclude(pk=earlier.pk).get().company == "Globex"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_detection_the_digest_build_holds_is_left_to_it_without_waiting():
+    import psycopg
+
+    from tests.fixtures.worker import database_url_for_tests
+
+    SeniorMemberFactory(user_id="6", country="")
+    held = DetectionFactory(user_id="6", country="")
+    receive(user_id="6", field="Country", value="Peru")
+    with psycopg.connect(database_url_for_tests()) as build:  # a digest build, mid-way
+        build.execute("SELECT id FROM detections_detection WHERE id = %s FOR UPDATE", [held.pk])
+
+        events_drain()
+
+    held.refresh_from_db()
+    assert held.country == "" and SeniorMember.objects.get().country == "Peru"

@@ -42,7 +42,8 @@ def stored_events() -> list[tuple[str, str, str]]:
 def assert_state_is_the_replay_of_what_was_stored():
     members, detections = replay(stored_events())
     assert {m.user_id: (m.title, m.level, m.country, m.company) for m in SeniorMember.objects.all()} == members
-    assert sorted(Detection.objects.values_list("user_id", "kind", "level", "title")) == sorted(detections)
+    stored = Detection.objects.values_list("user_id", "kind", "level", "title", "country", "company")
+    assert sorted(stored) == sorted(detections)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
