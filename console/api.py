@@ -26,6 +26,8 @@ class StatsView(APIView):
         class Events(serializers.Serializer):
             unprocessed = Count(help_text="Stored webhook events not applied yet.")
             oldest_unprocessed_age_seconds = serializers.FloatField(allow_null=True)
+            set_aside_events = Count(help_text="Events that could not be applied: their members wait to be retried.")
+            set_aside_members = Count()
 
         class Deliveries(serializers.Serializer):
             pending = Count()

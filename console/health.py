@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .selectors import event_backlog
+from .selectors import event_backlog, events_set_aside
 
 
 @never_cache
@@ -61,7 +61,26 @@ def _check_backlog() -> str:
     return f"{backlog['unprocessed']} events waiting"
 
 
-CHECKS = {"database": _check_database, "broker": _check_broker, "beat": _check_beat, "backlog": _check_backlog}
+def _check_set_aside() -> str:
+    """Members whose events could not be applied: reported, never "not ready" — the webhook and
+    everyone else's events go on, and an orchestrator restarting the service would not help."""
+    set_aside = events_set_aside()
+    if not set_aside["events"]:
+        return "none"
+    events, members = set_aside["events"], set_aside["members"]
+    return (
+        f"{events} event{'s' * (events != 1)} of {members} member{'s' * (members != 1)} set aside: "
+        "retry in the admin (Raw events, outcome failed)"
+    )
+
+
+CHECKS = {
+    "database": _check_database,
+    "broker": _check_broker,
+    "beat": _check_beat,
+    "backlog": _check_backlog,
+    "set_aside": _check_set_aside,
+}
 
 
 @never_cache

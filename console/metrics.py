@@ -4,7 +4,13 @@ from django.db import DatabaseError
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from .selectors import deliveries_overview, event_backlog, members_by_level, recent_detections_by_level
+from .selectors import (
+    deliveries_overview,
+    event_backlog,
+    events_set_aside,
+    members_by_level,
+    recent_detections_by_level,
+)
 
 
 class DatabaseCollector:
@@ -27,6 +33,12 @@ class DatabaseCollector:
             "captpathfinder_events_oldest_unprocessed_age_seconds",
             "Age of the oldest unprocessed raw event (queue lag); 0 when none.",
             backlog["oldest_unprocessed_age_seconds"] or 0,
+        )
+        set_aside = events_set_aside()
+        yield _gauge(
+            "captpathfinder_events_set_aside",
+            "Raw events that could not be applied, set aside with their members until an operator retries them.",
+            set_aside["events"],
         )
         deliveries = deliveries_overview()
         status = GaugeMetricFamily(

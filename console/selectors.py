@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from classification.models import Level
 from classification.services import ruleset_active
-from detections.models import Detection, PendingEvent, SeniorMember
+from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from digests.models import Channel, DigestDelivery
 from reports.models import Report
 
@@ -38,6 +38,13 @@ def event_backlog(*, now: datetime) -> dict:
         "unprocessed": backlog["n"],
         "oldest_unprocessed_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
     }
+
+
+def events_set_aside() -> dict:
+    """Events that could not be applied, and the members they belong to (set aside until retried)."""
+    return RawEvent.objects.filter(outcome=RawEvent.Outcome.FAILED).aggregate(
+        events=Count("id"), members=Count("user_id", distinct=True)
+    )
 
 
 def deliveries_overview() -> dict:
@@ -103,7 +110,7 @@ def stats_overview(*, now: datetime | None = None) -> dict:
         "generated_at": now,
         "members": members_by_level(),
         "detections": detections_since(now=now),
-        "events": event_backlog(now=now),
+        "events": {**event_backlog(now=now), **{f"set_aside_{k}": v for k, v in events_set_aside().items()}},
         "deliveries": deliveries_overview(),
         "latest_report": latest_report(),
         "rules_version": ruleset_active().version,

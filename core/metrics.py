@@ -34,6 +34,9 @@ CLASSIFY_SECONDS = Histogram(
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
 )
 DETECTIONS = Counter("captpathfinder_detections_total", "Detections recorded, by kind and level.", ["kind", "level"])
+EVENTS_FAILED = Counter(
+    "captpathfinder_events_failed_total", "Raw events that could not be applied and were set aside with their member."
+)
 DELIVERIES = Counter(
     "captpathfinder_digest_deliveries_total", "Digest delivery attempts by channel and outcome.", ["channel", "outcome"]
 )

@@ -3,6 +3,7 @@ from django.template.response import TemplateResponse
 
 from .models import BackfillRun, Detection, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
+from .services.processing import events_retry_failed
 from .services.reclassification import members_reclassify
 
 
@@ -19,16 +20,31 @@ class TrackedFieldAdmin(admin.ModelAdmin):
 
 @admin.register(RawEvent)
 class RawEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "received_at", "user_id", "username", "field", "value", "outcome", "processed_at"]
+    list_display = ["id", "received_at", "user_id", "username", "field", "value", "outcome", "processed_at", "why"]
     list_filter = ["event_type", "outcome", ("processed_at", admin.EmptyFieldListFilter), "received_at"]
-    search_fields = ["user_id", "username", "value", "delivery_id"]
+    search_fields = ["user_id", "username", "value", "delivery_id", "error"]
     date_hierarchy = "received_at"
+    actions = ["retry_failed"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("detections.change_rawevent")
+
+    @admin.display(description="error")
+    def why(self, obj):
+        return obj.error[:80]
+
+    @admin.action(description="Retry the failed events of the selected events' members", permissions=["retry"])
+    def retry_failed(self, request, queryset):
+        """The members' failed events go back on the pending list, in order, for the worker."""
+        user_ids = sorted(set(queryset.values_list("user_id", flat=True)))
+        count = events_retry_failed(user_ids=user_ids)
+        self.message_user(request, f"{count} failed events of {len(user_ids)} members queued again.", messages.SUCCESS)
 
 
 @admin.register(SeniorMember)

@@ -8,8 +8,8 @@ from classification.models import Level
 class TrackedField(models.Model):
     """A community profile field that matters (the original's field_registry).
 
-    A `job_title` field drives classification. `country` and `company` fields only update
-    members who are already senior; for anyone else their changes are ignored, not stored.
+    A `job_title` field drives classification. `country` and `company` fields update senior
+    members; anyone else's are stored too, and a member made later starts from the latest.
     """
 
     class Role(models.TextChoices):
@@ -49,6 +49,7 @@ class RawEvent(models.Model):
         ATTRIBUTES_UPDATED = "attributes_updated", "Country/company updated"
         NOT_A_MEMBER = "not_a_member", "Attribute change for a non-member"
         PROFILE_UNAVAILABLE = "profile_unavailable", "Community profile could not be fetched"
+        FAILED = "failed", "Failed: set aside until retried"
 
     event_type = models.CharField(max_length=64, choices=EventType.choices, default=EventType.PROFILE_UPDATED)
     delivery_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
@@ -63,6 +64,10 @@ class RawEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True)
+    # A database default: the intake function (detections/sql/) inserts events without it.
+    error = models.TextField(
+        blank=True, db_default="", help_text="Why the event could not be applied (outcome: failed)."
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -30,6 +30,16 @@ MAX_NAME_LENGTH = 255
 MAX_TITLE_LENGTH = 1000
 
 
+def value_max_length(role: str) -> int:
+    """The longest `value` a tracked field of this role can have: what its member column holds
+    (a Country or Company lands in one of 255 characters, a title in a text column)."""
+    from .models import SeniorMember, TrackedField
+
+    if role in (TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY):
+        return SeniorMember._meta.get_field(role).max_length
+    return MAX_TITLE_LENGTH
+
+
 def _user_id(value: Any) -> str:
     """inSided sends userId as a string in profile updates and as an integer in registrations."""
     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -28,6 +28,34 @@ def tracked_fields_cache_clear() -> None:
     _tracked_fields_cache = None
 
 
+def attributes_latest_sent(*, user_ids: list[str]) -> dict[str, dict[str, str]]:
+    """The latest Country and Company each of these people sent, from the applied raw events kept:
+    {user_id: {"country": …, "company": …}} (a field they never sent is left out)."""
+    if not user_ids:
+        return {}
+    rows = (
+        RawEvent.objects.filter(
+            user_id__in=user_ids,
+            field_role__in=[TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY],
+            processed_at__isnull=False,
+        )
+        .exclude(outcome=RawEvent.Outcome.FAILED)
+        .order_by("user_id", "field_role", "-id")
+        .distinct("user_id", "field_role")
+        .values_list("user_id", "field_role", "value")
+    )
+    latest: dict[str, dict[str, str]] = {}
+    for user_id, role, value in rows:
+        latest.setdefault(user_id, {})[role] = value.strip()
+    return latest
+
+
+def members_set_aside(*, user_ids: set[str]) -> set[str]:
+    """Those of these members with failed events: their later events wait behind them."""
+    failed = RawEvent.objects.filter(user_id__in=user_ids, outcome=RawEvent.Outcome.FAILED)
+    return set(failed.values_list("user_id", flat=True).distinct())
+
+
 def member_exists(*, user_id: str) -> bool:
     return SeniorMember.objects.filter(pk=user_id).exists()
 

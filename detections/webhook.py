@@ -24,7 +24,7 @@ from core.throttling import WebhookRateThrottle
 from .authentication import webhook_sender_verify
 from .models import RawEvent
 from .parsers import json_body_parse
-from .payloads import ProfileUpdated, UserRegistered
+from .payloads import ProfileUpdated, UserRegistered, value_max_length
 from .services.intake import IncomingEvent, Receipt, event_receive
 
 EventType = RawEvent.EventType
@@ -94,6 +94,9 @@ def _receive(request, event_name: str) -> Receipt:
         payload=data,
         delivery_id=delivery_id,
     )
+    if incoming.field_role and len(incoming.value.strip()) > (limit := value_max_length(incoming.field_role)):
+        message = f"Must be at most {limit} characters for a {incoming.field} field."
+        raise exceptions.ValidationError({"value": [message]})
     return event_receive(incoming=incoming)
 
 

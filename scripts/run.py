@@ -55,7 +55,10 @@ def main() -> int:
         manage("migrate", "--noinput")
         manage("dev_admin")
         processes = subprocess.Popen([str(BIN / "honcho"), "-f", "Procfile.dev", "start"], cwd=ROOT, env=env)
-        return processes.wait()
+        code = processes.wait()
+        if code:  # honcho stops every process when one of them ends: the service is never half up
+            log(f"a process of the service ended (honcho exit {code}); the others were stopped with it")
+        return code
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: honcho stops its processes, then the database stops
         if processes is None:
             return 130

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db import connection, transaction
 
@@ -15,7 +16,7 @@ from core.backoff import Backoff
 
 from .. import selectors
 from ..locks import INTAKE_LOCK_NAMESPACE
-from ..models import RawEvent, TrackedField
+from ..models import RawEvent
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ class IncomingEvent:
     old_value: str = ""
     delivery_id: str | None = None
 
+    @cached_property
+    def field_role(self) -> str | None:
+        """The tracked field's role (TrackedField.Role); "" for a registration; None: not tracked."""
+        if self.event_type != EventType.PROFILE_UPDATED:
+            return ""
+        return selectors.tracked_field_role(name=self.field)
+
     @property
     def idempotency_key(self) -> str:
         # Content, not identity: a redelivery has the same key as the event it repeats; a
@@ -53,17 +61,16 @@ def event_receive(*, incoming: IncomingEvent) -> Receipt:
     """Store a delivery (or recognise it as a duplicate) and have it applied after commit.
 
     Nothing is classified here: the reply must not wait on processing, and the stored event is the
-    outbox the worker (or the sweep, when the broker is down) reads. Storing is one round trip:
+    outbox the worker (or the sweep, when the broker is down) reads. Every tracked field is stored,
+    a Country or Company too whoever sends it: whether it concerns a senior member is known only
+    once the member's earlier events are applied (inSided sends a profile save's fields one by
+    one, the title not necessarily first). Storing is one round trip:
     the intake function (detections/sql/) takes the member's intake lock, checks both duplicate
     rules and inserts the event with its pending row.
     """
-    role = ""
-    if incoming.event_type == EventType.PROFILE_UPDATED:
-        role = selectors.tracked_field_role(name=incoming.field)
-        if role is None:
-            return Receipt("ignored", None)
-        if role != TrackedField.Role.JOB_TITLE and not selectors.member_exists(user_id=incoming.user_id):
-            return Receipt("ignored", None)
+    role = incoming.field_role
+    if role is None:
+        return Receipt("ignored", None)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT status, event_id FROM captpathfinder_event_receive(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -23,6 +23,7 @@ from classification.models import Level
 from classification.services import classify
 from core.metrics import DETECTIONS
 
+from .. import selectors
 from ..models import Detection, RawEvent, SeniorMember
 
 Outcome = RawEvent.Outcome
@@ -52,7 +53,9 @@ class MemberChange:
 
     `title` None: no title change (a Country or Company delivery); otherwise the member's new Job
     Title, classified here. `attributes` (country, company, joined_at) are set as given: callers
-    leave out what the source did not say. `seen_at`: the member's last_seen_at (None: now).
+    leave out what the source did not say. `at`: when it happened, as far as we know (a webhook's
+    arrival), which dates the member and its detection (None: now). `seen_at`: the member's
+    last_seen_at, when it is not `at` (reclassification keeps it).
     """
 
     user_id: str
@@ -60,6 +63,7 @@ class MemberChange:
     username: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
     event: RawEvent | None = None
+    at: datetime | None = None
     seen_at: datetime | None = None
 
 
@@ -81,7 +85,9 @@ class MemberStates:
     A detection shows its person's latest name, company, country and join date until a digest
     takes it: whatever a member of that user id takes while senior is copied onto every detection
     of theirs still waiting for a digest, in the order it happens (enrichment did this alone
-    before). What arrives while they are not senior is not applied at all.
+    before). A Country or Company that arrives while they are not senior is kept in the raw events
+    only: a member created later starts from the latest ones sent before it (a profile save sends
+    its fields one by one, the title not necessarily first).
     """
 
     def __init__(self, user_ids: Iterable[str], *, now: datetime, record_detections: bool = True) -> None:
@@ -96,6 +102,10 @@ class MemberStates:
         self.detections: list[Detection] = []
         self._detections_of: dict[str, list[Detection]] = {}
         self._followed: dict[str, dict[str, Any]] = {}  # per member: the latest value of each followed field set
+        # Per person: the latest Country and Company they sent, for a member made later. Read for
+        # those not senior now; for a member removed and made again here, when that happens.
+        self._sent_read = user_ids - set(self._stored)
+        self._sent = selectors.attributes_latest_sent(user_ids=list(self._sent_read))
 
     def member(self, user_id: str) -> SeniorMember | None:
         """The member as it stands after the changes applied so far (None: not senior)."""
@@ -104,7 +114,9 @@ class MemberStates:
     def apply(self, change: MemberChange) -> str:
         """Move one member by one change; returns the outcome (RawEvent.Outcome)."""
         member = self._members[change.user_id]
+        when = change.at or self.now
         if change.title is None:
+            self._sent.setdefault(change.user_id, {}).update(change.attributes)
             if member is None:
                 return Outcome.NOT_A_MEMBER
             self._set(member, change.attributes)
@@ -118,17 +130,22 @@ class MemberStates:
         outcome, kind = member_transition(old_level=member.level if member else None, new_level=result.level)
         if member is None:
             # A new row even for a member removed earlier in the same unit of work.
-            member = self._members[change.user_id] = SeniorMember(user_id=change.user_id, first_detected_at=self.now)
+            if change.user_id not in self._sent_read:  # sent before this unit of work, then in it
+                earlier = selectors.attributes_latest_sent(user_ids=[change.user_id]).get(change.user_id, {})
+                self._sent[change.user_id] = {**earlier, **self._sent.get(change.user_id, {})}
+                self._sent_read.add(change.user_id)
+            member = SeniorMember(user_id=change.user_id, first_detected_at=when, **self._sent.get(change.user_id, {}))
+            self._members[change.user_id] = member
             self._created.add(change.user_id)
         member.title = change.title.strip()
         member.level = result.level
-        member.last_seen_at = change.seen_at or self.now
+        member.last_seen_at = change.seen_at or when
         member.rules_version = result.version
         if change.username and change.username != member.username:  # it comes with every title
             self._set(member, {"username": change.username})
         self._set(member, change.attributes)
         if kind is not None and self.record_detections:
-            detection = detection_snapshot(member, kind=kind, at=self.now, event=change.event)
+            detection = detection_snapshot(member, kind=kind, at=when, event=change.event)
             self.detections.append(detection)
             self._detections_of.setdefault(member.user_id, []).append(detection)
         return outcome

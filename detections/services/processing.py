@@ -14,11 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from core.metrics import EVENTS_FAILED
 
 from .. import selectors
 from ..community import CommunityClient, CommunityError, CommunityProfile, community_configured
@@ -73,11 +76,45 @@ def member_events_process(*, user_id: str) -> int:
 
 def _events_apply(events: list[RawEvent], *, profiles: Profiles) -> None:
     """Apply `events` (id order, their members locked) and mark them processed, in the caller's
-    transaction; new members without a company or country are enriched after commit."""
+    transaction; new members without a company or country are enriched after commit.
+
+    One member's data never holds up the others: should the batch fail for anything but the
+    database being away, each member is applied on its own, and a member that still fails is set
+    aside (`events_set_aside`) while the rest commits. A member set aside keeps its later events
+    back too, so they apply in order once an operator retries it (`events_retry_failed`).
+    """
     if not events:
         return
     _commit_without_waiting_for_disk()
     now = timezone.now()
+    set_aside = selectors.members_set_aside(user_ids={e.user_id for e in events})
+    held = [e for e in events if e.user_id in set_aside]
+    events = [e for e in events if e.user_id not in set_aside]
+    try:
+        with transaction.atomic():
+            _members_apply(events, profiles, now)
+    except _DATABASE_AWAY:
+        raise  # not the data: the task retries the whole batch later
+    except Exception:
+        logger.warning("a batch of %d events failed; applying its members one by one", len(events), exc_info=True)
+        for user_id, member_events in groupby(sorted(events, key=lambda e: (e.user_id, e.id)), lambda e: e.user_id):
+            member_events = list(member_events)
+            try:
+                with transaction.atomic():
+                    _members_apply(member_events, profiles, now)
+            except _DATABASE_AWAY:
+                raise
+            except Exception as exc:
+                logger.exception("member %s set aside: its events could not be applied", user_id)
+                events_set_aside(member_events, error=f"{exc.__class__.__name__}: {exc}", at=now)
+    events_set_aside(held, error="Held back: an earlier event of this member failed; retry the member.", at=now)
+
+
+# The database itself failing (down, restarting, a connection cut): worth retrying whole, later.
+_DATABASE_AWAY = (OperationalError, InterfaceError)
+
+
+def _members_apply(events: list[RawEvent], profiles: Profiles, now) -> None:
     states = MemberStates({e.user_id for e in events}, now=now)
     for event in events:
         change = change_from_event(event, profiles)
@@ -89,6 +126,31 @@ def _events_apply(events: list[RawEvent], *, profiles: Profiles) -> None:
         from ..tasks import member_enrich
 
         transaction.on_commit(lambda: [member_enrich.delay(user_id) for user_id in sorted(enrich)])
+
+
+def events_set_aside(events: list[RawEvent], *, error: str, at: datetime) -> None:
+    """Mark events failed with `error` and take them off the pending list: their member is set aside
+    (admin › Raw events, outcome "failed"; /metrics; /health/ready) until an operator retries it."""
+    if not events:
+        return
+    ids = [event.pk for event in events]
+    RawEvent.objects.filter(pk__in=ids).update(outcome=Outcome.FAILED, error=error[:2000], processed_at=at)
+    PendingEvent.objects.filter(event_id__in=ids).delete()
+    EVENTS_FAILED.inc(len(events))
+
+
+def events_retry_failed(*, user_ids: list[str]) -> int:
+    """Put these members' failed events back on the pending list, in their order, and wake a
+    worker; returns how many. The same processing applies them, or sets them aside again."""
+    with transaction.atomic():
+        members_lock(user_ids)
+        failed = list(RawEvent.objects.filter(user_id__in=user_ids, outcome=Outcome.FAILED).order_by("id"))
+        RawEvent.objects.filter(pk__in=[e.pk for e in failed]).update(outcome="", error="", processed_at=None)
+        PendingEvent.objects.bulk_create(
+            [PendingEvent(event_id=e.pk, user_id=e.user_id, received_at=e.received_at) for e in failed]
+        )
+        transaction.on_commit(events_processing_wake)
+    return len(failed)
 
 
 def _commit_without_waiting_for_disk() -> None:
@@ -116,15 +178,18 @@ def change_from_event(event: RawEvent, profiles: Profiles) -> MemberChange | Non
             username=profile.username or event.username,
             attributes=profile.attributes(),
             event=event,
+            at=event.received_at,
         )
     if event.field_role in (TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY):
-        return MemberChange(user_id=event.user_id, attributes={event.field_role: event.value.strip()}, event=event)
+        attributes = {event.field_role: event.value.strip()}
+        return MemberChange(user_id=event.user_id, attributes=attributes, event=event, at=event.received_at)
     return MemberChange(
         user_id=event.user_id,
         title=event.value,
         username=event.username,
         attributes=payload_attributes(event.payload),
         event=event,
+        at=event.received_at,
     )
 
 

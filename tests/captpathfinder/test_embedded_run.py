@@ -1,4 +1,5 @@
-"""`make run` (scripts/run.py) on its embedded defaults: PostgreSQL from the wheel, a filesystem broker."""
+"""`make run` (scripts/run.py) on its embedded defaults: PostgreSQL from the wheel, a filesystem broker;
+the service stops whole when one of its processes is lost."""
 
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -71,9 +73,20 @@ def test_make_run_serves_the_webhook_with_nothing_but_python(tmp_path):
             server = db.execute("SHOW data_directory").fetchone()[0]
             assert db.execute("SELECT count(*) FROM detections_pendingevent").fetchone()[0] == 0
         assert Path(server) == tmp_path / "postgres"  # the embedded server, its data under var/
+
+        # A process lost (the worker, killed) does not leave the rest running without it: honcho
+        # stops the others, and make run ends, PostgreSQL with it.
+        worker = next(
+            child
+            for child in psutil.Process(run.pid).children(recursive=True)
+            if "celery" in " ".join(child.cmdline()) and "worker" in child.cmdline()
+        )
+        worker.kill()
+        assert run.wait(timeout=60) != 0
     finally:
-        os.killpg(run.pid, signal.SIGTERM)
-        run.wait(timeout=60)
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGTERM)
+            run.wait(timeout=60)
 
     log = (tmp_path / "run.log").read_text()
     assert "PostgreSQL stopped" in log, log[-2000:]

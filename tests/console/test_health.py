@@ -30,7 +30,7 @@ def test_ready_when_everything_answers(client, beat_ran):
 
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "ready"
-    assert set(response.json()["checks"]) == {"database", "broker", "beat", "backlog"}
+    assert set(response.json()["checks"]) == {"database", "broker", "beat", "backlog", "set_aside"}
 
 
 def test_not_ready_when_the_broker_is_down(client, beat_ran):

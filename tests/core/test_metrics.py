@@ -64,3 +64,18 @@ def test_metrics_move_as_webhooks_flow(webhook):
     assert value(after, "captpathfinder_detections_last_24h", level="csuite") == 1
     assert value(after, "captpathfinder_database_up") == 1
     assert "django_http_requests_latency_seconds_by_view_method_bucket" in after
+
+
+def test_a_member_set_aside_is_counted_and_gauged():
+    from detections.services.processing import events_drain
+    from tests.factories import RawEventFactory, SeniorMemberFactory
+
+    before = scrape()
+    SeniorMemberFactory(user_id="p")
+    RawEventFactory(user_id="p", field="Company", field_role="company", value="x" * 300)  # the database refuses it
+
+    events_drain()
+
+    after = scrape()
+    assert value(after, "captpathfinder_events_failed_total") - value(before, "captpathfinder_events_failed_total") == 1
+    assert value(after, "captpathfinder_events_set_aside") == 1

@@ -12,12 +12,15 @@ def replay(events: list[tuple[str, str, str]]) -> tuple[dict, list]:
     "Company". Returns (members, detections): members maps user_id -> (title, level, country,
     company); detections lists (user_id, kind, level, title, country, company). None is in a digest,
     so a Country or Company that a senior member takes is copied onto all of that person's
-    detections; one that arrives while they are not senior changes nothing."""
+    detections; one that arrives while they are not senior is only remembered, and a member made
+    later starts from the latest ones."""
     members: dict[str, dict] = {}
     detections: list[dict] = []
+    sent: dict[str, dict] = {}
     for user_id, field, value in events:
         member = members.get(user_id)
         if field != "Job Title":
+            sent.setdefault(user_id, {})[field.lower()] = value.strip()
             if member is not None:
                 for record in [member, *(d for d in detections if d["user_id"] == user_id)]:
                     record[field.lower()] = value.strip()
@@ -28,7 +31,7 @@ def replay(events: list[tuple[str, str, str]]) -> tuple[dict, list]:
             continue
         kind = "first" if member is None else ("promotion" if member["level"] == "vp" and level == "csuite" else None)
         if member is None:
-            member = members[user_id] = {"country": "", "company": ""}
+            member = members[user_id] = {"country": "", "company": "", **sent.get(user_id, {})}
         member.update(title=value.strip(), level=level)
         if kind is not None:
             detections.append({"user_id": user_id, "kind": kind, "level": level, "title": value.strip(), **member})

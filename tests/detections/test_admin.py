@@ -39,3 +39,25 @@ def test_anonymous_users_are_sent_to_login(client):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_failed_events_of_a_member_are_retried_from_the_admin(admin_client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from detections.models import PendingEvent
+    from detections.services.processing import events_set_aside
+    from tests.factories import RawEventFactory
+
+    event = RawEventFactory(user_id="42")
+    events_set_aside([event], error="DataError: value too long", at=timezone.now())
+    page = admin_client.get(reverse("admin:detections_rawevent_changelist") + "?outcome__exact=failed")
+    assert "DataError: value too long" in page.content.decode()
+
+    admin_client.post(
+        reverse("admin:detections_rawevent_changelist"), {"action": "retry_failed", "_selected_action": [event.pk]}
+    )
+
+    event.refresh_from_db()
+    assert (event.outcome, event.error, event.processed_at) == ("", "", None)
+    assert PendingEvent.objects.filter(event_id=event.pk).exists()

@@ -153,3 +153,26 @@ def test_a_signed_fuzzed_body_still_gets_a_json_answer():
     response = WebhookClient().post(body, HTTP_AUTHORIZATION="", **signed_headers(body))
 
     assert response.status_code == 400 and response.json()["error"] in {"invalid", "parse_error"}
+
+
+EDGE_MOMENTS = st.builds(
+    lambda year, month, day, hour, offset: f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:59:59{offset}",
+    st.sampled_from([1, 2, 1969, 1970, 2038, 9998, 9999]),
+    st.sampled_from([1, 2, 12, 13]),
+    st.sampled_from([1, 28, 29, 30, 31, 32]),
+    st.sampled_from([0, 23, 24]),
+    st.sampled_from(["", "Z", "+00:00", "+14:00", "-12:00", "+23:59", "-23:59", ".999999", ".999999+05:30"]),
+) | st.sampled_from(["9999-12-31T23:59:59", "0001-01-01T00:00:00+01:00", "0000-01-01T00:00:00", "1e9", "", "T"])
+
+
+@FUZZ
+@given(moment=EDGE_MOMENTS, which=st.sampled_from(["joined_at", "date"]))
+def test_dates_at_the_edges_of_the_calendar_are_a_202_or_a_400(moment, which):
+    """9999-12-31T23:59:59 without an offset was a 500 (past year 9999 once in UTC)."""
+    before = RawEvent.objects.count()
+    if which == "joined_at":
+        response = WebhookClient().post({**profile_update(), "joined_at": moment})
+    else:
+        path = "/webhooks/community/IdentityAccess.UserRegistered"
+        response = WebhookClient().post({"userId": 12, "date": moment}, path=path)
+    check(response, before)

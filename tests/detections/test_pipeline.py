@@ -197,3 +197,40 @@ def test_registration_and_enrichment_run_in_the_worker_against_the_community_api
         assert Detection.objects.get(user_id="13").company == "Globex"
     finally:
         fake.stop()
+
+
+def test_a_poison_member_does_not_hold_up_thirty_others(webhook, start_worker):
+    """A member whose event the database refuses (stored before the door refused such values) is
+    set aside; the thirty members sent after it are applied within seconds."""
+    from tests.factories import RawEventFactory, SeniorMemberFactory
+
+    SeniorMemberFactory(user_id="6000", title="VP of Sales", level="vp")
+    RawEventFactory(user_id="6000", field="Company", field_role="company", value="x" * 300)
+    for n in range(30):
+        assert webhook.post(profile_update(user_id=str(6001 + n), value="VP of Sales")).status_code == 202
+    start_worker()
+    started = time.monotonic()
+
+    wait_until(
+        lambda: SeniorMember.objects.filter(user_id__gt="6000").count() == 30,
+        timeout=30,
+        message="the thirty ordinary members to be applied",
+    )
+    assert time.monotonic() - started < 15
+    assert RawEvent.objects.get(user_id="6000").outcome == "failed"
+    assert not PendingEvent.objects.exists()
+
+
+def test_a_detection_is_dated_by_the_webhook_not_by_the_worker_that_was_away(webhook, start_worker):
+    from django.utils import timezone
+
+    sent_at = timezone.now()
+    assert webhook.post(profile_update(user_id="6100", value="Chief Operating Officer")).status_code == 202
+    time.sleep(5)  # no worker for five seconds
+    start_worker()
+
+    wait_until(lambda: Detection.objects.exists(), message="the worker to record the detection")
+    detection = Detection.objects.get()
+    assert abs((detection.detected_at - sent_at).total_seconds()) < 1
+    assert detection.detected_at == RawEvent.objects.get().received_at
+    assert (RawEvent.objects.get().processed_at - detection.detected_at).total_seconds() > 4

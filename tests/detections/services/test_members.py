@@ -195,14 +195,14 @@ def _digest():
 
 
 @pytest.mark.parametrize("one_batch", [True, False])
-def test_what_a_member_takes_after_leaving_and_coming_back_reaches_the_earlier_detection_too(one_batch):
+def test_a_member_back_starts_from_what_was_sent_and_what_it_takes_reaches_earlier_detections(one_batch):
     SeniorMemberFactory(user_id="5", country="Chile", company="Acme")
     earlier = DetectionFactory(user_id="5", country="Chile", company="Acme")
     receive(user_id="5", value="Engineer")
-    receive(user_id="5", field="Country", value="Peru")  # stored (a member then), applied to nobody
+    receive(user_id="5", field="Country", value="Peru")  # while not senior: remembered, applied to nobody
     if not one_batch:
         events_drain()
-    receive(user_id="5", value="CEO", old_value="Engineer")  # senior again: a new member, nothing known yet
+    receive(user_id="5", value="CEO", old_value="Engineer")  # senior again: a new member, from what was sent
     events_drain()
     receive(user_id="5", field="Company", value="Globex")
 
@@ -211,8 +211,9 @@ def test_what_a_member_takes_after_leaving_and_coming_back_reaches_the_earlier_d
     earlier.refresh_from_db()
     assert (earlier.country, earlier.company) == ("Chile", "Globex")
     member = SeniorMember.objects.get()
-    assert (member.country, member.company) == ("", "Globex")
-    assert Detection.objects.exclude(pk=earlier.pk).get().company == "Globex"
+    assert (member.country, member.company) == ("Peru", "Globex")
+    later = Detection.objects.exclude(pk=earlier.pk).get()
+    assert (later.country, later.company) == ("Peru", "Globex")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -231,3 +232,46 @@ def test_a_detection_the_digest_build_holds_is_left_to_it_without_waiting():
 
     held.refresh_from_db()
     assert held.country == "" and SeniorMember.objects.get().country == "Peru"
+
+
+@pytest.mark.parametrize("batches", ["one", "two"])
+def test_a_company_and_country_sent_before_the_title_of_the_same_save_end_up_on_the_member(batches):
+    receive(user_id="7", field="Company", value="Acme")
+    receive(user_id="7", field="Country", value="Chile")
+    if batches == "two":
+        events_drain()  # applied to nobody yet: not senior
+    receive(user_id="7", value="VP of Sales")
+
+    events_drain()
+
+    member = SeniorMember.objects.get()
+    assert (member.company, member.country) == ("Acme", "Chile")
+    assert (Detection.objects.get().company, Detection.objects.get().country) == ("Acme", "Chile")
+    assert list(RawEvent.objects.order_by("id").values_list("outcome", flat=True)) == [
+        "not_a_member",
+        "not_a_member",
+        "created",
+    ]
+
+
+def test_a_company_sent_by_someone_who_never_becomes_senior_is_dropped_at_processing():
+    receive(user_id="8", field="Company", value="Acme")
+    receive(user_id="8", value="Engineer")
+
+    events_drain()
+
+    assert not SeniorMember.objects.exists()
+    assert list(RawEvent.objects.order_by("id").values_list("outcome", flat=True)) == ["not_a_member", "not_senior"]
+
+
+def test_a_detection_is_dated_when_its_change_arrived_not_when_a_worker_applied_it():
+    from datetime import timedelta
+
+    receive(user_id="9", value="Chief Financial Officer")
+    arrived = timezone.now() - timedelta(minutes=3)  # as if the worker had been away for three minutes
+    RawEvent.objects.update(received_at=arrived)
+
+    events_drain()
+
+    member, detection = SeniorMember.objects.get(), Detection.objects.get()
+    assert detection.detected_at == member.first_detected_at == member.last_seen_at == arrived

@@ -251,3 +251,77 @@ def test_the_sweep_enqueues_each_stale_member_once(purge_queue):
 
     task = "detections.tasks.events_process_member"
     assert published == [(task, ("a",)), (task, ("b",))]
+
+
+# --- a member whose events cannot be applied ---------------------------------------------------------
+
+
+def poison(user_id="p"):
+    """A member and an event the database refuses (a Company of 300 characters, as intake stored
+    them before the webhook refused values longer than their column)."""
+    SeniorMemberFactory(user_id=user_id, title="VP of Sales", level="vp")
+    return RawEventFactory(user_id=user_id, field="Company", field_role="company", value="x" * 300)
+
+
+def test_a_member_that_cannot_be_applied_is_set_aside_and_the_batch_commits(client):
+    bad = poison()
+    send([(str(n), "Job Title", "VP of Sales") for n in range(30)])
+    receive(user_id="p", value="Chief Executive Officer")  # in the same batch, after the bad one
+
+    applied, more = events_drain()
+
+    assert SeniorMember.objects.filter(level="vp").exclude(pk="p").count() == 30
+    failed = RawEvent.objects.filter(outcome="failed").order_by("id")
+    assert [e.id for e in failed][0] == bad.id and failed.count() == 2
+    assert all("DataError" in e.error and e.processed_at for e in failed)
+    assert SeniorMember.objects.get(pk="p").level == "vp"  # as it was: nothing of its batch applied
+    assert_pending_is_unprocessed()
+    ready = client.get("/health/ready").json()["checks"]["set_aside"]
+    assert ready == {
+        "ok": True,
+        "detail": "2 events of 1 member set aside: retry in the admin (Raw events, outcome failed)",
+    }
+
+
+def test_a_member_set_aside_holds_its_later_events_back_until_retried():
+    from detections.services.processing import events_retry_failed
+
+    bad = poison()
+    events_drain()
+    receive(user_id="p", value="Chief Executive Officer")
+    events_drain()
+
+    later = RawEvent.objects.get(user_id="p", field="Job Title")
+    assert (later.outcome, later.error) == (
+        "failed",
+        "Held back: an earlier event of this member failed; retry the member.",
+    )
+
+    RawEvent.objects.filter(pk=bad.pk).update(value="Acme")  # the cause fixed (here: the data itself)
+    assert events_retry_failed(user_ids=["p"]) == 2
+    events_drain()
+
+    member = SeniorMember.objects.get(pk="p")
+    assert (member.company, member.level) == ("Acme", "csuite")
+    assert list(RawEvent.objects.filter(user_id="p").order_by("id").values_list("outcome", flat=True)) == [
+        "attributes_updated",
+        "promoted",
+    ]
+    assert_pending_is_unprocessed()
+
+
+def test_the_database_being_away_is_not_a_member_to_set_aside(monkeypatch):
+    """An OperationalError is the database's, not the data's: the batch fails whole, for a retry."""
+    from django.db import OperationalError
+
+    from detections.services import members
+
+    send([("1", "Job Title", "CFO")])
+
+    def away(self):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(members.MemberStates, "save", away)
+    with pytest.raises(OperationalError):
+        events_drain()
+    assert not RawEvent.objects.filter(outcome="failed").exists()
