@@ -403,8 +403,9 @@ def scenario_duplicates_and_bursts(tmp: Path, args) -> Row:
         row.duplicated += max(per_delivery - len(distinct), 0)
         row.notes.append(
             f"{len(distinct)} deliveries sent 3x each: {per_delivery} stored; "
-            f"{load.results['duplicate']} replies 'duplicate', {load.results['ignored']} 'ignored' (a Country or "
-            "Company update that arrived before its member was applied as senior is not stored, by design)"
+            f"{load.results['duplicate']} replies 'duplicate' (beyond the 2 resends of each: a burst change "
+            f"that arrived after one with the same value, its latest for the field), "
+            f"{load.results['ignored']} 'ignored'"
         )
     finally:
         services.stop()
