@@ -37,6 +37,11 @@ DETECTIONS = Counter("captpathfinder_detections_total", "Detections recorded, by
 EVENTS_FAILED = Counter(
     "captpathfinder_events_failed_total", "Raw events that could not be applied and were set aside with their member."
 )
+COMMUNITY_FIELDS_MISSING = Counter(
+    "captpathfinder_community_fields_missing_total",
+    "Community profiles read without a configured profile field (COMMUNITY_FIELD_*), by field name.",
+    ["field"],
+)
 DELIVERIES = Counter(
     "captpathfinder_digest_deliveries_total", "Digest delivery attempts by channel and outcome.", ["channel", "outcome"]
 )

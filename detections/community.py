@@ -1,20 +1,27 @@
 """Client for the inSided (Gainsight Customer Communities) API: OAuth2 and user profiles.
 
-Used by enrichment and the registration webhook (which carries no profile). Transient
-failures are retried a bounded number of times here; callers decide what a final failure means.
+Speaks the published User API (version 20260811093422): `POST /oauth2/token` (client
+credentials), `GET /user/{id}` and the member list `GET /user`. Used by enrichment, the
+registration webhook (which carries no profile) and backfills. Transient failures (5xx, and
+429, which inSided does not document but a proxy may send) are retried a bounded number of
+times here; callers decide what a final failure means.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from core.metrics import COMMUNITY_FIELDS_MISSING
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +55,25 @@ _retry = retry(
 class CommunityProfile:
     user_id: str
     username: str
-    job_title: str | None
+    job_title: str | None  # None: the profile has no Job Title field
     country: str
     company: str
     joined_at: datetime | None
+    # The configured profile fields (COMMUNITY_FIELD_*) this profile did not contain.
+    missing: tuple[str, ...] = ()
 
     def attributes(self) -> dict:
         """The member attributes the profile has (country, company, joined_at), blanks left out."""
         attributes = {"country": self.country, "company": self.company, "joined_at": self.joined_at}
         return {name: value for name, value in attributes.items() if value}
+
+    @property
+    def missing_text(self) -> str:
+        """An operator's reading of what the profile lacked; "" when it lacked nothing."""
+        if not self.missing:
+            return ""
+        names = ", ".join(repr(name) for name in self.missing)
+        return f"community profile of user {self.user_id} has no {names} profile field (COMMUNITY_FIELD_* settings)"
 
 
 def community_configured() -> bool:
@@ -98,37 +115,32 @@ class CommunityClient:
         except (ValueError, KeyError, TypeError) as exc:
             raise CommunityError(f"token reply without access_token: {response.text[:200]!r}") from exc
 
-    # --- Users --------------------------------------------------------------------------
+    # --- Users ---------------------------------------------------------------------------
     def user_get(self, user_id: str) -> dict:
-        """GET /api1/user/{id}."""
-        body = self._get(f"/api1/user/{requests.utils.quote(str(user_id), safe='')}", {}, f"user {user_id}")
+        """GET /user/{id}: one member, a `User` of the User API."""
+        body = self._get(f"/user/{requests.utils.quote(str(user_id), safe='')}", {}, f"user {user_id}")
         if not isinstance(body, dict):
             raise CommunityError(f"user {user_id}: reply is not a JSON object")
         return body
 
-    def users_page(self, *, page: int, page_size: int, filters: dict[str, str] | None = None) -> list[dict]:
-        """One page of GET /api1/user (the member list), with the caller's filters passed through.
-
-        The list's parameter names and reply shape are not publicly documented: the paging
-        parameters are settings, and the users are read from a bare list or from the first
-        list under a usual key (result, results, data, users, items).
+    def users_page(self, *, page: int, page_size: int, filters: Mapping[str, str] | None = None) -> UsersPage:
+        """One page of GET /user, the member list, as the iterable reply
+        `{"users": [User, ...], "statistics": {"count": N}}` (`_returnIterable=true`; without it the
+        users are properties of an object). `filters` are the documented `filter[...]` parameters.
+        The largest page size is not documented: paging goes on until a page is empty or the
+        statistics' count is reached, so a server that answers smaller pages loses nobody.
         """
-        params = {
-            settings.COMMUNITY_USERS_PAGE_PARAM: page,
-            settings.COMMUNITY_USERS_PAGE_SIZE_PARAM: page_size,
-            **(filters or {}),
-        }
-        body = self._get("/api1/user", params, f"user list page {page}")
-        users = (
-            body
-            if isinstance(body, list)
-            else next(
-                (body[key] for key in _LIST_KEYS if isinstance(body, dict) and isinstance(body.get(key), list)), None
-            )
+        params = {"page": page, "pageSize": page_size, "_returnIterable": "true", **(filters or {})}
+        body = self._get("/user", params, f"user list page {page}")
+        users = body.get("users") if isinstance(body, dict) else None
+        if not isinstance(users, list):
+            raise CommunityError(f"user list page {page}: no 'users' list in the reply (asked _returnIterable=true)")
+        statistics = body.get("statistics")
+        count = statistics.get("count") if isinstance(statistics, dict) else None
+        return UsersPage(
+            users=[user for user in users if isinstance(user, dict)],
+            count=count if isinstance(count, int) and not isinstance(count, bool) else None,
         )
-        if users is None:
-            raise CommunityError(f"user list page {page}: no list of users in the reply")
-        return [user for user in users if isinstance(user, dict)]
 
     def _get(self, path: str, params: dict, what: str):
         """GET with the bearer token; on a 401 the token is renewed once (it may have been revoked)."""
@@ -168,58 +180,91 @@ class _Unauthorized(CommunityError):
     pass
 
 
-_LIST_KEYS = ("result", "results", "data", "users", "items")
+@dataclass(frozen=True)
+class UsersPage:
+    users: list[dict]
+    count: int | None  # statistics.count: all users matching the filters
 
 
-# --- Mapping the undocumented user reply to profile fields -----------------------------------
-_FIELD_LIST_KEYS = ("profile_fields", "profileFields", "custom_fields", "customFields", "fields", "profile")
-_FIELD_NAME_KEYS = ("name", "label", "title", "key", "fieldName", "field")
+# The member list's documented filters (User API, GET /user), by the backfill's name for them.
+USER_LIST_FILTERS = {
+    "joined_from": "filter[joindate][from]",
+    "joined_to": "filter[joindate][to]",
+    "active_from": "filter[lastactivity][from]",
+    "active_to": "filter[lastactivity][to]",
+}
 
 
-def _squash(name: str) -> str:
-    return "".join(ch for ch in name.casefold() if ch.isalnum())
+# --- Reading a profile from the documented replies ---------------------------------------------
+def has_profile_fields(user: Mapping) -> bool:
+    """Whether a user object carries its profile fields: `_related.userprofilefields` (a `User`)
+    or `profileFields` (the find-by reply's user)."""
+    related = user.get("_related")
+    return isinstance(user.get("profileFields"), list) or (
+        isinstance(related, dict) and isinstance(related.get("userprofilefields"), list)
+    )
 
 
-def profile_field(user: dict, name: str):
-    """Find a profile field by name: in custom/profile field lists or dicts, then top level.
+def profile_fields(user: Mapping) -> dict[str, str]:
+    """The user's profile fields as {name: value}, from either documented shape.
 
-    Names compare case- and punctuation-insensitively ("Job Title" = "job_title" = "jobTitle").
+    A `User` (GET /user/{id}, the member list) has `_related.userprofilefields`, items
+    `{"profilefieldid", "value", "profilefield_name", ...}`; the find-by reply's user has
+    `profileFields`, items `{"name", "NormalizedValue"}`. Names keep the community's spelling;
+    look-ups compare them case-insensitively. A reply with neither list is an error: the
+    documentation does not say a user can come without them, and an empty answer would pass for
+    "no title".
     """
-    wanted = _squash(name)
-    for list_key in _FIELD_LIST_KEYS:
-        container = user.get(list_key)
-        if isinstance(container, dict):
-            for key, value in container.items():
-                if _squash(str(key)) == wanted:
-                    return value.get("value") if isinstance(value, dict) else value
-        elif isinstance(container, list):
-            for item in container:
-                if not isinstance(item, dict):
-                    continue
-                if any(_squash(str(item.get(k, ""))) == wanted for k in _FIELD_NAME_KEYS):
-                    return item.get("value")
-    for key, value in user.items():
-        if _squash(str(key)) == wanted and not isinstance(value, (dict, list)):
-            return value
+    if not has_profile_fields(user):
+        raise CommunityError("user reply has no profile fields (_related.userprofilefields or profileFields)")
+    related = user.get("_related")
+    if isinstance(related, dict) and isinstance(related.get("userprofilefields"), list):
+        items, name_key, value_key = related["userprofilefields"], "profilefield_name", "value"
+    else:
+        items, name_key, value_key = user["profileFields"], "name", "NormalizedValue"
+    fields = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get(name_key), str):
+            value = item.get(value_key)
+            fields[item[name_key].strip().casefold()] = value if isinstance(value, str) else ""
+    return fields
+
+
+def joined_at_from(value) -> datetime | None:
+    """`joindate`: Unix seconds in a `User`, an ISO 8601 date-time in the find-by reply."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            return None
+        if parsed is not None:
+            return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
     return None
 
 
-def _text(value) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def profile_from_user(user: dict, *, user_id: str) -> CommunityProfile:
-    joined_raw = profile_field(user, settings.COMMUNITY_FIELD_JOINED_AT)
-    try:
-        joined_at = parse_datetime(joined_raw) if isinstance(joined_raw, str) else None
-    except ValueError:
-        joined_at = None
-    title = profile_field(user, settings.COMMUNITY_FIELD_JOB_TITLE)
+def profile_from_user(user: Mapping, *, user_id: str) -> CommunityProfile:
+    fields = profile_fields(user)
+    wanted = {
+        "job_title": settings.COMMUNITY_FIELD_JOB_TITLE,
+        "country": settings.COMMUNITY_FIELD_COUNTRY,
+        "company": settings.COMMUNITY_FIELD_COMPANY,
+    }
+    values = {role: fields.get(name.strip().casefold()) for role, name in wanted.items()}
+    missing = tuple(name for role, name in wanted.items() if values[role] is None)
+    for name in missing:
+        COMMUNITY_FIELDS_MISSING.labels(field=name).inc()
+    username = user.get("username")
     return CommunityProfile(
         user_id=str(user_id),
-        username=_text(profile_field(user, "username")),
-        job_title=title if isinstance(title, str) else None,
-        country=_text(profile_field(user, settings.COMMUNITY_FIELD_COUNTRY)),
-        company=_text(profile_field(user, settings.COMMUNITY_FIELD_COMPANY)),
-        joined_at=joined_at,
+        username=username.strip() if isinstance(username, str) else "",
+        job_title=values["job_title"],
+        country=(values["country"] or "").strip(),
+        company=(values["company"] or "").strip(),
+        joined_at=joined_at_from(user.get("joindate")),
+        missing=missing,
     )

@@ -295,15 +295,13 @@ COMMUNITY_API_URL = env.str("COMMUNITY_API_URL", default="")
 COMMUNITY_CLIENT_ID = env.str("COMMUNITY_CLIENT_ID", default="")
 COMMUNITY_CLIENT_SECRET = env.str("COMMUNITY_CLIENT_SECRET", default="")
 COMMUNITY_API_TIMEOUT_SECONDS = env.float("COMMUNITY_API_TIMEOUT_SECONDS", default=10.0)
-# The user API's schema is not documented: the profile fields are found by these names,
-# in custom/profile field lists or as top-level keys.
+# Profile field names as the community's admin named them (User API: `_related.userprofilefields`,
+# matched case-insensitively). A profile without one is reported (enrichment_error, a metric).
 COMMUNITY_FIELD_JOB_TITLE = env.str("COMMUNITY_FIELD_JOB_TITLE", default="Job Title")
 COMMUNITY_FIELD_COUNTRY = env.str("COMMUNITY_FIELD_COUNTRY", default="Country")
 COMMUNITY_FIELD_COMPANY = env.str("COMMUNITY_FIELD_COMPANY", default="Company")
-COMMUNITY_FIELD_JOINED_AT = env.str("COMMUNITY_FIELD_JOINED_AT", default="created_at")
-# The member list (GET /api1/user) for backfills: its paging parameters, page size, and request rate.
-COMMUNITY_USERS_PAGE_PARAM = env.str("COMMUNITY_USERS_PAGE_PARAM", default="page")
-COMMUNITY_USERS_PAGE_SIZE_PARAM = env.str("COMMUNITY_USERS_PAGE_SIZE_PARAM", default="pageSize")
+# The member list (GET /user) for backfills: page size (the documented default is 25, the largest
+# is not documented; paging follows the reply's count either way) and request rate.
 COMMUNITY_USERS_PAGE_SIZE = env.int("COMMUNITY_USERS_PAGE_SIZE", default=100)
 COMMUNITY_BACKFILL_REQUESTS_PER_SECOND = env.float("COMMUNITY_BACKFILL_REQUESTS_PER_SECOND", default=5.0)
 

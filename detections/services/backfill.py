@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from classification.services import classify
 
-from ..community import CommunityClient, CommunityError, profile_from_user
+from ..community import CommunityClient, CommunityError, has_profile_fields, profile_from_user
 from ..locks import members_lock
 from ..models import BackfillRun, RawEvent
 from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, MAX_USER_ID_LENGTH
@@ -170,41 +170,50 @@ class RateLimiter:
 def community_pages(
     client: CommunityClient, *, filters: dict[str, str], start_page: int, page_size: int, per_second: float
 ) -> Iterator[tuple[int, list[Item]]]:
-    """(page number, its members) for each page of GET /api1/user, fetching a profile
-    individually where the list lacks the job title. Transient failures are retried by the
-    client (bounded); a page that still fails stops the run, which resumes at that page."""
-    limiter, page = RateLimiter(per_second), start_page
+    """(page number, its members) for each page of the member list (GET /user), fetching a
+    profile one by one where a list entry lacks its profile fields (whether the list includes
+    them is not documented). A profile without the configured Job Title field is a row error,
+    so a misnamed field shows as errors, not as a community without executives. Transient
+    failures are retried by the client (bounded); a page that still fails stops the run, which
+    resumes at that page. Paging stops at an empty page or once the list's count is reached."""
+    limiter, page, seen = RateLimiter(per_second), start_page, (start_page - 1) * page_size
     while True:
         limiter.wait()
-        users = client.users_page(page=page, page_size=page_size, filters=filters)
-        if not users:
+        listed = client.users_page(page=page, page_size=page_size, filters=filters)
+        if not listed.users:
             return
         items: list[Item] = []
-        for user in users:
-            user_id = next((str(user[k]) for k in ("userid", "userId", "user_id", "id") if user.get(k)), "")
-            if not user_id:
-                items.append(RowError(f"page {page}", "a user without an id"))
+        for user in listed.users:
+            user_id = user.get("userid")
+            if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip():
+                items.append(RowError(f"page {page}", "a user without a userid"))
                 continue
-            profile = profile_from_user(user, user_id=user_id)
-            if profile.job_title is None:
-                limiter.wait()
-                try:
+            user_id = str(user_id).strip()
+            try:
+                if has_profile_fields(user):
+                    profile = profile_from_user(user, user_id=user_id)
+                else:
+                    limiter.wait()
                     profile = client.profile_get(user_id)
-                except CommunityError as exc:
-                    items.append(RowError(f"page {page}, user {user_id}", str(exc)))
-                    continue
+            except CommunityError as exc:
+                items.append(RowError(f"page {page}, user {user_id}", str(exc)))
+                continue
+            if profile.job_title is None:
+                items.append(RowError(f"page {page}, user {user_id}", profile.missing_text))
+                continue
             items.append(
                 MemberRow(
                     user_id=user_id[:MAX_USER_ID_LENGTH],
                     username=profile.username[:MAX_NAME_LENGTH],
-                    job_title=(profile.job_title or "")[:MAX_TITLE_LENGTH],
+                    job_title=profile.job_title[:MAX_TITLE_LENGTH],
                     country=profile.country[:MAX_NAME_LENGTH],
                     company=profile.company[:MAX_NAME_LENGTH],
                     joined_at=profile.joined_at,
                 )
             )
         yield page, items
-        if len(users) < page_size:
+        seen += len(listed.users)
+        if listed.count is not None and seen >= listed.count:
             return
         page += 1
 

@@ -151,16 +151,16 @@ class MemberStates:
         return outcome
 
     def enrichment_record(self, user_id: str, *, attributes: Mapping[str, Any] | None, error: str = "") -> bool:
-        """The community profile's attributes fill what the member lacks; `attributes` None records
-        `error` instead. Returns False when the member is no longer senior."""
+        """The community profile's attributes fill what the member lacks and `error` (what could not
+        be had: the profile, or some of its fields) is recorded; `attributes` None: no profile.
+        Returns False when the member is no longer senior."""
         member = self._members[user_id]
         if member is None:
             return False
-        if attributes is None:
-            member.enrichment_error = error[:1000]
-        else:
+        if attributes is not None:
             self._set(member, {k: v for k, v in attributes.items() if v and not getattr(member, k)})
-            member.enriched_at, member.enrichment_error = self.now, ""
+            member.enriched_at = self.now
+        member.enrichment_error = error[:1000]
         self._changed.add(user_id)
         return True
 

@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 EventType = RawEvent.EventType
 Outcome = RawEvent.Outcome
 
-Profiles = dict[int, CommunityProfile | None]
+# A pending registration's community profile, or why it could not be had.
+Profiles = dict[int, CommunityProfile | str]
 
 
 def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
@@ -116,11 +117,17 @@ _DATABASE_AWAY = (OperationalError, InterfaceError)
 
 def _members_apply(events: list[RawEvent], profiles: Profiles, now) -> None:
     states = MemberStates({e.user_id for e in events}, now=now)
+    unavailable: dict[int, str] = {}
     for event in events:
         change = change_from_event(event, profiles)
-        event.outcome = Outcome.PROFILE_UNAVAILABLE if change is None else states.apply(change)
+        if change is None:
+            event.outcome, unavailable[event.pk] = Outcome.PROFILE_UNAVAILABLE, registration_problem(event, profiles)
+        else:
+            event.outcome = states.apply(change)
     states.save()
     events_mark_processed(events, at=now)
+    for event_id, problem in unavailable.items():  # registrations only: rare, one UPDATE each
+        RawEvent.objects.filter(pk=event_id).update(error=problem[:2000])
     enrich = states.created_lacking_attributes()
     if enrich and community_configured():
         from ..tasks import member_enrich
@@ -170,7 +177,7 @@ def change_from_event(event: RawEvent, profiles: Profiles) -> MemberChange | Non
     could not be had."""
     if event.event_type == EventType.USER_REGISTERED:
         profile = profiles.get(event.id)
-        if profile is None or profile.job_title is None:
+        if not isinstance(profile, CommunityProfile) or profile.job_title is None:
             return None
         return MemberChange(
             user_id=event.user_id,
@@ -228,8 +235,8 @@ def events_mark_processed(events: list[RawEvent], *, at: datetime) -> None:
 def _registration_profiles_fetch(*, user_id: str) -> Profiles:
     """Profiles for the member's pending registrations, fetched before taking the lock.
 
-    HTTP calls are kept out of the database transaction; None marks a profile that could not
-    be had (unconfigured API or a final failure).
+    HTTP calls are kept out of the database transaction; a text in place of a profile says why it
+    could not be had (unconfigured API or a final failure).
     """
     pending = list(
         selectors.events_pending_for_members(user_ids=[user_id])
@@ -238,15 +245,26 @@ def _registration_profiles_fetch(*, user_id: str) -> Profiles:
     )
     if not pending:
         return {}
-    profile = None
+    profile: CommunityProfile | str
     if community_configured():
         try:
             profile = CommunityClient().profile_get(user_id)
         except (CommunityError, OSError) as exc:
-            logger.warning("profile of registered member %s unavailable: %s", user_id, exc)
+            profile = f"community profile unavailable: {exc}"
     else:
-        logger.warning("member %s registered but COMMUNITY_API_URL is not configured", user_id)
+        profile = "the community API is not configured (COMMUNITY_API_URL, _CLIENT_ID, _CLIENT_SECRET)"
+    problem = profile if isinstance(profile, str) else profile.missing_text
+    if problem:
+        logger.warning("registered member %s: %s", user_id, problem)
     return dict.fromkeys(pending, profile)
+
+
+def registration_problem(event: RawEvent, profiles: Profiles) -> str:
+    """Why a registration could not be applied, for its event's error (admin › Raw events)."""
+    profile = profiles.get(event.pk)
+    if isinstance(profile, CommunityProfile):
+        return profile.missing_text or "community profile without a Job Title"
+    return profile or "community profile not fetched"
 
 
 def events_drain(*, max_seconds: float = 5.0, max_members: int = 500) -> tuple[int, bool]:

@@ -4,6 +4,7 @@ import random
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -166,8 +167,11 @@ def test_registration_and_enrichment_run_in_the_worker_against_the_community_api
     from tests.fakes.insided import FakeInsided
 
     fake = FakeInsided().start()
+    joined = datetime(2019, 10, 10, 14, 7, 21, tzinfo=UTC)
     try:
-        fake.add_user(12, username="Jane", job_title="Chief Marketing Officer", country="Spain", company="Acme")
+        fake.add_user(
+            12, username="Jane", job_title="Chief Marketing Officer", country="Spain", company="Acme", joined=joined
+        )
         fake.add_user(13, username="Raj", job_title="VP Engineering", country="India", company="Globex")
         start_worker(
             extra_env={
@@ -191,7 +195,9 @@ def test_registration_and_enrichment_run_in_the_worker_against_the_community_api
             ),
             message="the worker to register one member and enrich the other",
         )
-        assert SeniorMember.objects.get(pk="12").country == "Spain"
+        jane = SeniorMember.objects.get(pk="12")  # read from a User shaped as the User API documents it
+        assert (jane.username, jane.title, jane.level) == ("Jane", "Chief Marketing Officer", "csuite")
+        assert (jane.country, jane.company, jane.joined_at) == ("Spain", "Acme", joined)
         member = SeniorMember.objects.get(pk="13")
         assert (member.country, member.company) == ("India", "Globex")
         assert Detection.objects.get(user_id="13").company == "Globex"

@@ -1,15 +1,17 @@
-"""python manage.py backfill_members --csv export.csv | --from-community [--mode baseline|announce] [--dry-run]"""
+"""python manage.py backfill_members --csv export.csv | --from-community [--joined-from …] [--mode …] [--dry-run]"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from detections.community import CommunityClient, CommunityError, community_configured
+from detections.community import USER_LIST_FILTERS, CommunityClient, CommunityError, community_configured
 from detections.models import BackfillRun
 from detections.services import backfill
 
@@ -24,6 +26,13 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
             raise CommandError(f"{what} {value!r}: use NAME=VALUE")
         pairs[key.strip()] = rest.strip()
     return pairs
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 class Progress:
@@ -82,13 +91,13 @@ class Command(BaseCommand):
             metavar="FIELD=HEADER",
             help=f"CSV header for a field ({', '.join(backfill.CSV_FIELDS)}), e.g. --column job_title='Job Title'",
         )
-        parser.add_argument(
-            "--filter",
-            action="append",
-            default=[],
-            metavar="PARAM=VALUE",
-            help="a query parameter for GET /api1/user (join date, last activity, …), passed through",
-        )
+        for name, param in USER_LIST_FILTERS.items():
+            parser.add_argument(
+                f"--{name.replace('_', '-')}",
+                type=_date,
+                metavar="YYYY-MM-DD",
+                help=f"only members with {param} (inclusive; the community's own filter)",
+            )
         parser.add_argument("--batch-size", type=int, default=1000, help="CSV rows per transaction (default 1000)")
         parser.add_argument("--rate", type=float, default=None, help="API requests per second (default: setting)")
         parser.add_argument("--restart", action="store_true", help="abandon an unfinished run and start over")
@@ -125,7 +134,7 @@ class Command(BaseCommand):
     def _from_community(self, options):
         if not community_configured():
             raise CommandError("set COMMUNITY_API_URL, COMMUNITY_CLIENT_ID and COMMUNITY_CLIENT_SECRET first")
-        filters = _pairs(options["filter"], "--filter")
+        filters = {param: options[name].isoformat() for name, param in USER_LIST_FILTERS.items() if options[name]}
         per_second = options["rate"] or settings.COMMUNITY_BACKFILL_REQUESTS_PER_SECOND
         page_size = settings.COMMUNITY_USERS_PAGE_SIZE
         client = CommunityClient()

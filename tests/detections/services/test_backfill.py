@@ -1,7 +1,7 @@
 """backfill_members: CSV exports and the community API into members, resumable and idempotent."""
 
 import csv
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -183,7 +183,12 @@ def community(insided, settings):
     for i in range(1, 26):
         title = "Chief Technology Officer" if i % 5 == 0 else ("VP Engineering" if i % 5 == 1 else "Engineer")
         insided.add_user(
-            i, username=f"user{i}", job_title=title, country="Chile", created_at=f"2020-01-{i:02d}T00:00:00Z"
+            i,
+            username=f"user{i}",
+            job_title=title,
+            country="Chile",
+            company="Acme",
+            joined=datetime(2020, 1, i, tzinfo=UTC),
         )
     return insided
 
@@ -191,18 +196,43 @@ def community(insided, settings):
 def test_the_community_is_paged_through(community):
     out, _ = run("--from-community", "--rate", "100")
 
-    assert [r["page"] for r in community.list_requests] == ["1", "2", "3"]
-    assert all(r["pageSize"] == "10" for r in community.list_requests)
+    assert [r["page"] for r in community.list_requests] == ["1", "2", "3"]  # 25 of statistics.count 25
+    assert all(r["pageSize"] == "10" and r["_returnIterable"] == "true" for r in community.list_requests)
     assert SeniorMember.objects.count() == 10 and SeniorMember.objects.filter(level="csuite").count() == 5
     assert SeniorMember.objects.get(pk="5").country == "Chile"
     assert "read 25; senior 10 (C-suite 5, VP 5)" in out
 
 
-def test_filters_are_passed_through(community):
-    run("--from-community", "--rate", "100", "--filter", "joinedAfter=2020-01-20")
+def test_the_documented_filters_are_sent(community):
+    run("--from-community", "--rate", "100", "--joined-from", "2020-01-20", "--joined-to", "2020-01-24")
 
-    assert community.list_requests[0]["joinedAfter"] == "2020-01-20"
-    assert sorted(SeniorMember.objects.values_list("user_id", flat=True)) == ["20", "21", "25"]
+    assert community.list_requests[0]["filter[joindate][from]"] == "2020-01-20"
+    assert community.list_requests[0]["filter[joindate][to]"] == "2020-01-24"
+    assert sorted(SeniorMember.objects.values_list("user_id", flat=True)) == ["20", "21"]
+
+
+def test_a_filter_that_is_not_a_date_is_refused(community):
+    with pytest.raises(CommandError, match="not a date"):
+        run("--from-community", "--joined-from", "last week")
+
+
+def test_a_server_answering_smaller_pages_loses_nobody(community):
+    community.max_page_size = 4  # the largest page size is not documented
+
+    run("--from-community", "--rate", "200")
+
+    assert SeniorMember.objects.count() == 10
+    assert len(community.list_requests) == 7  # 25 users in pages of 4
+
+
+def test_a_member_without_the_job_title_field_is_a_row_error_not_a_non_executive(community):
+    community.add_user(26, username="NoTitle", country="Chile", company="Acme")  # no Job Title field
+
+    run("--from-community", "--rate", "200")
+
+    run_ = BackfillRun.objects.get()
+    assert run_.counts["errors"] == 1
+    assert "no 'Job Title' profile field" in str(run_.errors)
 
 
 def test_profiles_missing_from_the_list_are_fetched_one_by_one(community):

@@ -49,7 +49,7 @@ def test_enrichment_token_is_cached_until_near_expiry(insided):
 
 
 def test_enrichment_reauthenticates_once_when_the_token_is_refused(insided):
-    insided.add_user(24, job_title="CEO", country="Japan")
+    insided.add_user(24, job_title="CEO", country="Japan", company="Acme")
     SeniorMemberFactory(user_id="24", country="")
     member_enrich(user_id="24")
     insided.revoke_tokens()
@@ -61,7 +61,7 @@ def test_enrichment_reauthenticates_once_when_the_token_is_refused(insided):
 
 
 def test_enrichment_retries_transient_errors(insided):
-    insided.add_user(25, job_title="CEO", country="Chile")
+    insided.add_user(25, job_title="CEO", country="Chile", company="Acme")
     SeniorMemberFactory(user_id="25", country="")
     insided.failures = [503, 429]
 
@@ -82,3 +82,14 @@ def test_enrichment_failure_leaves_member_recorded_with_the_error(insided):
 def test_enrichment_of_someone_no_longer_senior_does_nothing(insided):
     assert member_enrich(user_id="404") is False
     assert insided.user_requests == 0
+
+
+def test_a_profile_field_the_community_lacks_is_an_error_on_the_member_not_a_silent_success(insided):
+    insided.add_user(27, job_title="CEO", country="Chile")  # the profile has no Company field
+    SeniorMemberFactory(user_id="27", country="", company="")
+
+    assert member_enrich(user_id="27") is False
+
+    member = SeniorMember.objects.get()
+    assert member.country == "Chile"  # what the profile had is filled
+    assert "no 'Company' profile field" in member.enrichment_error

@@ -201,8 +201,21 @@ def test_registration_with_community_down_is_recorded_and_processing_goes_on(ins
 
     member_events_process(user_id="14")
 
-    assert RawEvent.objects.get().outcome == "profile_unavailable"
+    event = RawEvent.objects.get()
+    assert (event.outcome, event.error) == ("profile_unavailable", "community profile unavailable: user 14: HTTP 500")
     assert insided.user_requests == 3  # bounded retries
+
+
+def test_registration_whose_profile_lacks_the_job_title_field_says_so_on_its_event(insided):
+    insided.add_user(15, username="Lee", country="Chile", company="Acme")  # no Job Title field
+    register(15)
+
+    member_events_process(user_id="15")
+
+    event = RawEvent.objects.get()
+    assert event.outcome == "profile_unavailable"
+    assert "has no 'Job Title' profile field" in event.error
+    assert not SeniorMember.objects.exists()
 
 
 def test_new_member_without_attributes_is_queued_for_enrichment(insided, django_capture_on_commit_callbacks):
