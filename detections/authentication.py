@@ -1,6 +1,8 @@
 """Who may deliver webhooks: HTTP Basic (how inSided authenticates) or Standard Webhooks.
 
-Either configured method admits a delivery. Secrets compare in constant time; signatures are
+inSided sends HTTP Basic, the credentials of its webhook subscription; it never signs. The
+Standard Webhooks signature is for a relay that signs what it forwards. Either configured method
+admits a delivery. Secrets compare in constant time; signatures are
 verified by the `standardwebhooks` package (HMAC-SHA256, 5-minute timestamp tolerance).
 """
 
@@ -39,23 +41,47 @@ def webhook_auth_assert_configured() -> None:
 def webhook_sender_verify(request) -> str:
     """How the delivery proved who sent it ("basic", "signature", or "none" with DEBUG and no
     method configured); NotAuthenticated or AuthenticationFailed, carrying the WWW-Authenticate
-    value to answer with, when it did not."""
+    value to answer with, when it did not.
+
+    Each configured method the delivery attempts is tried; any one that verifies admits it (a
+    relay may add a signature to inSided's Basic credentials, or the reverse).
+    """
     try:
         if not (basic_auth_configured() or signing_configured()):
             return "none"  # only reachable with DEBUG on (webhook_auth_assert_configured)
+        attempts = []
         if signing_configured() and "HTTP_WEBHOOK_SIGNATURE" in request.META:
-            return _signature_verify(request)
-        if basic_auth_configured() and request.META.get("HTTP_AUTHORIZATION", "").startswith("Basic "):
-            return _basic_verify(request)
-        raise exceptions.NotAuthenticated("Webhook credentials are missing.")
+            attempts.append(_signature_verify)
+        if basic_auth_configured() and _basic_credentials(request) is not None:
+            attempts.append(_basic_verify)
+        if not attempts:
+            raise exceptions.NotAuthenticated("Webhook credentials are missing.")
+        failures = []
+        for verify in attempts:
+            try:
+                return verify(request)
+            except exceptions.AuthenticationFailed as exc:
+                failures.append(exc)
+        raise (
+            failures[0]
+            if len(failures) == 1
+            else exceptions.AuthenticationFailed(" ".join(str(exc.detail) for exc in failures))
+        )
     except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
         exc.auth_header = 'Basic realm="webhooks"' if basic_auth_configured() else "Webhook-Signature"
         raise
 
 
+def _basic_credentials(request) -> str | None:
+    """The credentials of an `Authorization: Basic …` header; the scheme is case-insensitive
+    (RFC 7617, RFC 9110 §11.1)."""
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "basic" else None
+
+
 def _basic_verify(request) -> str:
     try:
-        decoded = base64.b64decode(request.META["HTTP_AUTHORIZATION"][6:], validate=True).decode("utf-8")
+        decoded = base64.b64decode(_basic_credentials(request) or "", validate=True).decode("utf-8")
         username, _, password = decoded.partition(":")
     except (binascii.Error, ValueError):  # ValueError: non-ASCII; UnicodeDecodeError is one too
         raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None

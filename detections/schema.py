@@ -28,10 +28,14 @@ _SECURITY_SCHEMES = {
     },
 }
 _ERRORS = {
-    "400": "Malformed JSON, an empty or non-object body, invalid fields, or a webhook-id over 255 characters.",
+    "400": (
+        "Malformed JSON, an empty or non-object body, a body shorter than its Content-Length, invalid fields, "
+        "or a webhook-id over 255 characters."
+    ),
     "401": "Missing or wrong Basic credentials, or a bad or stale signature. Nothing is stored.",
     "404": "Unknown event name.",
     "405": "Not a POST.",
+    "411": "A chunked body where the server cannot mark its end (granian can). Nothing is stored.",
     "415": "Content type is not application/json.",
     "429": "Too many deliveries from this address; see Retry-After.",
     "503": "The database is unavailable; nothing was stored. Retry after Retry-After seconds.",

@@ -32,6 +32,11 @@ PAYLOADS = {EventType.PROFILE_UPDATED: ProfileUpdated, EventType.USER_REGISTERED
 MAX_DELIVERY_ID_LENGTH = 255
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
@@ -59,11 +64,17 @@ def community_webhook(request, event_name: str = EventType.PROFILE_UPDATED) -> J
 
 def _receive(request, event_name: str) -> Receipt:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not (declared.isascii() and declared.isdigit()):
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if not declared and request.META.get("HTTP_TRANSFER_ENCODING"):
+        _chunked_body_read(request, limit)
+    if declared and not (declared.isascii() and declared.isdigit()):
         raise exceptions.ParseError("Content-Length is not a number.")
-    if int(declared) > limit or len(request.body) > limit:  # before authentication reads a signed body
+    if int(declared or 0) > limit:  # before anything reads the body
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    if len(request.body) < int(declared or 0):  # the sender closed its side early
+        raise exceptions.ParseError(
+            f"The body ended after {len(request.body)} of the {declared} bytes its Content-Length announced."
+        )
     webhook_sender_verify(request)
     if request.method != "POST":
         raise exceptions.MethodNotAllowed(request.method)
@@ -98,6 +109,18 @@ def _receive(request, event_name: str) -> Receipt:
         message = f"Must be at most {limit} characters for a {incoming.field} field."
         raise exceptions.ValidationError({"value": [message]})
     return event_receive(incoming=incoming)
+
+
+def _chunked_body_read(request, limit: int) -> None:
+    """A chunked body (no Content-Length) becomes the request's body where the server has
+    de-chunked it and marks its end (`wsgi.input_terminated`, as granian does); elsewhere WSGI
+    gives no way to find its end, and the sender is asked for a Content-Length (411)."""
+    if not request.META.get("wsgi.input_terminated"):
+        raise LengthRequired("Chunked bodies are not accepted here: send the body with a Content-Length.")
+    body = request.META["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    request._body = body  # what HttpRequest.body returns once read (Django caches it there)
 
 
 def _field_errors(exc: PayloadInvalid) -> dict[str, list[str]]:

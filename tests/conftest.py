@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.insided",
     "tests.fixtures.control_room",
     "tests.fixtures.reports",
+    "tests.fixtures.web",
 ]
 
 

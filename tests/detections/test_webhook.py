@@ -231,6 +231,40 @@ def test_bad_signatures_are_401_and_nothing_stored(webhook, tamper):
     assert not RawEvent.objects.exists()
 
 
+@pytest.mark.parametrize("scheme", ["basic", "BASIC", "bAsIc"])
+def test_the_basic_scheme_is_case_insensitive(webhook, scheme):
+    response = webhook.post(profile_update(), HTTP_AUTHORIZATION=basic_auth_header().replace("Basic", scheme))
+
+    assert response.status_code == 202
+
+
+def test_valid_basic_credentials_admit_a_delivery_whose_signature_is_bad(webhook):
+    body = json.dumps(profile_update())
+
+    response = webhook.post(body, **{**signed_headers(body), "HTTP_WEBHOOK_SIGNATURE": "v1,AAAA"})
+
+    assert response.status_code == 202
+
+
+def test_a_valid_signature_admits_a_delivery_whose_basic_credentials_are_wrong(webhook):
+    body = json.dumps(profile_update())
+
+    response = webhook.post(body, HTTP_AUTHORIZATION=basic_auth_header(password="wrong"), **signed_headers(body))
+
+    assert response.status_code == 202
+
+
+def test_when_every_method_fails_both_are_named(webhook):
+    body = json.dumps(profile_update())
+    headers = {**signed_headers(body), "HTTP_WEBHOOK_SIGNATURE": "v1,AAAA"}
+
+    response = webhook.post(body, HTTP_AUTHORIZATION=basic_auth_header(password="wrong"), **headers)
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid or expired webhook signature. Invalid Basic credentials."
+    assert not RawEvent.objects.exists()
+
+
 def test_no_auth_configured_refuses_to_start_without_debug(settings):
     from django.core.exceptions import ImproperlyConfigured
 
