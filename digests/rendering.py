@@ -95,10 +95,18 @@ def heading(week_ending: date, chunk: int, chunk_count: int) -> str:
     return f"{settings.DIGEST_EMAIL_SUBJECT} — week ending {week_ending:%b %d, %Y}{part}"
 
 
+def channel_address(channel: str) -> dict:
+    """Where a channel's deliveries go, from the settings: the email recipients or the Teams
+    webhook. Empty when the channel has none (production does not start that way)."""
+    if channel == "email":
+        return {"recipients": [address for address in settings.DIGEST_EMAIL_TO if address.strip()]}
+    return {"webhook_url": settings.DIGEST_TEAMS_WEBHOOK_URL.strip()}
+
+
 def email_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
     context = {"entries": entries, "heading": heading(week_ending, chunk, chunk_count), "week_ending": week_ending}
     return {
-        "recipients": list(settings.DIGEST_EMAIL_TO),
+        **channel_address("email"),
         "subject": context["heading"],
         "html": render_to_string("digests/email.html", context, using="jinja2"),
         "text": email_text(entries, heading=context["heading"]),
@@ -180,7 +188,7 @@ def message_bytes(message: dict) -> int:
 
 def teams_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
     message = teams_card(entries, week_ending=week_ending, chunk=chunk, chunk_count=chunk_count)
-    return {"webhook_url": settings.DIGEST_TEAMS_WEBHOOK_URL, "message": message}
+    return {**channel_address("teams"), "message": message}
 
 
 @functools.lru_cache(maxsize=20_000)

@@ -24,6 +24,27 @@ Status = DigestDelivery.Status
 RENDERERS = {Channel.EMAIL: rendering.email_render, Channel.TEAMS: rendering.teams_render}
 
 
+def channels_enabled() -> dict[str, object]:
+    """The renderers of the channels in DIGEST_CHANNELS: a digest has deliveries on these only."""
+    return {channel: render for channel, render in RENDERERS.items() if channel in settings.DIGEST_CHANNELS}
+
+
+def delivery_address(delivery: DigestDelivery) -> None:
+    """Give a delivery built without recipients today's (an operator who set them later need not
+    rebuild), or raise DeliveryError: a delivery is never sent to nobody."""
+    content = delivery.content
+    if content.get("recipients") or content.get("webhook_url"):
+        return
+    address = rendering.channel_address(delivery.channel)
+    if not (address.get("recipients") or address.get("webhook_url")):
+        setting = "DIGEST_EMAIL_TO" if delivery.channel == Channel.EMAIL else "DIGEST_TEAMS_WEBHOOK_URL"
+        raise DeliveryError(
+            f"no recipients: {setting} is empty (set it, or leave {delivery.channel} out of DIGEST_CHANNELS)"
+        )
+    delivery.content = {**content, **address}
+    DigestDelivery.objects.filter(pk=delivery.pk).update(content=delivery.content)
+
+
 def week_ending_for(moment: datetime) -> date:
     """The Friday, in America/New_York, of the week `moment` falls in (Saturday starts a week)."""
     day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
@@ -58,7 +79,7 @@ def digest_build_weekly(*, now: datetime | None = None) -> Digest:
             for detection in detections[position : position + len(chunk)]:
                 chunk_of[detection.pk] = number
             position += len(chunk)
-            for channel, render in RENDERERS.items():
+            for channel, render in channels_enabled().items():
                 content = render(chunk, week_ending=week_ending, chunk=number, chunk_count=len(chunks))
                 deliveries.append(
                     DigestDelivery(
@@ -153,6 +174,7 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
         if delivery is None:
             break
         try:
+            delivery_address(delivery)
             deployment_id = backend.send(delivery)
         except DeliveryError as exc:
             status = _record_failure(delivery, str(exc), now or timezone.now())

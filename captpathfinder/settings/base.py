@@ -348,6 +348,9 @@ REPORTS_CATCH_UP_MONTHS = env.int("REPORTS_CATCH_UP_MONTHS", default=12)
 # "aa" calls the Control Room; "console" writes deliveries to the log and var/outbox/ instead.
 DIGEST_BACKEND = env.str("DIGEST_BACKEND", default="aa")
 DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=10)
+# The channels the digest goes out on; each needs its recipients (production will not start
+# without them). Leave a channel out to disable it.
+DIGEST_CHANNELS = env.list("DIGEST_CHANNELS", default=["email", "teams"])
 DIGEST_EMAIL_TO = env.list("DIGEST_EMAIL_TO", default=[])
 DIGEST_EMAIL_SUBJECT = env.str("DIGEST_EMAIL_SUBJECT", default="Senior executives detected this week")
 DIGEST_TEAMS_WEBHOOK_URL = env.str("DIGEST_TEAMS_WEBHOOK_URL", default="")

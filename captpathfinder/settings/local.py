@@ -10,3 +10,6 @@ from .base import env
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-only")
 DIGEST_BACKEND = env.str("DIGEST_BACKEND", default="console")
+# Where the console backend says a development digest would have gone (written to var/outbox/).
+DIGEST_EMAIL_TO = env.list("DIGEST_EMAIL_TO", default=["operators@example.com"])
+DIGEST_TEAMS_WEBHOOK_URL = env.str("DIGEST_TEAMS_WEBHOOK_URL", default="https://example.com/teams-workflow-webhook")

@@ -19,6 +19,16 @@ if DEBUG:
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5:
     raise ImproperlyConfigured("SECRET_KEY must be a long random value (50+ characters).")
 
+_CHANNEL_RECIPIENTS = {"email": "DIGEST_EMAIL_TO", "teams": "DIGEST_TEAMS_WEBHOOK_URL"}
+for _channel in DIGEST_CHANNELS:  # noqa: F405
+    if _channel not in _CHANNEL_RECIPIENTS:
+        raise ImproperlyConfigured(f"DIGEST_CHANNELS: unknown channel {_channel!r} (known: email, teams).")
+    if not globals()[_CHANNEL_RECIPIENTS[_channel]]:
+        raise ImproperlyConfigured(
+            f"{_CHANNEL_RECIPIENTS[_channel]} is empty but the {_channel} digest is enabled: set it, or leave "
+            f"{_channel} out of DIGEST_CHANNELS to disable that channel."
+        )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^health"]

@@ -15,6 +15,8 @@ GOOD = {
     "WEBHOOK_BASIC_AUTH_USERNAME": "insided",
     "WEBHOOK_BASIC_AUTH_PASSWORD": "a-long-random-password",
     "DEBUG": "false",
+    "DIGEST_EMAIL_TO": "exec-team@example.com",
+    "DIGEST_TEAMS_WEBHOOK_URL": "https://example.webhook.office.com/workflows/abc",
 }
 
 
@@ -43,6 +45,9 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
         ({"WEBHOOK_BASIC_AUTH_USERNAME": None, "WEBHOOK_BASIC_AUTH_PASSWORD": None}, "No webhook authentication"),
         ({"WEBHOOK_SIGNING_SECRET": "not-base64-!"}, "WEBHOOK_SIGNING_SECRET"),
+        ({"DIGEST_EMAIL_TO": ""}, "DIGEST_EMAIL_TO is empty but the email digest is enabled"),
+        ({"DIGEST_TEAMS_WEBHOOK_URL": ""}, "leave teams out of DIGEST_CHANNELS"),
+        ({"DIGEST_CHANNELS": "email,sms"}, "unknown channel 'sms'"),
     ],
     ids=[
         "debug-on",
@@ -52,6 +57,9 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         "no-hosts",
         "open-webhook",
         "bad-whsec",
+        "email-without-recipients",
+        "teams-without-webhook",
+        "unknown-channel",
     ],
 )
 def test_production_refuses_to_start_with_unsafe_settings(overrides, message):
@@ -59,6 +67,12 @@ def test_production_refuses_to_start_with_unsafe_settings(overrides, message):
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_production_starts_with_a_channel_without_recipients_left_out():
+    result = run_manage({**GOOD, "DIGEST_TEAMS_WEBHOOK_URL": "", "DIGEST_CHANNELS": "email"})
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_development_starts_with_nothing_configured(tmp_path):

@@ -218,6 +218,8 @@ def test_two_senders_at_once_never_send_a_delivery_twice(control_room, settings)
 def test_the_console_backend_writes_deliveries_instead(settings, tmp_path):
     settings.DIGEST_BACKEND = "console"
     settings.VAR_DIR = tmp_path
+    settings.DIGEST_EMAIL_TO = ["operators@example.com"]
+    settings.DIGEST_TEAMS_WEBHOOK_URL = "https://example.com/teams-workflow-webhook"
     build(1)
 
     services.deliveries_send_due()
@@ -227,3 +229,45 @@ def test_the_console_backend_writes_deliveries_instead(settings, tmp_path):
     assert set(DigestDelivery.objects.values_list("deployment_id", flat=True)) == {
         f"console-{pk}" for pk in DigestDelivery.objects.values_list("pk", flat=True)
     }
+
+
+# --- recipients ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_delivery_without_recipients_is_not_sent_and_says_why(control_room, settings):
+    settings.DIGEST_EMAIL_TO = []
+    build(1)
+
+    services.deliveries_send_due()
+
+    email = DigestDelivery.objects.get(channel="email")
+    assert email.status == Status.RETRYING and email.sent_at is None
+    assert email.last_error.startswith("no recipients: DIGEST_EMAIL_TO is empty")
+    assert {d.bot_id for d in control_room.deployments} == {AA_TEAMS_BOT_ID}  # the email bot never ran
+
+
+@pytest.mark.django_db
+def test_recipients_set_later_are_used_when_the_delivery_is_tried_again(control_room, settings):
+    settings.DIGEST_EMAIL_TO = []
+    build(1)
+    services.deliveries_send_due()
+    settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
+    ChannelCircuit.objects.all().delete()
+
+    services.deliveries_send_due(now=timezone.now() + timedelta(hours=1))
+
+    email = DigestDelivery.objects.get(channel="email")
+    assert email.status == Status.SENT and email.content["recipients"] == ["exec-team@example.com"]
+    assert [d.inputs["recipients"] for d in control_room.deployments if d.bot_id == AA_EMAIL_BOT_ID] == [
+        "exec-team@example.com"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_channel_left_out_of_digest_channels_gets_no_deliveries(control_room, settings):
+    settings.DIGEST_CHANNELS = ["teams"]
+
+    build(2)
+
+    assert list(DigestDelivery.objects.values_list("channel", flat=True)) == ["teams"]
