@@ -16,8 +16,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) scripts/run.py
 
-## test: the whole suite against throwaway PostgreSQL and Redis servers
-test: $(VENV)/.installed
+# The official Adaptive Cards renderer, for the browser tests of the Teams card.
+TEST_JS := tests/js/node_modules/.installed
+$(TEST_JS): tests/js/package.json tests/js/package-lock.json
+	$(PY) scripts/debian.py npm
+	npm ci --prefix tests/js --silent --no-audit --no-fund
+	touch $@
+
+## test: the whole suite against throwaway PostgreSQL and Redis servers (browser tests in headless Chromium)
+test: $(VENV)/.installed $(TEST_JS)
+	$(PY) scripts/debian.py chromium chromedriver:chromium-driver
 	$(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench-classification: titles/s on one core against a plain-regex baseline, and pathological titles

@@ -1,16 +1,16 @@
 """What a digest chunk looks like on each channel.
 
 Member-supplied text (names, titles, companies) is untrusted: the email HTML is rendered by a
-Jinja2 template (digests/jinja2/, through Django's Jinja2 backend) with autoescaping, the Teams
-card escapes Markdown (Adaptive Card TextBlocks render it), and control characters are removed
-everywhere.
+Jinja2 template (digests/jinja2/, through Django's Jinja2 backend) with autoescaping; the Teams
+card puts it only in TextRuns, which Adaptive Cards never read as Markdown (a TextBlock or a
+FactSet value would, and backslash escapes show literally on some Teams clients); control and
+bidirectional formatting characters are removed everywhere (core.text.one_line).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote, urlsplit
@@ -19,22 +19,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from core.text import one_line
 from detections.models import Detection
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_MARKDOWN = re.compile(r"([\\*_\[\]()~`#>|<!-])")
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
 KIND_LABELS = {"first": "New senior executive", "promotion": "Promoted to C-suite"}
-
-
-def clean(text: str, limit: int = 300) -> str:
-    """One line of plain text: control characters out, whitespace collapsed, length capped."""
-    text = " ".join(_CONTROL.sub(" ", text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def markdown_escape(text: str) -> str:
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 @dataclass(frozen=True)
@@ -79,12 +68,12 @@ def profile_url(user_id: str, username: str) -> str:
 def entry_from_detection(detection: Detection) -> Entry:
     local = ZoneInfo(settings.TIME_ZONE)
     return Entry(
-        name=clean(detection.username or f"Member {detection.user_id}", 120),
-        title=clean(detection.title),
+        name=one_line(detection.username or f"Member {detection.user_id}", 120),
+        title=one_line(detection.title),
         level=LEVEL_LABELS.get(detection.level, detection.level),
         kind=KIND_LABELS.get(detection.kind, detection.kind),
-        company=clean(detection.company, 120),
-        country=clean(detection.country, 80),
+        company=one_line(detection.company, 120),
+        country=one_line(detection.country, 80),
         detected=detection.detected_at.astimezone(local).date(),
         profile_url=profile_url(detection.user_id, detection.username),
     )
@@ -128,27 +117,34 @@ def email_text(entries: list[Entry], *, heading: str) -> str:
     return "\n".join(lines)
 
 
+def literal(*runs: str | tuple[str, dict], spacing: str = "Default") -> dict:
+    """A RichTextBlock of TextRuns: shown exactly as given, never read as Markdown."""
+    inlines = []
+    for run in runs:
+        text, style = run if isinstance(run, tuple) else (run, {})
+        inlines.append({"type": "TextRun", "text": text, **style})
+    block = {"type": "RichTextBlock", "inlines": inlines}
+    return block if spacing == "Default" else {**block, "spacing": spacing}
+
+
+def _fact(label: str, value: str) -> dict:
+    return literal((f"{label}: ", _LABEL), value, spacing="None")
+
+
+_LABEL = {"weight": "Bolder"}
+
+
 def teams_entry(entry: Entry) -> dict:
     container = {
         "type": "Container",
         "separator": True,
         "items": [
-            {
-                "type": "TextBlock",
-                "wrap": True,
-                "weight": "Bolder",
-                "text": f"{markdown_escape(entry.name)} — {entry.level}",
-            },
-            {
-                "type": "FactSet",
-                "facts": [
-                    {"title": "Title", "value": markdown_escape(entry.title)},
-                    {"title": "Company", "value": markdown_escape(entry.company or "—")},
-                    {"title": "Country", "value": markdown_escape(entry.country or "—")},
-                    {"title": "Why", "value": entry.kind},
-                    {"title": "Detected", "value": entry.detected.isoformat()},
-                ],
-            },
+            literal((entry.name, _LABEL), f" — {entry.level}"),
+            _fact("Title", entry.title),
+            _fact("Company", entry.company_text),
+            _fact("Country", entry.country_text),
+            _fact("Why", entry.kind),
+            _fact("Detected", entry.detected.isoformat()),
         ],
     }
     if entry.profile_url:
@@ -158,13 +154,7 @@ def teams_entry(entry: Entry) -> dict:
 
 def teams_card(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
     """The Teams message envelope with one Adaptive Card, as a Workflows webhook expects it."""
-    title = {
-        "type": "TextBlock",
-        "size": "Medium",
-        "weight": "Bolder",
-        "wrap": True,
-        "text": markdown_escape(heading(week_ending, chunk, chunk_count)),
-    }
+    title = literal((heading(week_ending, chunk, chunk_count), {"size": "Medium", "weight": "Bolder"}))
     return {
         "type": "message",
         "attachments": [

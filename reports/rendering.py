@@ -14,6 +14,8 @@ from typing import IO
 
 from django.template.loader import render_to_string
 
+from core.text import bidi_strip
+
 from .months import Month, local_zone
 
 CSV_HEADER = ["member_id", "name", "title", "level", "kind", "company", "country", "joined_at", "detected_at"]
@@ -90,6 +92,14 @@ def _rows_html(rows: list[tuple]) -> str:
     )
 
 
+def _row_text_neutral(row: tuple) -> tuple:
+    """A row with bidirectional formatting characters out of its member-supplied text (name,
+    title, company, country): a right-to-left override would reorder the cells after it."""
+    user_id, username, title, level, kind, company, country, joined_at, detected_at = row
+    username, title, company, country = (bidi_strip(text or "") for text in (username, title, company, country))
+    return user_id, username, title, level, kind, company, country, joined_at, detected_at
+
+
 def files_write(
     rows: Iterator[tuple], csv_out: IO[str], html_out: IO[str], *, month: Month, summary: dict, generated_at: datetime
 ) -> int:
@@ -112,7 +122,7 @@ def files_write(
     writer = csv.writer(csv_out)
     writer.writerow(CSV_HEADER)
     count = 0
-    while chunk := list(islice(rows, _ROWS_PER_SLICE)):
+    while chunk := [_row_text_neutral(row) for row in islice(rows, _ROWS_PER_SLICE)]:
         writer.writerows([csv_cell(value) for value in row] for row in chunk)
         html_out.write(_rows_html(chunk))
         count += len(chunk)

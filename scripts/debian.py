@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Make sure a program from Debian's packages is on this machine: `python scripts/debian.py wrk`.
 
-make test needs redis-server, make bench wrk. As root a missing one is installed with apt-get;
+make test needs redis-server, chromium and chromedriver (Debian's chromium-driver) and npm, make
+bench wrk. As root a missing one is installed with apt-get;
 otherwise we say what to install.
 """
 
@@ -34,5 +35,5 @@ def binary_ensure(binary: str, package: str | None = None) -> str:
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        binary_ensure(name)
+    for name in sys.argv[1:]:  # BINARY or BINARY:PACKAGE
+        binary_ensure(*name.split(":", 1))

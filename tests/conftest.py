@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.control_room",
     "tests.fixtures.reports",
     "tests.fixtures.web",
+    "tests.fixtures.browser",
 ]
 
 

@@ -33,6 +33,14 @@ def test_admin_pages_escape_member_supplied_text(admin_client):
         assert HOSTILE not in page, url
 
 
+def test_admin_cells_isolate_a_right_to_left_override(admin_client):
+    SeniorMemberFactory(username="Eve \u202egnp.exe")
+
+    page = admin_client.get(reverse("admin:detections_seniormember_changelist")).content.decode()
+
+    assert "#result_list td, #result_list th, .readonly, .form-row p { unicode-bidi: isolate; }" in page
+
+
 def test_the_admin_and_the_api_refuse_anonymous_callers(client):
     assert client.get(reverse("admin:index")).status_code == 302
     assert client.get("/api/members").status_code == 401

@@ -46,14 +46,36 @@ def test_member_html_is_escaped_in_the_email():
     assert "<script>" in content["text"]  # plain text is not HTML: shown as typed
 
 
-def test_markdown_is_escaped_in_the_teams_card():
-    card = build(username=HOSTILE)["teams"]["message"]
-    text = json.dumps(card)
+def test_member_text_is_only_in_text_runs_of_the_teams_card():
+    """TextRuns are never read as Markdown; a TextBlock or a FactSet value would be. What a person
+    sees is checked by rendering the card (test_teams_card_render.py)."""
+    card = build(username=HOSTILE, title=HOSTILE, company=HOSTILE, country=HOSTILE)["teams"]["message"]
+    content = card["attachments"][0]["content"]
+    text = json.dumps(content)
 
-    assert "\\\\*\\\\*Boss\\\\*\\\\*" in text  # \*\*Boss\*\* once decoded
-    assert "\\\\[click\\\\]\\\\(http" in text
+    assert '"TextBlock"' not in text and '"FactSet"' not in text
+    runs = [run["text"] for block in _blocks(content["body"]) for run in block["inlines"]]
+    assert runs.count(HOSTILE) == 3  # name, title, company as typed (the country is cut at 80 characters)
+    assert not any("\\" in run for run in runs)  # no backslash escapes
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert card["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    assert content["type"] == "AdaptiveCard"
+
+
+def _blocks(items):
+    for item in items:
+        if item["type"] == "Container":
+            yield from _blocks(item["items"])
+        else:
+            assert item["type"] == "RichTextBlock"
+            yield item
+
+
+def test_bidirectional_overrides_are_removed_from_email_and_card():
+    content = build(username="Eve \u202egnp.exe", title="VP \u2066of\u2069 Sales \u200f")
+
+    for text in (content["email"]["html"], content["email"]["text"], json.dumps(content["teams"], ensure_ascii=False)):
+        assert not any(ch in text for ch in "\u202e\u2066\u2069\u200f")
+    assert "Eve gnp.exe" in content["email"]["text"] and "VP of Sales" in content["email"]["text"]
 
 
 def test_control_characters_are_removed():

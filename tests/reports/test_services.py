@@ -85,6 +85,16 @@ def test_spreadsheet_formulas_are_neutralised_in_the_csv(db):
     assert {row[2] for row in rows[1:]} == {"'=cmd|' /C calc'!A0"}
 
 
+def test_bidirectional_overrides_do_not_reach_the_csv_or_the_page(db):
+    DetectionFactory(username="Eve \u202egnp.exe", title="VP \u2067Sales\u2069", detected_at=ny(2026, 10, 5))
+
+    report = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    rows, page = csv_rows(report), html_text(report)
+    assert (rows[1][1], rows[1][2]) == ("Eve gnp.exe", "VP Sales")
+    assert "Eve gnp.exe" in page and not any(ch in page for ch in "\u202e\u2067\u2069")
+
+
 def test_the_html_is_self_contained_and_escaped(db):
     DetectionFactory(
         username="<script>alert(1)</script>",

@@ -1,0 +1,23 @@
+"""Member-supplied text made safe to show as one line: what every output (email, Teams card,
+report, CSV) applies before it displays a name, title, company or country."""
+
+from __future__ import annotations
+
+import re
+
+# C0/C1 controls and Unicode line/paragraph separators: they break lines or terminals.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Bidirectional formatting characters (Unicode UAX #9: embeddings, overrides, isolates, marks):
+# a right-to-left override makes "gnp.exe" read "exe.png" and reorders what follows it.
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def bidi_strip(text: str) -> str:
+    """The text without bidirectional formatting characters (they are invisible; the letters stay)."""
+    return _BIDI.sub("", text)
+
+
+def one_line(text: str | None, limit: int = 300) -> str:
+    """One line of plain text: controls and bidi formatting out, whitespace collapsed, capped."""
+    text = " ".join(_CONTROL.sub(" ", bidi_strip(text or "")).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
