@@ -32,6 +32,8 @@ class StatsView(APIView):
         class Deliveries(serializers.Serializer):
             pending = Count()
             sending = Count()
+            deployed = Count(help_text="Bot runs queued in the Control Room and not reported finished.")
+            oldest_unfinished_run_age_seconds = serializers.FloatField(allow_null=True)
             failed_will_retry = Count()
             dead = Count()
             sent = Count()

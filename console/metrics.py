@@ -44,9 +44,14 @@ class DatabaseCollector:
         status = GaugeMetricFamily(
             "captpathfinder_digest_deliveries", "Digest deliveries by status.", labels=["status"]
         )
-        for name in ("pending", "sending", "failed_will_retry", "dead", "sent"):
+        for name in ("pending", "sending", "deployed", "failed_will_retry", "dead", "sent"):
             status.add_metric([name], deliveries[name])
         yield status
+        yield _gauge(
+            "captpathfinder_digest_oldest_unfinished_run_age_seconds",
+            "Age of the oldest bot run the Control Room has not reported finished (deployed deliveries); 0 when none.",
+            deliveries["oldest_unfinished_run_age_seconds"] or 0,
+        )
         last_sent = GaugeMetricFamily(
             "captpathfinder_digest_last_sent_timestamp_seconds",
             "When a digest delivery last went out, per channel (0: never).",

@@ -47,14 +47,19 @@ def events_set_aside() -> dict:
     )
 
 
-def deliveries_overview() -> dict:
+def deliveries_overview(*, now: datetime | None = None) -> dict:
     counts = dict(DigestDelivery.objects.values_list("status").annotate(n=Count("id")).order_by())
+    oldest_run = DigestDelivery.objects.filter(status=Status.DEPLOYED).aggregate(at=Min("deployed_at"))["at"]
     last_sent = dict(
         DigestDelivery.objects.filter(status=Status.SENT).values_list("channel").annotate(at=Max("sent_at")).order_by()
     )
     return {
         "pending": counts.get(Status.PENDING, 0),
         "sending": counts.get(Status.SENDING, 0),
+        "deployed": counts.get(Status.DEPLOYED, 0),
+        "oldest_unfinished_run_age_seconds": (
+            round(((now or timezone.now()) - oldest_run).total_seconds(), 1) if oldest_run else None
+        ),
         "failed_will_retry": counts.get(Status.RETRYING, 0),
         "dead": counts.get(Status.DEAD, 0),
         "sent": counts.get(Status.SENT, 0),

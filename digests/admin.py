@@ -55,11 +55,12 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "sent_at",
         "deployment_id",
+        "bot_run",
         "short_error",
         "preview_link",
     ]
     list_filter = ["status", "channel", "digest__week_ending"]
-    search_fields = ["deployment_id", "last_error"]
+    search_fields = ["deployment_id", "last_error", "run_message"]
     date_hierarchy = "created_at"
     actions = ["send_now", "resend"]
     readonly_fields = [
@@ -73,6 +74,10 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         "claimed_until",
         "sent_at",
         "deployment_id",
+        "deployed_at",
+        "run_status",
+        "run_message",
+        "run_checked_at",
         "last_error",
         "created_at",
         "updated_at",
@@ -84,6 +89,13 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="bot run", ordering="run_status")
+    def bot_run(self, obj):
+        """The Control Room's last word on the run: its status, and its message when it gave one."""
+        if not obj.run_status:
+            return "—"
+        return f"{obj.run_status}: {obj.run_message[:60]}" if obj.run_message else obj.run_status
 
     @admin.display(description="last error")
     def short_error(self, obj):

@@ -42,6 +42,9 @@ class DeliveryListView(generics.ListAPIView):
                 "last_error",
                 "sent_at",
                 "deployment_id",
+                "deployed_at",
+                "run_status",
+                "run_message",
             ]
 
     queryset = DigestDelivery.objects.select_related("digest")

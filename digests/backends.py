@@ -19,7 +19,10 @@ class DeliveryError(Exception):
 
 
 class ControlRoomBackend:
-    """Runs the email or Teams bot with the delivery's content as the bot's input variables."""
+    """Runs the email or Teams bot with the delivery's content as the bot's input variables. The
+    deploy only queues the run: whether it sent is read from the Control Room later (digests.runs)."""
+
+    reports_runs = True
 
     def send(self, delivery: DigestDelivery) -> str:
         bot_id, inputs = self.bot_request(delivery)
@@ -50,6 +53,8 @@ class ControlRoomBackend:
 
 class ConsoleBackend:
     """Development: log the delivery and keep a copy in var/outbox/ instead of calling AA."""
+
+    reports_runs = False
 
     def send(self, delivery: DigestDelivery) -> str:
         outbox = settings.VAR_DIR / "outbox"

@@ -1,4 +1,5 @@
-"""Automation Anywhere Control Room client: authenticate, keep the token fresh, deploy bots.
+"""Automation Anywhere Control Room client: authenticate, keep the token fresh, deploy bots,
+and read how a bot run ended (a deployment id only says the run was queued).
 
 Transient failures (connection errors, timeouts, 5xx, 429) get a few quick retries here; what
 happens after that (the retry schedule across hours, the circuit breaker) is the caller's.
@@ -35,6 +36,32 @@ class TransientControlRoomError(ControlRoomError):
 
 class _Unauthorized(ControlRoomError):
     pass
+
+
+# Activity statuses (Control Room "Activity List" / "Request bot progress"): the run completed, or
+# it ended without doing its work. Any other status — DEPLOYED, RUNNING, UPDATE, RUN_PAUSED,
+# QUEUED, UNKNOWN, or one not documented — is not final: the delivery stays deployed.
+RUN_COMPLETED = "COMPLETED"
+RUN_FAILED = frozenset({"DEPLOY_FAILED", "RUN_FAILED", "RUN_ABORTED", "RUN_TIMED_OUT"})
+
+
+@dataclass(frozen=True)
+class RunReport:
+    status: str
+    message: str = ""
+    progress: object = None
+    ended: object = None
+
+    @property
+    def completed(self) -> bool:
+        return self.status == RUN_COMPLETED
+
+    @property
+    def failed(self) -> bool:
+        return self.status in RUN_FAILED
+
+    def describe(self) -> str:
+        return f"bot run {self.status}" + (f": {self.message}" if self.message else "")
 
 
 @dataclass(frozen=True)
@@ -79,7 +106,8 @@ class ControlRoomClient:
             return token.value
         if token and age < _TOKEN_MAX_AGE_SECONDS:
             try:
-                return self._store(self._post_for_token("/v1/authentication/token", {"token": token.value}))
+                refresh = self._post_for_token("/v1/authentication/token", {"token": token.value}, token=token.value)
+                return self._store(refresh)
             except ControlRoomError as exc:
                 logger.info("Control Room token refresh failed (%s); authenticating again", exc)
         payload = {"username": settings.AA_USERNAME, "apiKey": settings.AA_API_KEY}
@@ -91,8 +119,13 @@ class ControlRoomClient:
         return value
 
     @_quick_retry
-    def _post_for_token(self, path: str, payload: dict) -> str:
-        body = self._json(self._post(path, payload, token=None), "authentication")
+    def _post_for_token(self, path: str, payload: dict, *, token: str | None = None) -> str:
+        """Authenticate, or refresh (the documented refresh also carries the token as X-Authorization)."""
+        try:
+            response = self._post(path, payload, token=token)
+        except _Unauthorized as exc:
+            raise ControlRoomError(str(exc)) from None
+        body = self._json(response, "authentication")
         token = body.get("token")
         if not isinstance(token, str) or not token:
             raise TransientControlRoomError("authentication reply has no token")
@@ -134,6 +167,38 @@ class ControlRoomClient:
         if not isinstance(deployment_id, str | int) or deployment_id == "":
             raise TransientControlRoomError(f"deploy reply has no deploymentId: {str(body)[:200]}")
         return str(deployment_id)
+
+    # --- the outcome of a run ----------------------------------------------------------------------
+    def run_report(self, deployment_id: str) -> RunReport | None:
+        """The bot run of a deployment as the Control Room's Activity List reports it
+        (`POST {AA_ACTIVITY_LIST_PATH}` filtered on deploymentId); None while it is not listed yet
+        (a run shows up a little after its deploy)."""
+        payload = {"filter": {"operator": "eq", "field": "deploymentId", "value": deployment_id}}
+        try:
+            body = self._activity_list(payload, self._token())
+        except _Unauthorized:
+            body = self._activity_list(payload, self._token(renew=True))
+        items = body.get("list")
+        if not isinstance(items, list):
+            raise TransientControlRoomError(f"activity list reply has no list: {str(body)[:200]}")
+        runs = [
+            item
+            for item in items
+            if isinstance(item, dict) and str(item.get("deploymentId", deployment_id)) == deployment_id
+        ]
+        if not runs:
+            return None
+        run = runs[0]
+        status = run.get("status")
+        if not isinstance(status, str) or not status:
+            raise TransientControlRoomError(f"activity without a status: {str(run)[:200]}")
+        # The documented list item shows no error text; a message is kept when a Control Room sends one.
+        message = next((run[key] for key in ("message", "error", "errorMessage") if isinstance(run.get(key), str)), "")
+        return RunReport(status=status, message=message, progress=run.get("progress"), ended=run.get("endDateTime"))
+
+    @_quick_retry
+    def _activity_list(self, payload: dict, token: str) -> dict:
+        return self._json(self._post(settings.AA_ACTIVITY_LIST_PATH, payload, token=token), "activity list")
 
     # --- HTTP -----------------------------------------------------------------------------------
     def _post(self, path: str, payload: dict, *, token: str | None) -> requests.Response:

@@ -33,7 +33,8 @@ class DigestDelivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
+        DEPLOYED = "deployed", "Deployed: bot run not finished"
+        SENT = "sent", "Sent (bot run completed)"
         RETRYING = "retrying", "Failed, will retry"
         DEAD = "dead", "Dead (retries exhausted)"
 
@@ -49,6 +50,15 @@ class DigestDelivery(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     deployment_id = models.CharField(max_length=255, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True, help_text="When the Control Room queued the bot run.")
+    # db_default: the build inserts deliveries with its own INSERT (digests.services._deliveries_insert).
+    run_status = models.CharField(
+        max_length=40, blank=True, db_default="", help_text="The bot run's status as the Control Room last reported it."
+    )
+    run_message = models.TextField(
+        blank=True, db_default="", help_text="What the Control Room said about the run, if anything."
+    )
+    run_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -154,6 +154,7 @@ def deliveries_send_enqueue() -> None:
 
 @dataclass
 class SendReport:
+    deployed: list[int] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
@@ -177,11 +178,15 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
             delivery_address(delivery)
             deployment_id = backend.send(delivery)
         except DeliveryError as exc:
-            status = _record_failure(delivery, str(exc), now or timezone.now())
+            status = delivery_failure_record(delivery, str(exc), now or timezone.now())
             (report.dead if status == Status.DEAD else report.failed).append(delivery.pk)
         else:
-            _record_success(delivery, deployment_id, now or timezone.now())
-            report.sent.append(delivery.pk)
+            if backend.reports_runs:  # the Control Room queued a bot run: sent once it completes
+                _record_deployed(delivery, deployment_id, now or timezone.now())
+                report.deployed.append(delivery.pk)
+            else:
+                delivery_sent_record(delivery, now or timezone.now(), deployment_id=deployment_id)
+                report.sent.append(delivery.pk)
     return report
 
 
@@ -209,30 +214,43 @@ def _claim_next(now: datetime) -> DigestDelivery | None:
         return delivery
 
 
-def _record_success(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:
+def _record_deployed(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:
+    """The Control Room took the deploy: the channel answers (circuit closed); its run is read later."""
     with transaction.atomic():
+        _deployed_update(delivery, deployment_id, now)
+        _circuit_close(delivery.channel)
+    DELIVERIES.labels(channel=delivery.channel, outcome="deployed").inc()
+    logger.info("delivery %s deployed (deployment %s): waiting for the bot run", delivery.pk, deployment_id)
+
+
+def _deployed_update(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:
+    DigestDelivery.objects.filter(pk=delivery.pk).update(
+        status=Status.DEPLOYED,
+        deployment_id=deployment_id[:255],
+        deployed_at=now,
+        run_status="",
+        run_message="",
+        run_checked_at=None,
+        claimed_until=None,
+        last_error="",
+        updated_at=now,
+    )
+
+
+def delivery_sent_record(delivery: DigestDelivery, now: datetime, *, deployment_id: str | None = None, **run) -> None:
+    """The delivery went out (its bot run completed, or the console wrote it): sent, circuit closed."""
+    with transaction.atomic():
+        values = {"deployment_id": deployment_id[:255]} if deployment_id is not None else {}
         DigestDelivery.objects.filter(pk=delivery.pk).update(
-            status=Status.SENT,
-            sent_at=now,
-            deployment_id=deployment_id[:255],
-            claimed_until=None,
-            last_error="",
-            updated_at=now,
+            status=Status.SENT, sent_at=now, claimed_until=None, last_error="", updated_at=now, **values, **run
         )
-        ChannelCircuit.objects.update_or_create(
-            channel=delivery.channel,
-            defaults={
-                "state": ChannelCircuit.State.CLOSED,
-                "consecutive_failures": 0,
-                "opened_until": None,
-                "open_count": 0,
-            },
-        )
+        _circuit_close(delivery.channel)
     DELIVERIES.labels(channel=delivery.channel, outcome="sent").inc()
-    logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id)
+    logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id or delivery.deployment_id)
 
 
-def _record_failure(delivery: DigestDelivery, error: str, now: datetime) -> str:
+def delivery_failure_record(delivery: DigestDelivery, error: str, now: datetime, **run) -> str:
+    """A failed attempt (the deploy, or its bot run): retried on the schedule, dead after the last."""
     schedule = settings.DIGEST_RETRY_SCHEDULE
     if delivery.attempts > len(schedule):
         status, next_attempt = Status.DEAD, now
@@ -240,7 +258,12 @@ def _record_failure(delivery: DigestDelivery, error: str, now: datetime) -> str:
         status, next_attempt = Status.RETRYING, now + timedelta(seconds=schedule[delivery.attempts - 1])
     with transaction.atomic():
         DigestDelivery.objects.filter(pk=delivery.pk).update(
-            status=status, next_attempt_at=next_attempt, claimed_until=None, last_error=error[:2000], updated_at=now
+            status=status,
+            next_attempt_at=next_attempt,
+            claimed_until=None,
+            last_error=error[:2000],
+            updated_at=now,
+            **run,
         )
         _circuit_failure(delivery.channel, now)
     DELIVERIES.labels(channel=delivery.channel, outcome="dead" if status == Status.DEAD else "failed").inc()
@@ -249,6 +272,18 @@ def _record_failure(delivery: DigestDelivery, error: str, now: datetime) -> str:
 
 
 # --- Circuit breaker -----------------------------------------------------------------------------
+
+
+def _circuit_close(channel: str) -> None:
+    ChannelCircuit.objects.update_or_create(
+        channel=channel,
+        defaults={
+            "state": ChannelCircuit.State.CLOSED,
+            "consecutive_failures": 0,
+            "opened_until": None,
+            "open_count": 0,
+        },
+    )
 
 
 def _channels_blocked(now: datetime) -> list[str]:

@@ -1,9 +1,11 @@
 """Celery tasks for digests: thin callers of digests.services."""
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
 from . import services
+from .runs import advance_summary, deliveries_advance
 
 
 @shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=30, max_retries=10)
@@ -14,8 +16,10 @@ def digest_build_weekly() -> int:
 
 
 @shared_task(expires=50)
-def deliveries_send_due() -> dict:
+def deliveries_send_due() -> str:
     # Retries are the delivery's own (its schedule and the circuit breaker), not Celery's: a task
     # retry would bypass both. This task also runs every minute, so nothing waits for long.
-    report = services.deliveries_send_due()
-    return {"sent": len(report.sent), "failed": len(report.failed), "dead": len(report.dead)}
+    runs, sending = deliveries_advance()
+    if sending.deployed:  # look at the new runs soon, not only at the next minute's run
+        deliveries_send_due.apply_async(countdown=settings.AA_RUN_FIRST_CHECK_SECONDS)
+    return advance_summary(runs, sending)

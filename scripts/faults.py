@@ -486,6 +486,7 @@ def scenario_control_room_faults(tmp: Path, args) -> Row:
         digest_build_weekly()
         total = DigestDelivery.objects.count()
         fake.fail_next(*([500] * 12), "timeout", "timeout", "malformed", "no-id", 502, 429)
+        fake.run_statuses = ["RUNNING", "COMPLETED"]  # each run is seen running before it completes
         worker = services.start_worker(concurrency=2)
         from digests.tasks import deliveries_send_due
 

@@ -377,6 +377,10 @@ AA_TEAMS_BOT_ID = env.int("AA_TEAMS_BOT_ID", default=0)
 AA_RUN_AS_USER_IDS = env.list("AA_RUN_AS_USER_IDS", cast=int, default=[])
 AA_POOL_IDS = env.list("AA_POOL_IDS", cast=int, default=[])
 AA_TIMEOUT_SECONDS = env.float("AA_TIMEOUT_SECONDS", default=30.0)
+# Where a bot run's outcome is read: the Activity List (v3; v2 is the deprecated one).
+AA_ACTIVITY_LIST_PATH = env.str("AA_ACTIVITY_LIST_PATH", default="/v3/activity/list")
+# After deploying, the first look at the new runs (later looks: every minute with the send task).
+AA_RUN_FIRST_CHECK_SECONDS = env.int("AA_RUN_FIRST_CHECK_SECONDS", default=10)
 # Quick retries inside one attempt, for transient errors (then the retry schedule takes over).
 AA_QUICK_RETRIES = env.int("AA_QUICK_RETRIES", default=3)
 AA_QUICK_RETRY_WAIT_SECONDS = env.float("AA_QUICK_RETRY_WAIT_SECONDS", default=1.0)

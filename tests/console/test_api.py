@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from digests import services as digest_services
+from digests.runs import deliveries_runs_check
 from reports import services as report_services
 from reports.months import Month
 from tests.factories import DetectionFactory, RawEventFactory, SeniorMemberFactory
@@ -62,6 +63,7 @@ def test_stats(staff_api, control_room, settings):
     RawEventFactory(received_at=now - timedelta(seconds=90))
     digest_services.digest_build_weekly()
     digest_services.deliveries_send_due()
+    deliveries_runs_check()  # the fake Control Room's runs complete at once
     report_services.report_generate_month(month=Month.of(now).previous())
 
     body = staff_api.get("/api/stats").json()
@@ -75,6 +77,7 @@ def test_stats(staff_api, control_room, settings):
     }
     assert body["events"]["unprocessed"] == 1 and body["events"]["oldest_unprocessed_age_seconds"] >= 90
     assert body["deliveries"]["sent"] == 2 and body["deliveries"]["dead"] == 0
+    assert body["deliveries"]["deployed"] == 0 and body["deliveries"]["oldest_unfinished_run_age_seconds"] is None
     assert set(body["deliveries"]["last_sent_at"]) == {"email", "teams"}
     assert body["latest_report"]["status"] == "ready"
     assert body["rules_version"]

@@ -27,7 +27,8 @@ def test_build_then_send_through_the_control_room(control_room):
     sent = run("send_digests")
 
     assert "11 detections in 2 chunks, 4 deliveries" in built
-    assert "sent 4, failed 0 (will retry), dead 0" in sent
+    assert "deployed 4 (bot runs queued), sent 0" in sent
+    assert "sent 4, failed 0 (will retry), dead 0, runs not finished 0" in run("send_digests", "--wait", "10")
     assert len(control_room.deployments) == 4
 
 
@@ -42,4 +43,4 @@ def test_send_now_and_resend_dead(control_room):
     assert "sent 0" in run("send_digests")
     output = run("send_digests", "--now", "--resend-dead")
 
-    assert "1 dead deliveries queued again" in output and "sent 2" in output
+    assert "1 dead deliveries queued again" in output and "deployed 2" in output

@@ -12,6 +12,7 @@ from django.utils import timezone
 from digests import services
 from digests.control_room import _TOKEN_KEY, _Token
 from digests.models import ChannelCircuit, DigestDelivery
+from digests.runs import deliveries_runs_check
 from tests.factories import DetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID, AA_TEAMS_BOT_ID
 
@@ -24,6 +25,16 @@ def build(count=3, **kwargs):
     return services.digest_build_weekly()
 
 
+def send_due(**kwargs):
+    """Send what is due, then read the bot runs the Control Room was asked for (the fake's runs
+    complete at once unless told otherwise): what the every-minute task does, in one step."""
+    sending = services.deliveries_send_due(**kwargs)
+    runs = deliveries_runs_check(now=kwargs.get("now"), every=timedelta(0))
+    sending.sent += runs.sent
+    sending.failed += runs.failed
+    return sending
+
+
 def statuses():
     return sorted(DigestDelivery.objects.values_list("status", flat=True))
 
@@ -32,7 +43,7 @@ def statuses():
 def test_due_deliveries_run_the_bots_with_their_content(control_room):
     build(2, username="Jane Roe", title="CFO", level="csuite")
 
-    report = services.deliveries_send_due()
+    report = send_due()
 
     assert len(report.sent) == 2 and statuses() == ["sent", "sent"]
     by_bot = {d.bot_id: d for d in control_room.deployments}
@@ -54,7 +65,7 @@ def test_the_older_v3_deploy_api_by_setting(control_room, settings):
     settings.AA_DEPLOY_API = "v3"
     build(1)
 
-    services.deliveries_send_due()
+    send_due()
 
     assert {d.api for d in control_room.deployments} == {"v3"}
     assert statuses() == ["sent", "sent"]
@@ -63,13 +74,13 @@ def test_the_older_v3_deploy_api_by_setting(control_room, settings):
 @pytest.mark.django_db
 def test_the_token_is_reused_and_refreshed_before_it_expires(control_room):
     build(1)
-    services.deliveries_send_due()
+    send_due()
     assert control_room.auth_requests == 1  # two deploys, one authentication
 
     token = cache.get(_TOKEN_KEY)
     cache.set(_TOKEN_KEY, _Token(token.value, time.time() - 16 * 60))  # 16 minutes old
     services.deliveries_resend(delivery_ids=list(DigestDelivery.objects.values_list("pk", flat=True)))
-    services.deliveries_send_due()
+    send_due()
 
     assert control_room.refresh_requests == 1 and control_room.auth_requests == 1
     assert statuses() == ["sent", "sent"]
@@ -78,10 +89,10 @@ def test_the_token_is_reused_and_refreshed_before_it_expires(control_room):
 @pytest.mark.django_db
 def test_a_token_that_expires_mid_run_is_renewed(control_room):
     build(12)  # two chunks: four deliveries
-    first = services.deliveries_send_due(limit=1)
+    first = send_due(limit=1)
     control_room.expire_tokens()
 
-    rest = services.deliveries_send_due()
+    rest = send_due()
 
     assert len(first.sent) + len(rest.sent) == 4
     assert control_room.auth_requests == 2
@@ -94,7 +105,7 @@ def test_transient_failures_are_retried_quickly_within_an_attempt(control_room, 
     build(1)
     control_room.fail_next(failure)
 
-    report = services.deliveries_send_due()
+    report = send_due()
 
     assert len(report.sent) == 2
     assert set(DigestDelivery.objects.values_list("attempts", flat=True)) == {1}
@@ -109,16 +120,16 @@ def test_a_control_room_down_for_hours_is_retried_on_schedule_until_it_recovers(
 
     for gap in [0, *settings.DIGEST_RETRY_SCHEDULE[:3]]:
         now += timedelta(seconds=gap)
-        services.deliveries_send_due(now=now)
+        send_due(now=now)
         # Nothing is due again before the next scheduled time.
-        assert services.deliveries_send_due(now=now + timedelta(seconds=1)).sent == []
+        assert send_due(now=now + timedelta(seconds=1)).sent == []
 
     assert statuses() == ["retrying", "retrying"]
     delivery = DigestDelivery.objects.get(channel="email")
     assert "HTTP 500" in delivery.last_error and delivery.attempts == 4
     assert delivery.next_attempt_at == now + timedelta(seconds=settings.DIGEST_RETRY_SCHEDULE[3])
 
-    services.deliveries_send_due(now=now + timedelta(seconds=settings.DIGEST_RETRY_SCHEDULE[3]))
+    send_due(now=now + timedelta(seconds=settings.DIGEST_RETRY_SCHEDULE[3]))
 
     assert statuses() == ["sent", "sent"]
     assert len(control_room.deployments) == 2  # each sent exactly once
@@ -133,15 +144,15 @@ def test_a_delivery_that_keeps_failing_ends_dead_and_can_be_sent_again(control_r
     now = timezone.now()
     for gap in (0, 60, 120):
         now += timedelta(seconds=gap)
-        services.deliveries_send_due(now=now)
+        send_due(now=now)
 
     email = DigestDelivery.objects.get(channel="email")
     assert (email.status, email.attempts, email.last_error) == ("dead", 3, "AA_EMAIL_BOT_ID is not set")
-    assert services.deliveries_send_due(now=now + timedelta(days=1)).sent == []
+    assert send_due(now=now + timedelta(days=1)).sent == []
 
     settings.AA_EMAIL_BOT_ID = AA_EMAIL_BOT_ID
     assert services.deliveries_resend() == 1
-    services.deliveries_send_due()
+    send_due()
 
     assert statuses() == ["sent", "sent"]
 
@@ -155,7 +166,7 @@ def test_the_circuit_opens_after_repeated_failures_and_a_probe_closes_it(control
     control_room.failing_bots.add(AA_EMAIL_BOT_ID)
     now = timezone.now()
 
-    services.deliveries_send_due(now=now)
+    send_due(now=now)
 
     circuit = ChannelCircuit.objects.get(channel="email")
     assert circuit.state == "open"
@@ -163,16 +174,16 @@ def test_the_circuit_opens_after_repeated_failures_and_a_probe_closes_it(control
     assert DigestDelivery.objects.filter(channel="teams", status="sent").count() == 5  # Teams unaffected
 
     requests = control_room.deploy_requests
-    services.deliveries_send_due(now=now + timedelta(seconds=299))
+    send_due(now=now + timedelta(seconds=299))
     assert control_room.deploy_requests == requests  # nothing called while open
 
-    services.deliveries_send_due(now=now + timedelta(seconds=301))  # the probe fails: open again, longer
+    send_due(now=now + timedelta(seconds=301))  # the probe fails: open again, longer
     circuit.refresh_from_db()
     assert (circuit.state, circuit.open_count) == ("open", 2)
     assert control_room.deploy_requests == requests + settings.AA_QUICK_RETRIES
 
     control_room.failing_bots.clear()  # the bot runner is back
-    services.deliveries_send_due(now=now + timedelta(seconds=301 + 600 + 1))
+    send_due(now=now + timedelta(seconds=301 + 600 + 1))
 
     circuit.refresh_from_db()
     assert circuit.state == "closed"
@@ -185,8 +196,8 @@ def test_a_delivery_left_sending_by_a_dead_worker_is_sent_after_its_lease(contro
     now = timezone.now()
     DigestDelivery.objects.update(status=Status.SENDING, claimed_until=now + timedelta(seconds=60), attempts=1)
 
-    assert services.deliveries_send_due(now=now).sent == []  # still leased
-    report = services.deliveries_send_due(now=now + timedelta(seconds=61))
+    assert send_due(now=now).sent == []  # still leased
+    report = send_due(now=now + timedelta(seconds=61))
 
     assert len(report.sent) == 2
     assert set(DigestDelivery.objects.values_list("attempts", flat=True)) == {2}
@@ -200,7 +211,7 @@ def test_two_senders_at_once_never_send_a_delivery_twice(control_room, settings)
 
     def sender():
         barrier.wait()
-        services.deliveries_send_due()
+        send_due()
         connection.close()
 
     threads = [threading.Thread(target=sender) for _ in range(3)]
@@ -222,7 +233,7 @@ def test_the_console_backend_writes_deliveries_instead(settings, tmp_path):
     settings.DIGEST_TEAMS_WEBHOOK_URL = "https://example.com/teams-workflow-webhook"
     build(1)
 
-    services.deliveries_send_due()
+    send_due()
 
     assert statuses() == ["sent", "sent"]
     assert len(list((tmp_path / "outbox").glob("captpathfinder-digest-*.json"))) == 2
@@ -239,7 +250,7 @@ def test_a_delivery_without_recipients_is_not_sent_and_says_why(control_room, se
     settings.DIGEST_EMAIL_TO = []
     build(1)
 
-    services.deliveries_send_due()
+    send_due()
 
     email = DigestDelivery.objects.get(channel="email")
     assert email.status == Status.RETRYING and email.sent_at is None
@@ -251,11 +262,11 @@ def test_a_delivery_without_recipients_is_not_sent_and_says_why(control_room, se
 def test_recipients_set_later_are_used_when_the_delivery_is_tried_again(control_room, settings):
     settings.DIGEST_EMAIL_TO = []
     build(1)
-    services.deliveries_send_due()
+    send_due()
     settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
     ChannelCircuit.objects.all().delete()
 
-    services.deliveries_send_due(now=timezone.now() + timedelta(hours=1))
+    send_due(now=timezone.now() + timedelta(hours=1))
 
     email = DigestDelivery.objects.get(channel="email")
     assert email.status == Status.SENT and email.content["recipients"] == ["exec-team@example.com"]

@@ -1,9 +1,18 @@
 """A local fake of the Automation Anywhere Control Room API, on 127.0.0.1.
 
-Speaks POST /v1/authentication, POST /v1/authentication/token, POST /v4/automations/deploy and
-POST /v3/automations/deploy like the real one (X-Authorization header, botInput variables typed
-{"type": "STRING", "string": …}), and fails on demand: HTTP errors, slow replies (timeouts),
-malformed replies, and tokens that expire or are revoked mid-run.
+Speaks POST /v1/authentication, POST /v1/authentication/token (with the token in the body and as
+X-Authorization, as documented), POST /v4/automations/deploy and POST /v3/automations/deploy
+(botInput variables typed {"type": "STRING", "string": …}), and the Activity List, POST
+/v3/activity/list (and the deprecated /v2), filtered on deploymentId: `{"page": {"offset",
+"total", "totalFilter"}, "list": [{"id", "automationName", "fileName", "filePath", "type",
+"startDateTime", "endDateTime", "command", "status", "progress", "deploymentId"}]}` as the
+documentation's example shows it. Each deployed run walks through `run_statuses` (per bot, or
+the default), one status per look, and stays on the last; a new run is not listed on the first
+look when `listed_after_first_look` is off (the documented race after a deploy). The
+documentation shows no error text on a failed run, so the fake sends none.
+
+It fails on demand: HTTP errors, slow replies (timeouts), malformed replies, and tokens that
+expire or are revoked mid-run.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ class Deployment:
     inputs: dict[str, str]
     run_as_user_ids: list[int]
     pool_ids: list[int]
+    looks: int = 0  # Activity List queries about this run so far
 
 
 @dataclass
@@ -44,6 +54,11 @@ class FakeControlRoom:
     slow_seconds: float = 3.0
     # Bots whose runs all fail with HTTP 500 (one bot down, the other fine).
     failing_bots: set = field(default_factory=set)
+    # The statuses a run reports on successive Activity List looks (the last one stays).
+    run_statuses: list = field(default_factory=lambda: ["COMPLETED"])
+    bot_run_statuses: dict = field(default_factory=dict)  # bot id -> its own list
+    listed_after_first_look: bool = True
+    activity_requests: int = 0
 
     def __post_init__(self) -> None:
         self.tokens: dict[str, float] = {}
@@ -99,6 +114,8 @@ class FakeControlRoom:
                     return self._refresh(body)
                 if self.path in ("/v4/automations/deploy", "/v3/automations/deploy"):
                     return self._deploy(body, api=self.path.split("/")[1])
+                if self.path in ("/v3/activity/list", "/v2/activity/list"):
+                    return self._activity(body)
                 return self._error(404, "not.found", "No such endpoint")
 
             def _valid_token(self, token: str | None) -> bool:
@@ -118,11 +135,48 @@ class FakeControlRoom:
             def _refresh(self, body):
                 with fake.lock:
                     fake.refresh_requests += 1
-                if not self._valid_token(body.get("token")):
+                header = self.headers.get("X-Authorization")
+                if header != body.get("token") or not self._valid_token(header):
                     return self._error(401, "um.token.invalid", "Token is invalid or expired")
                 with fake.lock:
                     token = fake._issue()
                 return self._reply(200, {"token": token})
+
+            def _activity(self, body):
+                with fake.lock:
+                    fake.activity_requests += 1
+                if not self._valid_token(self.headers.get("X-Authorization")):
+                    return self._error(401, "um.token.invalid", "Token is invalid or expired")
+                wanted = body.get("filter") or {}
+                if (wanted.get("operator"), wanted.get("field")) != ("eq", "deploymentId"):
+                    return self._error(400, "bad.request", "this fake filters on deploymentId only")
+                with fake.lock:
+                    runs = [d for d in fake.deployments if d.deployment_id == wanted.get("value")]
+                    for run in runs:
+                        run.looks += 1
+                    listed = [run for run in runs if fake.listed_after_first_look or run.looks > 1]
+                    items = [self._activity_item(run) for run in listed]
+                page = {"offset": 0, "total": len(fake.deployments), "totalFilter": len(items)}
+                return self._reply(200, {"page": page, "list": items})
+
+            @staticmethod
+            def _activity_item(run: Deployment) -> dict:
+                statuses = fake.bot_run_statuses.get(run.bot_id, fake.run_statuses)
+                status = statuses[min(run.looks, len(statuses)) - 1]
+                finished = status in ("COMPLETED", "DEPLOY_FAILED", "RUN_FAILED", "RUN_ABORTED", "RUN_TIMED_OUT")
+                return {
+                    "id": f"{run.deployment_id}_{run.bot_id:016x}",
+                    "automationName": run.automation_name,
+                    "fileName": f"bot-{run.bot_id}",
+                    "filePath": "",
+                    "type": "RUN_NOW",
+                    "startDateTime": "2026-11-27T22:00:01.000000Z",
+                    "endDateTime": "2026-11-27T22:00:09.000000Z" if finished else None,
+                    "command": "sendEmail" if finished else "",
+                    "status": status,
+                    "progress": 100 if status == "COMPLETED" else 50,
+                    "deploymentId": run.deployment_id,
+                }
 
             def _deploy(self, body, *, api: str):
                 with fake.lock:

@@ -1,21 +1,41 @@
-from django.core.management.base import BaseCommand
+import time
+from datetime import timedelta
 
-from digests.services import deliveries_make_due, deliveries_resend, deliveries_send_due
+from django.core.management.base import BaseCommand, CommandError
+
+from digests.models import DigestDelivery
+from digests.runs import advance_summary, deliveries_advance
+from digests.services import deliveries_make_due, deliveries_resend
+
+_WAIT_STEP = timedelta(seconds=5)
 
 
 class Command(BaseCommand):
     help = (
-        "Send due digest deliveries in this process. --now sends waiting retries too; --resend-dead revives dead ones."
+        "Send due digest deliveries in this process, and read how deployed bot runs ended. --now sends waiting "
+        "retries too; --resend-dead revives dead ones; --wait follows the bot runs until they finish."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--now", action="store_true", help="make pending and retrying deliveries due now")
         parser.add_argument("--resend-dead", action="store_true", help="give dead deliveries a fresh start")
+        parser.add_argument(
+            "--wait", type=int, default=0, metavar="SECONDS", help="follow the bot runs for up to this long"
+        )
 
-    def handle(self, *args, now, resend_dead, **options):
+    def handle(self, *args, now, resend_dead, wait, **options):
+        if not 0 <= wait <= 3600:
+            raise CommandError("--wait must be between 0 and 3600 seconds")
         if resend_dead:
             self.stdout.write(f"{deliveries_resend()} dead deliveries queued again")
         if now:
             deliveries_make_due()
-        report = deliveries_send_due()
-        self.stdout.write(f"sent {len(report.sent)}, failed {len(report.failed)} (will retry), dead {len(report.dead)}")
+        self.stdout.write(advance_summary(*deliveries_advance()))
+        deadline = time.monotonic() + wait
+        while wait and time.monotonic() < deadline and self._unfinished():
+            time.sleep(min(_WAIT_STEP.total_seconds(), max(deadline - time.monotonic(), 0)))
+            self.stdout.write(advance_summary(*deliveries_advance(check_every=timedelta(0))))
+
+    @staticmethod
+    def _unfinished() -> bool:
+        return DigestDelivery.objects.filter(status=DigestDelivery.Status.DEPLOYED).exists()
