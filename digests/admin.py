@@ -51,12 +51,12 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
         "status",
+        "bot_run",
         "attempts",
         "next_attempt_at",
         "sent_at",
-        "deployment_id",
-        "bot_run",
         "short_error",
+        "deployment",
         "preview_link",
     ]
     list_filter = ["status", "channel", "digest__week_ending"]
@@ -96,6 +96,13 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         if not obj.run_status:
             return "—"
         return f"{obj.run_status}: {obj.run_message[:60]}" if obj.run_message else obj.run_status
+
+    @admin.display(description="deployment", ordering="deployment_id")
+    def deployment(self, obj):
+        """The start of the Control Room's deployment id (all of it on hover and on the page)."""
+        if not obj.deployment_id:
+            return "—"
+        return format_html('<span title="{}">{}…</span>', obj.deployment_id, obj.deployment_id[:8])
 
     @admin.display(description="last error")
     def short_error(self, obj):

@@ -82,6 +82,9 @@ def service_env(tmp: Path) -> dict:
         WEBHOOK_BASIC_AUTH_PASSWORD=PASSWORD,
         LOG_LEVEL="WARNING",
         DIGEST_BACKEND="console",
+        # Production will not start with an enabled digest channel that has no recipients.
+        DIGEST_EMAIL_TO="operators@example.com",
+        DIGEST_TEAMS_WEBHOOK_URL="https://example.com/teams-workflow-webhook",
         CAPTPATHFINDER_VAR_DIR=str(tmp / "var"),
         PROMETHEUS_MULTIPROC_DIR=str(tmp / "prometheus"),
         CELERY_VISIBILITY_TIMEOUT="60",

@@ -1,0 +1,41 @@
+"""The digest deliveries page as an operator sees it, in headless Chromium: each delivery's
+state and its bot run's status. Set SCREENSHOT_DIR to keep the screenshot."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+
+from digests import services
+from digests.runs import deliveries_runs_check
+from tests.factories import DetectionFactory
+from tests.fixtures.control_room import AA_EMAIL_BOT_ID
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def test_an_operator_sees_each_delivery_and_its_bot_run(browser, live_server, admin_user, control_room, tmp_path):
+    control_room.bot_run_statuses = {AA_EMAIL_BOT_ID: ["RUN_FAILED"]}
+    control_room.run_statuses = ["RUNNING"]
+    for _ in range(3):
+        DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    services.digest_build_weekly()
+    services.deliveries_send_due()
+    deliveries_runs_check(every=timedelta(0))
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/digests/digestdelivery/")
+    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
+    browser.find_element(By.NAME, "password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")]
+    Path(os.environ.get("SCREENSHOT_DIR", tmp_path)).mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "digest-deliveries.png"))
+    assert len(rows) == 2
+    email = next(row for row in rows if "Email" in row)
+    teams = next(row for row in rows if "Microsoft Teams" in row)
+    assert "Failed, will retry" in email and "RUN_FAILED" in email and "bot run RUN_FAILED" in email
+    assert "Deployed: bot run not finished" in teams and "RUNNING" in teams
