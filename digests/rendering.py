@@ -118,33 +118,27 @@ def email_text(entries: list[Entry], *, heading: str) -> str:
 
 
 def literal(*runs: str | tuple[str, dict], spacing: str = "Default") -> dict:
-    """A RichTextBlock of TextRuns: shown exactly as given, never read as Markdown."""
-    inlines = []
-    for run in runs:
-        text, style = run if isinstance(run, tuple) else (run, {})
-        inlines.append({"type": "TextRun", "text": text, **style})
+    """A RichTextBlock of TextRuns: shown exactly as given, never read as Markdown. A run without
+    a style is a plain string (the schema's shorthand for a TextRun), which keeps cards small."""
+    inlines = [{"type": "TextRun", "text": run[0], **run[1]} if isinstance(run, tuple) else run for run in runs]
     block = {"type": "RichTextBlock", "inlines": inlines}
     return block if spacing == "Default" else {**block, "spacing": spacing}
 
 
-def _fact(label: str, value: str) -> dict:
-    return literal((f"{label}: ", _LABEL), value, spacing="None")
-
-
-_LABEL = {"weight": "Bolder"}
+_BOLD = {"weight": "Bolder"}
 
 
 def teams_entry(entry: Entry) -> dict:
+    """Three lines: who and why, the title as typed, then company, country and date (as the
+    email's text version has them)."""
+    details = f"Company: {entry.company_text} · Country: {entry.country_text} · Detected: {entry.detected_text}"
     container = {
         "type": "Container",
         "separator": True,
         "items": [
-            literal((entry.name, _LABEL), f" — {entry.level}"),
-            _fact("Title", entry.title),
-            _fact("Company", entry.company_text),
-            _fact("Country", entry.country_text),
-            _fact("Why", entry.kind),
-            _fact("Detected", entry.detected.isoformat()),
+            literal((entry.name, _BOLD), f" — {entry.level_text}"),
+            literal(entry.title, spacing="None"),
+            literal(details, spacing="None"),
         ],
     }
     if entry.profile_url:

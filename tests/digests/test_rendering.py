@@ -54,8 +54,10 @@ def test_member_text_is_only_in_text_runs_of_the_teams_card():
     text = json.dumps(content)
 
     assert '"TextBlock"' not in text and '"FactSet"' not in text
-    runs = [run["text"] for block in _blocks(content["body"]) for run in block["inlines"]]
-    assert runs.count(HOSTILE) == 3  # name, title, company as typed (the country is cut at 80 characters)
+    inlines = [run for block in _blocks(content["body"]) for run in block["inlines"]]
+    runs = [run if isinstance(run, str) else run["text"] for run in inlines]
+    assert runs.count(HOSTILE) == 2  # the name and the title, each a run of its own, as typed
+    assert any(run.startswith(f"Company: {HOSTILE} · Country: ") for run in runs)
     assert not any("\\" in run for run in runs)  # no backslash escapes
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert content["type"] == "AdaptiveCard"
