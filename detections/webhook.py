@@ -3,7 +3,8 @@
 A plain Django view rather than DRF's: DRF's request wrapping, negotiation and serializers cost
 more CPU than storing the event. `WebhookMiddleware` hands the webhook's URLs to it ahead of the
 browser middleware (sessions, CSRF, users, messages), which means nothing to a machine posting
-JSON with its own credentials. The checks, in order: size (413), credentials (401), method (405),
+JSON with its own credentials. The checks, in order: a body whose end cannot be found (411),
+size (413), a body shorter than announced or cut off (400), credentials (401), method (405),
 rate (429), event name (404), body (400, 415), fields (400); then the event is stored (202) or
 the database is away (503). Errors are the API's JSON (core.errors).
 """
@@ -11,7 +12,7 @@ the database is away (503). Errors are the API's JSON (core.errors).
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import JsonResponse, UnreadablePostError
 from django.urls import Resolver404, get_script_prefix, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError as PayloadInvalid
@@ -65,15 +66,19 @@ def community_webhook(request, event_name: str = EventType.PROFILE_UPDATED) -> J
 def _receive(request, event_name: str) -> Receipt:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if not declared and request.META.get("HTTP_TRANSFER_ENCODING"):
-        _chunked_body_read(request, limit)
+    if not declared and (request.META.get("wsgi.input_terminated") or request.META.get("HTTP_TRANSFER_ENCODING")):
+        _unsized_body_read(request, limit)
     if declared and not (declared.isascii() and declared.isdigit()):
         raise exceptions.ParseError("Content-Length is not a number.")
     if int(declared or 0) > limit:  # before anything reads the body
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
-    if len(request.body) < int(declared or 0):  # the sender closed its side early
+    try:
+        body = request.body
+    except UnreadablePostError:  # the connection broke while the body was read
+        raise exceptions.ParseError("The body could not be read: the connection broke.") from None
+    if len(body) < int(declared or 0):  # the sender closed its side early
         raise exceptions.ParseError(
-            f"The body ended after {len(request.body)} of the {declared} bytes its Content-Length announced."
+            f"The body ended after {len(body)} of the {declared} bytes its Content-Length announced."
         )
     webhook_sender_verify(request)
     if request.method != "POST":
@@ -111,13 +116,16 @@ def _receive(request, event_name: str) -> Receipt:
     return event_receive(incoming=incoming)
 
 
-def _chunked_body_read(request, limit: int) -> None:
-    """A chunked body (no Content-Length) becomes the request's body where the server has
-    de-chunked it and marks its end (`wsgi.input_terminated`, as granian does); elsewhere WSGI
-    gives no way to find its end, and the sender is asked for a Content-Length (411)."""
+def _unsized_body_read(request, limit: int) -> None:
+    """A body without a Content-Length (chunked, or HTTP/2) becomes the request's body where the
+    server marks its end (`wsgi.input_terminated`, as granian does); elsewhere WSGI gives no way
+    to find its end, and the sender is asked for a Content-Length (411)."""
     if not request.META.get("wsgi.input_terminated"):
         raise LengthRequired("Chunked bodies are not accepted here: send the body with a Content-Length.")
-    body = request.META["wsgi.input"].read(limit + 1)
+    try:
+        body = request.META["wsgi.input"].read(limit + 1)
+    except OSError:
+        raise exceptions.ParseError("The body could not be read: the connection broke.") from None
     if len(body) > limit:
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
     request._body = body  # what HttpRequest.body returns once read (Django caches it there)

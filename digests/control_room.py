@@ -64,6 +64,15 @@ class RunReport:
         return f"bot run {self.status}" + (f": {self.message}" if self.message else "")
 
 
+def _run_report(run: dict) -> RunReport:
+    status = run.get("status")
+    if not isinstance(status, str) or not status:
+        raise TransientControlRoomError(f"activity without a status: {str(run)[:200]}")
+    # The documented list item shows no error text; a message is kept when a Control Room sends one.
+    message = next((run[key] for key in ("message", "error", "errorMessage") if isinstance(run.get(key), str)), "")
+    return RunReport(status=status, message=message, progress=run.get("progress"), ended=run.get("endDateTime"))
+
+
 @dataclass(frozen=True)
 class _Token:
     value: str
@@ -181,20 +190,15 @@ class ControlRoomClient:
         items = body.get("list")
         if not isinstance(items, list):
             raise TransientControlRoomError(f"activity list reply has no list: {str(body)[:200]}")
-        runs = [
-            item
-            for item in items
-            if isinstance(item, dict) and str(item.get("deploymentId", deployment_id)) == deployment_id
-        ]
+        # Only items that name this deployment: a Control Room that ignored the filter must not
+        # lend another run's status. A deployment to several run-as users has several runs: failed
+        # if any failed, completed when all did, otherwise the first one still going.
+        runs = [item for item in items if isinstance(item, dict) and str(item.get("deploymentId")) == deployment_id]
         if not runs:
             return None
-        run = runs[0]
-        status = run.get("status")
-        if not isinstance(status, str) or not status:
-            raise TransientControlRoomError(f"activity without a status: {str(run)[:200]}")
-        # The documented list item shows no error text; a message is kept when a Control Room sends one.
-        message = next((run[key] for key in ("message", "error", "errorMessage") if isinstance(run.get(key), str)), "")
-        return RunReport(status=status, message=message, progress=run.get("progress"), ended=run.get("endDateTime"))
+        reports = [_run_report(run) for run in runs]
+        unfinished = next((report for report in reports if not report.completed), reports[0])
+        return next((report for report in reports if report.failed), unfinished)
 
     @_quick_retry
     def _activity_list(self, payload: dict, token: str) -> dict:
@@ -211,7 +215,7 @@ class ControlRoomClient:
                 response = self.session.post(
                     f"{self.base_url}{path}", json=payload, headers=headers, timeout=self.timeout
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.RequestException as exc:  # connection, timeout, broken reply, redirects
                 raise TransientControlRoomError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
             labels["outcome"] = str(response.status_code)
         if response.status_code == 401 and token:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .control_room import ControlRoomClient, ControlRoomError
+from .control_room import ControlRoomClient, TransientControlRoomError
 from .models import DigestDelivery
 from .services import SendReport, deliveries_send_due, delivery_failure_record, delivery_sent_record
 
@@ -32,6 +32,7 @@ CHECK_EVERY = timedelta(seconds=30)
 class RunsReport:
     sent: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
     unfinished: list[int] = field(default_factory=list)
 
 
@@ -46,7 +47,7 @@ def deliveries_advance(
 def advance_summary(runs: RunsReport, sending: SendReport) -> str:
     return (
         f"deployed {len(sending.deployed)} (bot runs queued), sent {len(sending.sent) + len(runs.sent)}, "
-        f"failed {len(sending.failed) + len(runs.failed)} (will retry), dead {len(sending.dead)}, "
+        f"failed {len(sending.failed) + len(runs.failed)} (will retry), dead {len(sending.dead) + len(runs.dead)}, "
         f"runs not finished {len(runs.unfinished)}"
     )
 
@@ -54,26 +55,36 @@ def advance_summary(runs: RunsReport, sending: SendReport) -> str:
 def deliveries_runs_check(
     *, now: datetime | None = None, limit: int = 100, every: timedelta = CHECK_EVERY
 ) -> RunsReport:
-    """Read the run of every deployed delivery not looked at within `every`, and record what it says."""
+    """Read the run of every deployed delivery not looked at within `every`, and record what it
+    says — only on a delivery still deployed with that deployment id (a look that overlaps another,
+    or an operator's resend, never lands on the wrong attempt). The Control Room being away ends
+    the round: the rest are looked at next time, and sending goes on meanwhile."""
     report, client = RunsReport(), None
     for delivery in _deployed_claim(now or timezone.now(), limit, every):
         client = client or ControlRoomClient()
         try:
             run = client.run_report(delivery.deployment_id)
-        except ControlRoomError as exc:  # the run is not lost: looked at again next time
-            logger.warning("delivery %s: could not read its bot run: %s", delivery.pk, exc)
+        except TransientControlRoomError as exc:
+            logger.warning("bot runs not read: the Control Room is not answering (%s); next time", exc)
+            report.unfinished.append(delivery.pk)
+            break
+        except Exception:  # one run's odd answer must not stop the others, nor the sending after
+            logger.exception("delivery %s: could not read its bot run", delivery.pk)
             report.unfinished.append(delivery.pk)
             continue
         moment = now or timezone.now()
+        current = {"status": Status.DEPLOYED, "deployment_id": delivery.deployment_id}
         if run is None:
             _run_note(delivery, "NOT_LISTED", "the Control Room does not list the run yet", moment)
             report.unfinished.append(delivery.pk)
         elif run.completed:
-            delivery_sent_record(delivery, moment, run_status=run.status, run_message=run.message)
-            report.sent.append(delivery.pk)
+            if delivery_sent_record(delivery, moment, current=current, run_status=run.status, run_message=run.message):
+                report.sent.append(delivery.pk)
         elif run.failed:
-            delivery_failure_record(delivery, run.describe(), moment, run_status=run.status, run_message=run.message)
-            report.failed.append(delivery.pk)
+            record = {"current": current, "run_status": run.status, "run_message": run.message}
+            status = delivery_failure_record(delivery, run.describe(), moment, **record)
+            if status is not None:
+                (report.dead if status == Status.DEAD else report.failed).append(delivery.pk)
         else:
             _run_note(delivery, run.status, run.message, moment)
             report.unfinished.append(delivery.pk)
@@ -95,6 +106,6 @@ def _deployed_claim(now: datetime, limit: int, every: timedelta) -> list[DigestD
 
 
 def _run_note(delivery: DigestDelivery, status: str, message: str, now: datetime) -> None:
-    DigestDelivery.objects.filter(pk=delivery.pk, status=Status.DEPLOYED).update(
+    DigestDelivery.objects.filter(pk=delivery.pk, status=Status.DEPLOYED, deployment_id=delivery.deployment_id).update(
         run_status=status[:40], run_message=message[:2000], run_checked_at=now, updated_at=now
     )

@@ -176,6 +176,11 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
             break
         try:
             delivery_address(delivery)
+        except DeliveryError as exc:  # not the channel's fault: its circuit is left alone
+            status = delivery_failure_record(delivery, str(exc), now or timezone.now(), channel_failed=False)
+            (report.dead if status == Status.DEAD else report.failed).append(delivery.pk)
+            continue
+        try:
             deployment_id = backend.send(delivery)
         except DeliveryError as exc:
             status = delivery_failure_record(delivery, str(exc), now or timezone.now())
@@ -237,27 +242,44 @@ def _deployed_update(delivery: DigestDelivery, deployment_id: str, now: datetime
     )
 
 
-def delivery_sent_record(delivery: DigestDelivery, now: datetime, *, deployment_id: str | None = None, **run) -> None:
-    """The delivery went out (its bot run completed, or the console wrote it): sent, circuit closed."""
+def delivery_sent_record(
+    delivery: DigestDelivery, now: datetime, *, deployment_id: str | None = None, current: dict | None = None, **run
+) -> bool:
+    """The delivery went out (its bot run completed, or the console wrote it): sent, circuit closed.
+    With `current` (e.g. deployed with this deployment id) only a delivery still in that state is
+    changed; returns whether it was."""
     with transaction.atomic():
         values = {"deployment_id": deployment_id[:255]} if deployment_id is not None else {}
-        DigestDelivery.objects.filter(pk=delivery.pk).update(
+        changed = DigestDelivery.objects.filter(pk=delivery.pk, **(current or {})).update(
             status=Status.SENT, sent_at=now, claimed_until=None, last_error="", updated_at=now, **values, **run
         )
+        if not changed:
+            return False
         _circuit_close(delivery.channel)
     DELIVERIES.labels(channel=delivery.channel, outcome="sent").inc()
     logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id or delivery.deployment_id)
+    return True
 
 
-def delivery_failure_record(delivery: DigestDelivery, error: str, now: datetime, **run) -> str:
-    """A failed attempt (the deploy, or its bot run): retried on the schedule, dead after the last."""
+def delivery_failure_record(
+    delivery: DigestDelivery,
+    error: str,
+    now: datetime,
+    *,
+    current: dict | None = None,
+    channel_failed: bool = True,
+    **run,
+) -> str | None:
+    """A failed attempt (the deploy, or its bot run): retried on the schedule, dead after the last.
+    Returns the new status, or None when `current` no longer matched (someone else moved it on).
+    `channel_failed` False: our configuration, not the channel, failed; its circuit is left alone."""
     schedule = settings.DIGEST_RETRY_SCHEDULE
     if delivery.attempts > len(schedule):
         status, next_attempt = Status.DEAD, now
     else:
         status, next_attempt = Status.RETRYING, now + timedelta(seconds=schedule[delivery.attempts - 1])
     with transaction.atomic():
-        DigestDelivery.objects.filter(pk=delivery.pk).update(
+        changed = DigestDelivery.objects.filter(pk=delivery.pk, **(current or {})).update(
             status=status,
             next_attempt_at=next_attempt,
             claimed_until=None,
@@ -265,7 +287,10 @@ def delivery_failure_record(delivery: DigestDelivery, error: str, now: datetime,
             updated_at=now,
             **run,
         )
-        _circuit_failure(delivery.channel, now)
+        if not changed:
+            return None
+        if channel_failed:
+            _circuit_failure(delivery.channel, now)
     DELIVERIES.labels(channel=delivery.channel, outcome="dead" if status == Status.DEAD else "failed").inc()
     logger.warning("delivery %s failed (attempt %d, now %s): %s", delivery.pk, delivery.attempts, status, error)
     return status

@@ -23,7 +23,8 @@ _CHANNEL_RECIPIENTS = {"email": "DIGEST_EMAIL_TO", "teams": "DIGEST_TEAMS_WEBHOO
 for _channel in DIGEST_CHANNELS:  # noqa: F405
     if _channel not in _CHANNEL_RECIPIENTS:
         raise ImproperlyConfigured(f"DIGEST_CHANNELS: unknown channel {_channel!r} (known: email, teams).")
-    if not globals()[_CHANNEL_RECIPIENTS[_channel]]:
+    _recipients = globals()[_CHANNEL_RECIPIENTS[_channel]]
+    if not (any(r.strip() for r in _recipients) if isinstance(_recipients, list) else _recipients.strip()):
         raise ImproperlyConfigured(
             f"{_CHANNEL_RECIPIENTS[_channel]} is empty but the {_channel} digest is enabled: set it, or leave "
             f"{_channel} out of DIGEST_CHANNELS to disable that channel."

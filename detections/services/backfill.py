@@ -176,7 +176,9 @@ def community_pages(
     so a misnamed field shows as errors, not as a community without executives. Transient
     failures are retried by the client (bounded); a page that still fails stops the run, which
     resumes at that page. Paging stops at an empty page or once the list's count is reached."""
-    limiter, page, seen = RateLimiter(per_second), start_page, (start_page - 1) * page_size
+    # Users seen, to stop at the list's count; not known when resuming (a server may have
+    # answered smaller pages than asked), and then paging stops at the first empty page.
+    limiter, page, seen = RateLimiter(per_second), start_page, 0 if start_page == 1 else None
     while True:
         limiter.wait()
         listed = client.users_page(page=page, page_size=page_size, filters=filters)
@@ -212,8 +214,8 @@ def community_pages(
                 )
             )
         yield page, items
-        seen += len(listed.users)
-        if listed.count is not None and seen >= listed.count:
+        seen = None if seen is None else seen + len(listed.users)
+        if listed.count is not None and seen is not None and seen >= listed.count:
             return
         page += 1
 

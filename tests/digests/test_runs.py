@@ -1,5 +1,6 @@
 """A delivery is sent when its bot run completes, not when the Control Room queues it."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -116,3 +117,56 @@ def test_the_admin_shows_each_run_and_its_status(control_room, admin_client):
     page = admin_client.get("/admin/digests/digestdelivery/").content.decode()
 
     assert "RUN_FAILED" in page and "RUNNING" in page and "Deployed: bot run not finished" in page
+
+
+def test_a_late_run_result_never_lands_on_a_later_attempt(control_room):
+    control_room.bot_run_statuses = {AA_EMAIL_BOT_ID: ["RUN_FAILED"]}
+    build_and_deploy()
+    stale = email()  # what a slow look read before an operator sent it again
+    services.deliveries_resend(delivery_ids=[stale.pk])
+    control_room.bot_run_statuses = {}
+    services.deliveries_send_due()
+    assert email().deployment_id != stale.deployment_id
+
+    from digests.services import delivery_failure_record
+
+    current = {"status": Status.DEPLOYED, "deployment_id": stale.deployment_id}
+    assert delivery_failure_record(stale, "bot run RUN_FAILED", timezone.now(), current=current) is None
+    assert email().status == Status.DEPLOYED
+    look()
+    assert email().status == Status.SENT
+
+
+def test_a_deployment_with_several_runs_is_sent_only_when_all_completed(control_room):
+    build_and_deploy()
+    mine = next(d for d in control_room.deployments if d.bot_id == AA_EMAIL_BOT_ID)
+    control_room.deployments.append(replace(mine, bot_id=999, looks=0))  # a second run-as user's run
+    control_room.bot_run_statuses = {999: ["RUNNING"]}
+
+    look()
+
+    assert (email().status, email().run_status) == (Status.DEPLOYED, "RUNNING")
+
+
+def test_an_activity_item_for_another_deployment_is_not_this_run(control_room):
+    control_room.ignore_activity_filter = True  # every look lists both runs
+    control_room.bot_run_statuses = {AA_EMAIL_BOT_ID: ["RUNNING"]}  # Teams' run completes
+    build_and_deploy()
+
+    look()
+
+    assert (email().status, email().run_status) == (Status.DEPLOYED, "RUNNING")
+    assert DigestDelivery.objects.get(channel="teams").status == Status.SENT
+
+
+def test_a_control_room_that_stops_answering_ends_the_round_and_sending_goes_on(control_room, settings):
+    settings.AA_QUICK_RETRIES = 1
+    build_and_deploy()
+    control_room.activity_failures = [503] * 5
+
+    from digests.runs import deliveries_advance
+
+    runs, _ = deliveries_advance()
+
+    assert runs.sent == [] and len(runs.unfinished) == 1  # the first look failed: the round ended
+    assert control_room.activity_requests == 1

@@ -256,6 +256,7 @@ def test_a_delivery_without_recipients_is_not_sent_and_says_why(control_room, se
     assert email.status == Status.RETRYING and email.sent_at is None
     assert email.last_error.startswith("no recipients: DIGEST_EMAIL_TO is empty")
     assert {d.bot_id for d in control_room.deployments} == {AA_TEAMS_BOT_ID}  # the email bot never ran
+    assert not ChannelCircuit.objects.filter(channel="email", consecutive_failures__gt=0).exists()  # not its fault
 
 
 @pytest.mark.django_db

@@ -59,6 +59,8 @@ class FakeControlRoom:
     bot_run_statuses: dict = field(default_factory=dict)  # bot id -> its own list
     listed_after_first_look: bool = True
     activity_requests: int = 0
+    activity_failures: list = field(default_factory=list)  # HTTP statuses for the next Activity List calls
+    ignore_activity_filter: bool = False  # list every run, whatever the filter (a misbehaving Control Room)
 
     def __post_init__(self) -> None:
         self.tokens: dict[str, float] = {}
@@ -145,13 +147,17 @@ class FakeControlRoom:
             def _activity(self, body):
                 with fake.lock:
                     fake.activity_requests += 1
+                    failure = fake.activity_failures.pop(0) if fake.activity_failures else None
                 if not self._valid_token(self.headers.get("X-Authorization")):
                     return self._error(401, "um.token.invalid", "Token is invalid or expired")
+                if failure is not None:
+                    return self._error(failure, "injected", f"Injected HTTP {failure}")
                 wanted = body.get("filter") or {}
                 if (wanted.get("operator"), wanted.get("field")) != ("eq", "deploymentId"):
                     return self._error(400, "bad.request", "this fake filters on deploymentId only")
                 with fake.lock:
-                    runs = [d for d in fake.deployments if d.deployment_id == wanted.get("value")]
+                    wanted_id = None if fake.ignore_activity_filter else wanted.get("value")
+                    runs = [d for d in fake.deployments if wanted_id in (None, d.deployment_id)]
                     for run in runs:
                         run.looks += 1
                     listed = [run for run in runs if fake.listed_after_first_look or run.looks > 1]
