@@ -119,6 +119,18 @@ class Postgres:
     def stop(self, *, mode: str = "fast") -> None:
         self._pg_ctl("stop", "-m", mode)
 
+    def stop_if_running(self) -> bool:
+        """Stop the server whatever `pg_ctl status` said a moment ago (a server in the middle of a
+        shutdown another signal began still holds its socket); True once none is running."""
+        cmd = [self.binary("pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "-m", "fast", "stop"]
+        subprocess.run(
+            cmd,
+            user=SYSTEM_USER if self.as_root else None,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # exits 1 when no server runs: that is the goal
+        return not self.running()
+
     def _pg_ctl(self, action: str, *args: str) -> None:
         cmd = [self.binary("pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", *args, action]
         self._run(cmd, stdout=subprocess.DEVNULL)

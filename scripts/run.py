@@ -65,10 +65,9 @@ def main() -> int:
         processes.terminate()
         return processes.wait()
     finally:
-        if postgres is not None and postgres.running():
-            postgres.stop()
         if postgres is not None:
-            log("PostgreSQL stopped")
+            stopped = postgres.stop_if_running()
+            log("PostgreSQL stopped" if stopped else f"PostgreSQL did not stop: see {postgres.log_path}")
 
 
 def _terminate(*_args) -> None:
