@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from classification.models import Level
 from classification.services import ruleset_active
+from core.schedules import SCHEDULES, crontab_next_run
 from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from digests.models import Channel, DigestDelivery
 from reports.models import Report
@@ -91,21 +93,29 @@ def latest_report() -> dict | None:
 
 
 def schedules_next_runs(*, now: datetime) -> list[dict]:
-    """The periodic tasks as beat sees them: enabled or paused, last run, next run."""
+    """The periodic tasks as beat sees them: enabled or paused, last run, and when each next does
+    its work (core.schedules.crontab_next_run; an interval: its last run plus the interval)."""
     from django_celery_beat.models import PeriodicTask
 
+    declared = {schedule.name: schedule for schedule in SCHEDULES}
     rows = []
     for task in PeriodicTask.objects.select_related("crontab", "interval").order_by("name"):
-        schedule = task.schedule
-        last = task.last_run_at or now
-        rows.append(
-            {
-                "name": task.name,
-                "enabled": task.enabled,
-                "last_run_at": task.last_run_at,
-                "next_run_at": now + schedule.remaining_estimate(last) if task.enabled else None,
-            }
-        )
+        next_run = None
+        if task.enabled and task.crontab is not None:
+            cron = task.crontab
+            fields = (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week)
+            last_day = getattr(declared.get(task.name), "acts_on_last_day_of_month", False)
+            next_run = crontab_next_run(fields, ZoneInfo(str(cron.timezone)), after=now, last_day_of_month=last_day)
+        elif task.enabled and task.interval is not None:
+            next_run = max(now, (task.last_run_at or now) + task.interval.schedule.run_every)
+        row = {
+            "name": task.name,
+            "task": task.task,
+            "enabled": task.enabled,
+            "last_run_at": task.last_run_at,
+            "next_run_at": next_run,
+        }
+        rows.append(row)
     return rows
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
@@ -27,6 +29,9 @@ class Schedule:
     crontab: tuple[str, str, str, str, str] | None = None  # minute, hour, day_of_month, month, day_of_week
     every_seconds: int | None = None
     expires_seconds: int | None = None
+    # The task does its work only on a month's last day (cron cannot say so): the next run an
+    # operator is shown skips the other days the crontab fires on.
+    acts_on_last_day_of_month: bool = False
 
 
 SCHEDULES: tuple[Schedule, ...] = (
@@ -54,6 +59,7 @@ SCHEDULES: tuple[Schedule, ...] = (
         crontab=("55", "23", "28-31", "*", "*"),
         description="Generate the month's report on its last day (and any month missed before).",
         expires_seconds=3 * 3600,
+        acts_on_last_day_of_month=True,
     ),
     Schedule(
         name="report: catch up missed months",
@@ -81,6 +87,36 @@ SCHEDULES: tuple[Schedule, ...] = (
         expires_seconds=50,
     ),
 )
+
+
+def crontab_next_run(
+    fields: tuple[str, str, str, str, str], zone: ZoneInfo, *, after: datetime, last_day_of_month: bool = False
+) -> datetime | None:
+    """When a crontab (minute, hour, day of month, month, day of week, in `zone`) next fires after
+    `after`, as beat runs it: Celery parses the fields, and a day must match all of them. Wall
+    times are read in `zone` on the day itself, so a run stays at 17:00 New York across the
+    daylight-saving changes; a time the spring change skips runs an hour later, as the clock reads."""
+    from celery.schedules import crontab
+
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    cron = crontab(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+    )
+    local, times = after.astimezone(zone), [(h, m) for h in sorted(cron.hour) for m in sorted(cron.minute)]
+    day = local.date()
+    for _ in range(4 * 366):  # every field combination recurs within four years (29 February)
+        if (
+            day.month in cron.month_of_year
+            and day.day in cron.day_of_month
+            and day.isoweekday() % 7 in cron.day_of_week
+            and (not last_day_of_month or (day + timedelta(days=1)).day == 1)
+        ):
+            for h, m in times:
+                candidate = datetime.combine(day, time(h, m), tzinfo=zone)
+                if candidate > local:
+                    return candidate
+        day += timedelta(days=1)
+    return None
 
 
 def periodic_tasks_sync(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:

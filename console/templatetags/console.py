@@ -3,18 +3,32 @@
 from django import template
 from django.utils import timezone
 
-from ..selectors import deliveries_overview, detections_since, event_backlog, members_by_level, schedules_next_runs
+from ..selectors import (
+    deliveries_overview,
+    detections_since,
+    event_backlog,
+    latest_report,
+    members_by_level,
+    schedules_next_runs,
+)
 
 register = template.Library()
+
+
+DIGEST_TASK = "digests.tasks.digest_build_weekly"
 
 
 @register.inclusion_tag("admin/console_health.html")
 def console_health():
     now = timezone.now()
+    schedules = schedules_next_runs(now=now)
     return {
         "members": members_by_level(),
         "detections": detections_since(now=now),
         "backlog": event_backlog(now=now),
-        "deliveries": deliveries_overview(),
-        "schedules": schedules_next_runs(now=now),
+        "deliveries": deliveries_overview(now=now),
+        "schedules": schedules,
+        # When the detections waiting for a digest go out: the weekly build's next run (None: paused).
+        "next_digest_at": next((row["next_run_at"] for row in schedules if row["task"] == DIGEST_TASK), None),
+        "report": latest_report(),
     }

@@ -1,12 +1,14 @@
 """Every admin page an operator uses renders for a staff user, and the console's actions work."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from core.schedules import SCHEDULES
 from digests import services as digest_services
 from reports import services as report_services
 from reports.months import Month
@@ -46,6 +48,24 @@ def test_the_index_shows_the_health_panel(admin_client, console_data):
 
     assert 'id="console-health"' in page
     assert "Senior members" in page and "digest: build the weekly digest" in page
+
+
+def test_the_health_panel_says_when_waiting_detections_go_out_and_shows_the_latest_report(admin_client, console_data):
+    from django_celery_beat.models import PeriodicTask
+
+    from console.templatetags.console import console_health
+
+    panel = console_health()
+
+    friday = panel["next_digest_at"].astimezone(ZoneInfo("America/New_York"))
+    assert (friday.strftime("%a"), friday.hour, friday.minute) == ("Fri", 17, 0)
+    crontabs = {schedule.name for schedule in SCHEDULES if schedule.crontab}
+    assert all(row["next_run_at"].second == 0 for row in panel["schedules"] if row["name"] in crontabs)
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Waiting for a digest" in page and "with Friday's digest" in page and "Latest report" in page
+
+    PeriodicTask.objects.filter(task="digests.tasks.digest_build_weekly").update(enabled=False)
+    assert "the weekly digest is paused" in admin_client.get(reverse("admin:index")).content.decode()
 
 
 def test_raw_events_are_read_only(admin_client, console_data):

@@ -1,0 +1,31 @@
+"""The admin index's health panel as an operator sees it, in headless Chromium. Set
+SCREENSHOT_DIR to keep the screenshot."""
+
+import os
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def test_the_health_panel_fits_its_box_and_says_when_the_digest_goes(browser, live_server, admin_user, tmp_path):
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
+    browser.find_element(By.NAME, "password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    panel = browser.find_element(By.ID, "console-health")
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(folder / "admin-health.png"))
+    assert "with Friday's digest" in panel.text and "Latest report\\tnone yet" in panel.text.replace(" none", "\\tnone")
+    widths = browser.execute_script(
+        "const box = arguments[0]; return [box.clientWidth, Math.max(...Array.from(box.querySelectorAll('table'),"
+        " t => t.scrollWidth))];",
+        panel,
+    )
+    assert widths[1] <= widths[0]  # no table overflows the panel
+    headers = [th.size["height"] for th in panel.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert max(headers) < 40  # one line each, not a letter per line
