@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -98,8 +100,35 @@ class StoredRulesetAdmin(admin.ModelAdmin):
         self.message_user(request, f"Ruleset {ruleset.version} loaded.", messages.SUCCESS)
 
     def get_urls(self):
-        custom = [path("try/", self.admin_site.admin_view(self.try_titles_view), name="classification_try_titles")]
+        view = self.admin_site.admin_view
+        custom = [
+            path("try/", view(self.try_titles_view), name="classification_try_titles"),
+            path("shipped/", view(self.use_shipped_file_view), name="classification_use_shipped_file"),
+            path("reload/", view(self.reload_now_view), name="classification_reload_now"),
+        ]
         return custom + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, headed by the ruleset in force whether or not any is stored."""
+        extra_context = {
+            **(extra_context or {}),
+            "in_force": services.ruleset_in_force(),
+            "can_change_rules": self.has_change_permission(request),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def use_shipped_file_view(self, request):
+        """POST: the button above the list (no row to select when none is stored)."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        self.use_shipped_file(request, self.get_queryset(request).none())
+        return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
+
+    def reload_now_view(self, request):
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        self.reload_now(request, self.get_queryset(request).none())
+        return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
 
     def try_titles_view(self, request):
         form = TryTitlesForm(request.POST or None)

@@ -142,6 +142,26 @@ def ruleset_activate(*, stored: StoredRuleset) -> None:
         transaction.on_commit(lambda: ruleset_reload())
 
 
+@dataclass(frozen=True)
+class RulesetInForce:
+    version: str
+    content_hash: str
+    origin: str  # "the shipped file classification/rulesets/default.yaml" or "stored ruleset #3"
+
+
+def ruleset_in_force() -> RulesetInForce:
+    """Which ruleset classifies titles now, for an operator: version, hash and where it came from."""
+    ruleset = ruleset_reload()
+    source = _active.source or ("file", settings.CLASSIFICATION_RULESET_PATH)
+    if source[0] == "db":
+        origin = f"stored ruleset #{source[1]}"
+    else:
+        path = Path(source[1])
+        shown = path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path
+        origin = f"the shipped file {shown}"
+    return RulesetInForce(version=ruleset.version, content_hash=ruleset.content_hash, origin=origin)
+
+
 def ruleset_deactivate_all() -> None:
     """Go back to the shipped ruleset file."""
     StoredRuleset.objects.filter(is_active=True).update(is_active=False)

@@ -80,3 +80,37 @@ def test_activate_and_back_to_the_shipped_file_actions(admin_client, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(url, {"action": "use_shipped_file", "_selected_action": [stored.pk]})
     assert services.ruleset_active().version != "admin-1"
+
+
+def test_the_list_shows_the_ruleset_in_force_even_with_none_stored(admin_client):
+    active = services.ruleset_active()
+
+    page = admin_client.get(reverse("admin:classification_storedruleset_changelist")).content.decode()
+
+    assert f"In force: ruleset {active.version}</strong>, from the shipped file classification/rulesets/" in page
+    assert active.content_hash[:12] in page and "Go back to the shipped file" in page
+
+
+def test_back_to_the_shipped_file_and_reload_work_without_a_stored_ruleset(
+    admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        shipped = admin_client.post(reverse("admin:classification_use_shipped_file"), follow=True)
+    reloaded = admin_client.post(reverse("admin:classification_reload_now"), follow=True)
+
+    assert "The shipped ruleset file is active again." in shipped.content.decode()
+    assert f"Ruleset {services.ruleset_active().version} loaded." in reloaded.content.decode()
+    assert admin_client.get(reverse("admin:classification_reload_now")).status_code == 403  # POST only
+
+
+def test_the_buttons_need_the_change_permission(client, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_storedruleset"))
+    client.force_login(viewer)
+
+    page = client.get(reverse("admin:classification_storedruleset_changelist")).content.decode()
+
+    assert "In force: ruleset" in page and "Go back to the shipped file" not in page
+    assert client.post(reverse("admin:classification_use_shipped_file")).status_code == 403

@@ -29,3 +29,27 @@ def test_the_health_panel_fits_its_box_and_says_when_the_digest_goes(browser, li
     assert widths[1] <= widths[0]  # no table overflows the panel
     headers = [th.size["height"] for th in panel.find_elements(By.CSS_SELECTOR, "thead th")]
     assert max(headers) < 40  # one line each, not a letter per line
+
+
+PAGES = {
+    "rulesets": "/admin/classification/storedruleset/",
+    "members": "/admin/detections/seniormember/",
+    "raw-events": "/admin/detections/rawevent/",
+    "digests": "/admin/digests/digest/",
+    "reports": "/admin/reports/report/",
+    "schedules": "/admin/django_celery_beat/periodictask/",
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_operator_page_renders_in_a_browser(browser, live_server, admin_user, tmp_path, name):
+    browser.get(f"{live_server.url}/admin/login/?next={PAGES[name]}")
+    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
+    browser.find_element(By.NAME, "password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(folder / f"admin-{name}.png"))
+    assert "Server Error" not in browser.page_source and "Traceback" not in browser.page_source
+    assert browser.find_elements(By.ID, "changelist"), f"{name}: no change list on the page"
