@@ -37,6 +37,12 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+def _days(week: dict) -> str:
+    """A week's days under its bar: "23–29", or "30" for a week of one day."""
+    first, last = week["start"][8:], week["end"][8:]
+    return first if first == last else f"{first}–{last}"
+
+
 def chart_bars(weeks: list[dict], *, width: int = 560, height: int = 160) -> dict:
     """Geometry of the inline-SVG bar chart of detections per week (computed here, drawn by
     the template, so the template stays free of arithmetic)."""
@@ -55,7 +61,7 @@ def chart_bars(weeks: list[dict], *, width: int = 560, height: int = 160) -> dic
                 "count_y": round(16 + plot - bar_height, 1),
                 "height": bar_height,
                 "label_x": round(index * slot + slot / 2, 1),
-                "label": f"{week['start'][8:]}–{week['end'][8:]}",
+                "label": _days(week),
             }
         )
     return {"width": width, "height": height, "bars": bars, "baseline": height - 20, "label_y": height - 5}
@@ -114,6 +120,8 @@ def files_write(
         "summary": summary,
         "chart": chart_bars(summary["weeks"]),
         "generated_at": generated_at.astimezone(local_zone()),
+        # Generated before the month ended: the page says so (the month-end run replaces it).
+        "partial": generated_at < month.end,
     }
     head, slot, foot = render_to_string("reports/report.html", context).partition(_TABLE_SLOT)
     if not slot:

@@ -94,10 +94,11 @@ def departures_in(month: Month, *, until: datetime) -> dict:
         outcome=RawEvent.Outcome.REMOVED, processed_at__gte=month.start, processed_at__lt=end
     )
     oldest = RawEvent.objects.aggregate(oldest=Min("received_at"))["oldest"]
-    known_from = month.start if oldest is None or oldest <= month.start else min(oldest, end)
+    known_from = month.start if oldest is None or oldest <= month.start else oldest
     return {
         "count": removed.order_by().values("user_id").distinct().count(),
-        "known_from": known_from.isoformat(),
+        # In New York time; None: nothing of this month is known (its events were all purged).
+        "known_from": known_from.astimezone(local_zone()).isoformat() if known_from < end else None,
         "complete": known_from == month.start,
     }
 

@@ -209,3 +209,57 @@ def test_two_runs_at_once_produce_one_report(october, settings, tmp_path):
     assert report.detection_count == 4
     files = sorted(p.name for p in (tmp_path / "media" / "reports" / "2026-10").iterdir())
     assert files == sorted([report.csv_file.name.rsplit("/", 1)[1], report.html_file.name.rsplit("/", 1)[1]])
+
+
+# --- a report that reads as it should ----------------------------------------------------------------
+
+
+def test_a_report_generated_before_the_month_ended_says_it_is_partial(db):
+    DetectionFactory(detected_at=ny(2026, 10, 5))
+
+    page = html_text(services.report_generate_month(month=OCTOBER, now=ny(2026, 10, 20, 14, 30)))
+
+    assert '<p id="partial"' in page and "generated October 20, 2026, 14:30 EDT, before the month ended" in page
+    assert "2026-10-01 to 2026-10-20 14:30" in page and "so far" in page and "at month end" not in page
+
+
+def test_a_complete_report_reads_as_a_person_would_write_it(db):
+    DetectionFactory(detected_at=ny(2026, 10, 5), kind="promotion", level="csuite", rules_version="2026.11.2")
+
+    page = html_text(services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER))
+
+    assert '<p id="partial"' not in page
+    assert '1</div><div class="what">promotion to C-suite' in page and "promotions" not in page
+    assert "Rules version behind this month's detections: 2026.11.2." in page
+
+
+def test_a_week_of_one_day_is_labelled_with_that_day(db):
+    DetectionFactory(detected_at=ny(2026, 11, 30, 12, 0))  # Monday 30 November: a week of one day
+
+    page = html_text(services.report_generate_month(month=Month(2026, 11), now=ny(2026, 12, 1, 6, 0)))
+
+    assert ">30</text>" in page and "30–30" not in page
+
+
+def test_departures_are_unknown_for_a_month_whose_events_are_gone(db):
+    from detections.models import RawEvent
+    from tests.factories import RawEventFactory
+
+    RawEventFactory(received_at=ny(2026, 11, 28, 23, 58))  # the oldest event kept: after October
+    assert RawEvent.objects.count() == 1
+
+    report = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    assert report.summary["departures"]["known_from"] is None
+    assert "unknown: this month's events are no longer kept" in html_text(report)
+
+
+def test_known_from_is_a_new_york_date(db):
+    from tests.factories import RawEventFactory
+
+    RawEventFactory(received_at=ny(2026, 10, 10, 23, 58))  # 03:58 UTC on the 11th
+
+    report = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    assert report.summary["departures"]["known_from"].startswith("2026-10-10T23:58")
+    assert "known from 2026-10-10" in html_text(report)
