@@ -1,0 +1,57 @@
+"""What an operator opens after the week's work, in headless Chromium: a digest delivery's
+preview and this month's report. Set SCREENSHOT_DIR to keep the screenshots."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+
+from digests import services as digest_services
+from digests.models import DigestDelivery
+from reports import services as report_services
+from reports.months import Month
+from tests.factories import DetectionFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def operator(browser, live_server, admin_user, tmp_path):
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
+    browser.find_element(By.NAME, "password").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def visit(path: str, name: str) -> str:
+        browser.get(f"{live_server.url}{path}")
+        browser.save_screenshot(str(folder / f"{name}.png"))
+        assert "Server Error" not in browser.page_source and "Traceback" not in browser.page_source
+        return browser.find_element(By.TAG_NAME, "body").text
+
+    return visit
+
+
+def test_a_built_digest_previews_as_it_will_be_sent(operator, settings):
+    settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
+    DetectionFactory(username="Jane Roe", title="Chief Revenue Officer", level="csuite", company="Acme")
+    DetectionFactory(username="Raj Patel", title="VP of Sales", level="vp", country="India")
+    digest_services.digest_build_weekly(now=timezone.now() + timedelta(minutes=1))
+    email = DigestDelivery.objects.get(channel="email")
+
+    text = operator(f"/admin/digests/digestdelivery/{email.pk}/preview/", "digest-preview")
+
+    assert "exec-team@example.com" in text and "Senior executives detected" in text
+
+
+def test_this_months_report_opens_and_says_it_is_partial(operator):
+    DetectionFactory(username="Jane Roe", title="CEO", level="csuite")
+    report = report_services.report_generate_month(month=Month.of(timezone.now()))
+
+    text = operator(f"/admin/reports/report/{report.pk}/download/html/", "report-partial")
+
+    assert "Partial:" in text and "before the month ended" in text and "Jane Roe" in text
