@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from tests.fixtures.browser import admin_login
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_the_health_panel_fits_its_box_and_says_when_the_digest_goes(browser, live_server, admin_user, tmp_path):
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
-    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
-    browser.find_element(By.NAME, "password").send_keys("password")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    admin_login(browser, live_server, admin_user, next_path="/admin/")
 
     panel = browser.find_element(By.ID, "console-health")
     folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
@@ -43,10 +42,7 @@ PAGES = {
 
 @pytest.mark.parametrize("name", PAGES)
 def test_every_operator_page_renders_in_a_browser(browser, live_server, admin_user, tmp_path, name):
-    browser.get(f"{live_server.url}/admin/login/?next={PAGES[name]}")
-    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
-    browser.find_element(By.NAME, "password").send_keys("password")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    admin_login(browser, live_server, admin_user, next_path=PAGES[name])
 
     folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)

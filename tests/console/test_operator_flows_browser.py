@@ -14,16 +14,14 @@ from digests.models import DigestDelivery
 from reports import services as report_services
 from reports.months import Month
 from tests.factories import DetectionFactory
+from tests.fixtures.browser import admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
 def operator(browser, live_server, admin_user, tmp_path):
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
-    browser.find_element(By.NAME, "password").send_keys("password")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    admin_login(browser, live_server, admin_user)
     folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
 

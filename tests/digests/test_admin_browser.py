@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 from digests import services
 from digests.runs import deliveries_runs_check
 from tests.factories import DetectionFactory
+from tests.fixtures.browser import admin_login
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -26,10 +27,7 @@ def test_an_operator_sees_each_delivery_and_its_bot_run(browser, live_server, ad
     services.deliveries_send_due()
     deliveries_runs_check(every=timedelta(0))
 
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/digests/digestdelivery/")
-    browser.find_element(By.NAME, "username").send_keys(admin_user.username)
-    browser.find_element(By.NAME, "password").send_keys("password")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    admin_login(browser, live_server, admin_user, next_path="/admin/digests/digestdelivery/")
 
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")]
     Path(os.environ.get("SCREENSHOT_DIR", tmp_path)).mkdir(parents=True, exist_ok=True)
