@@ -84,6 +84,10 @@ def heading(week_ending: date, chunk: int, chunk_count: int) -> str:
     return f"{settings.DIGEST_EMAIL_SUBJECT} — week ending {week_ending:%b %d, %Y}{part}"
 
 
+# The setting that holds each channel's recipients (production's start-up check names them too).
+RECIPIENT_SETTINGS = {"email": "DIGEST_EMAIL_TO", "teams": "DIGEST_TEAMS_WEBHOOK_URL"}
+
+
 def channel_address(channel: str) -> dict:
     """Where a channel's deliveries go, from the settings: the email recipients or the Teams
     webhook. Empty when the channel has none (production does not start that way)."""

@@ -37,7 +37,7 @@ def delivery_address(delivery: DigestDelivery) -> None:
         return
     address = rendering.channel_address(delivery.channel)
     if not (address.get("recipients") or address.get("webhook_url")):
-        setting = "DIGEST_EMAIL_TO" if delivery.channel == Channel.EMAIL else "DIGEST_TEAMS_WEBHOOK_URL"
+        setting = rendering.RECIPIENT_SETTINGS[delivery.channel]
         raise DeliveryError(
             f"no recipients: {setting} is empty (set it, or leave {delivery.channel} out of DIGEST_CHANNELS)"
         )

@@ -208,10 +208,8 @@ class FakeInsided:
     ) -> dict:
         """A member whose profile has the given fields (a None or empty one is left out, as a
         field the member never filled in; `fields` adds others by name)."""
-        named = {"Job Title": job_title, "Country": country, "Company": company}
-        profile = {name: value for name, value in named.items() if value is not None and value != ""}
-        if job_title == "":
-            profile["Job Title"] = ""
+        named = {"Job Title": job_title, "Country": country or None, "Company": company or None}
+        profile = {name: value for name, value in named.items() if value is not None}
         profile.update(fields or {})
         user = spec_user(
             int(user_id),
