@@ -3,7 +3,7 @@
     make bench-digest      (starts throwaway PostgreSQL and Redis, like make test)
 
 Seeds 10,000 undigested detections (SQL generate_series), then in a fresh process times
-`digests.services.digest_build_weekly()` — lock, read, render every chunk for email (Django
+`digests.services.digest_build_weekly()` — lock, read the members, one row each, render every chunk for email (Django
 templates) and Teams (Adaptive Cards, sized under 28 KB), create the deliveries, link every
 detection — against a baseline in the same run: one SQL UPDATE linking the same rows to a digest.
 Target: <= 2 s.
@@ -31,7 +31,9 @@ def seed() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE detections_detection, digests_digestdelivery, digests_digest CASCADE")
+        cursor.execute(
+            "TRUNCATE detections_detection, detections_seniormember, digests_digestdelivery, digests_digest CASCADE"
+        )
         cursor.execute(
             """
             INSERT INTO detections_detection
@@ -44,6 +46,16 @@ def seed() -> None:
             """,
             [COUNT],
         )
+        # Each detected member is senior now (a digest row shows the member as they are).
+        cursor.execute(
+            """
+            INSERT INTO detections_seniormember
+              (user_id, username, title, level, country, company, first_detected_at, last_seen_at, rules_version,
+               enrichment_error)
+            SELECT user_id, username, title, level, country, company, detected_at, detected_at, rules_version, ''
+            FROM detections_detection
+            """
+        )
 
 
 def run_build() -> dict:
@@ -52,7 +64,7 @@ def run_build() -> dict:
     from digests.services import digest_build_weekly
 
     started = time.perf_counter()
-    digest = digest_build_weekly()
+    digest = digest_build_weekly().digest
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "detections": digest.detection_count, "deliveries": DigestDelivery.objects.count()}
 
@@ -63,8 +75,8 @@ def run_baseline() -> dict:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO digests_digest (week_ending, created_at, detection_count, chunk_count) "
-            "VALUES ('2000-01-07', now(), 0, 0) RETURNING id"
+            "INSERT INTO digests_digest (kind, week_ending, created_at, detection_count, member_count, left_out_count, "
+            "chunk_count) VALUES ('extra', '2000-01-07', now(), 0, 0, 0, 0) RETURNING id"
         )
         digest_id = cursor.fetchone()[0]
         started = time.perf_counter()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from classification.models import Level
 from classification.services import ruleset_active
-from core.schedules import SCHEDULES, crontab_next_run
 from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from digests.models import Channel, DigestDelivery
 from reports.models import Report
@@ -75,7 +73,7 @@ def detections_since(*, now: datetime) -> dict:
         last_7_days=Count("id", filter=Q(detected_at__gte=week)),
         last_30_days=Count("id", filter=Q(detected_at__gte=month)),
         promotions_last_30_days=Count("id", filter=Q(detected_at__gte=month, kind=Detection.Kind.PROMOTION)),
-        not_yet_in_a_digest=Count("id", filter=Q(digest__isnull=True)),
+        not_yet_in_a_digest=Count("id", filter=Q(digest__isnull=True, left_out="")),
     )
 
 
@@ -90,33 +88,6 @@ def latest_report() -> dict | None:
         "generated_at": report.generated_at,
         "detection_count": report.detection_count,
     }
-
-
-def schedules_next_runs(*, now: datetime) -> list[dict]:
-    """The periodic tasks as beat sees them: enabled or paused, last run, and when each next does
-    its work (core.schedules.crontab_next_run; an interval: its last run plus the interval)."""
-    from django_celery_beat.models import PeriodicTask
-
-    declared = {schedule.name: schedule for schedule in SCHEDULES}
-    rows = []
-    for task in PeriodicTask.objects.select_related("crontab", "interval").order_by("name"):
-        next_run = None
-        if task.enabled and task.crontab is not None:
-            cron = task.crontab
-            fields = (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week)
-            last_day = getattr(declared.get(task.name), "acts_on_last_day_of_month", False)
-            next_run = crontab_next_run(fields, ZoneInfo(str(cron.timezone)), after=now, last_day_of_month=last_day)
-        elif task.enabled and task.interval is not None:
-            next_run = max(now, (task.last_run_at or now) + task.interval.schedule.run_every)
-        row = {
-            "name": task.name,
-            "task": task.task,
-            "enabled": task.enabled,
-            "last_run_at": task.last_run_at,
-            "next_run_at": next_run,
-        }
-        rows.append(row)
-    return rows
 
 
 def stats_overview(*, now: datetime | None = None) -> dict:

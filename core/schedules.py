@@ -119,6 +119,38 @@ def crontab_next_run(
     return None
 
 
+def schedules_next_runs(*, now: datetime) -> list[dict]:
+    """The periodic tasks as beat sees them: enabled or paused, last run, and when each next does
+    its work (core.schedules.crontab_next_run; an interval: its last run plus the interval)."""
+    from django_celery_beat.models import PeriodicTask
+
+    declared = {schedule.name: schedule for schedule in SCHEDULES}
+    rows = []
+    for task in PeriodicTask.objects.select_related("crontab", "interval").order_by("name"):
+        next_run = None
+        if task.enabled and task.crontab is not None:
+            cron = task.crontab
+            fields = (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week)
+            last_day = getattr(declared.get(task.name), "acts_on_last_day_of_month", False)
+            next_run = crontab_next_run(fields, ZoneInfo(str(cron.timezone)), after=now, last_day_of_month=last_day)
+        elif task.enabled and task.interval is not None:
+            next_run = max(now, (task.last_run_at or now) + task.interval.schedule.run_every)
+        row = {
+            "name": task.name,
+            "task": task.task,
+            "enabled": task.enabled,
+            "last_run_at": task.last_run_at,
+            "next_run_at": next_run,
+        }
+        rows.append(row)
+    return rows
+
+
+def schedule_next_run(task: str, *, now: datetime) -> datetime | None:
+    """When the declared `task` next does its work (None: paused, or not in beat's tables)."""
+    return next((row["next_run_at"] for row in schedules_next_runs(now=now) if row["task"] == task), None)
+
+
 def periodic_tasks_sync(schedules: tuple[Schedule, ...] = SCHEDULES) -> list[str]:
     """Create or update the beat entries for `schedules`, delete the project's undeclared ones;
     returns the declared names."""

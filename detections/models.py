@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -127,6 +129,12 @@ class SeniorMember(models.Model):
         return f"{self.username or self.user_id} ({self.title})"
 
 
+class DetectionQuerySet(models.QuerySet):
+    def waiting(self) -> DetectionQuerySet:
+        """Detections waiting for a digest: in none yet, and not left out by a build."""
+        return self.filter(digest__isnull=True, left_out="")
+
+
 class Detection(models.Model):
     """History: someone became senior (`first`) or moved from VP to C-suite (`promotion`).
 
@@ -137,6 +145,10 @@ class Detection(models.Model):
     class Kind(models.TextChoices):
         FIRST = "first", "First detection"
         PROMOTION = "promotion", "Promotion to C-suite"
+
+    class LeftOut(models.TextChoices):
+        NOT_SENIOR = "not_senior", "No longer senior when a digest was built"
+        NOT_CSUITE = "not_csuite", "Back to VP when a digest was built: the promotion no longer held"
 
     user_id = models.CharField(max_length=64, db_index=True)
     username = models.CharField(max_length=255, blank=True)
@@ -153,11 +165,17 @@ class Detection(models.Model):
         "digests.Digest", null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
     )
     digest_chunk = models.PositiveIntegerField(null=True, blank=True)
+    # Set, instead of a digest, when a build found the detection no longer true: it waits no more.
+    left_out = models.CharField(max_length=12, choices=LeftOut.choices, blank=True, db_default="")
+
+    objects = DetectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-detected_at"]
         indexes = [
-            models.Index(fields=["detected_at"], name="detection_undigested", condition=Q(digest__isnull=True)),
+            models.Index(
+                fields=["detected_at"], name="detection_waiting", condition=Q(digest__isnull=True, left_out="")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,14 +1,18 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from . import services
+from . import rendering, selectors, services
 from .models import ChannelCircuit, Digest, DigestDelivery
+
+Status = DigestDelivery.Status
 
 
 class DeliveryInline(admin.TabularInline):
@@ -25,25 +29,54 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
-    list_display = ["week_ending", "detection_count", "chunk_count", "built_at"]
+    list_display = ["__str__", "kind", "covers", "member_count", "detection_count", "left_out_count", "built_at"]
+    list_filter = ["kind"]
     date_hierarchy = "week_ending"
-    readonly_fields = ["week_ending", "built_at", "detection_count", "chunk_count", "created_at"]
+    readonly_fields = [
+        "kind",
+        "week_ending",
+        "covers_from",
+        "built_at",
+        "member_count",
+        "detection_count",
+        "left_out_count",
+        "chunk_count",
+        "created_at",
+    ]
     inlines = [DeliveryInline]
     change_list_template = "admin/digests/digest/change_list.html"
 
     def has_add_permission(self, request):
         return False
 
-    def get_urls(self):
-        build = path("build/", self.admin_site.admin_view(self.build_view), name="digests_digest_build")
-        return [build, *super().get_urls()]
+    @admin.display(description="covers", ordering="covers_from")
+    def covers(self, obj):
+        """The days its detections were made on, in New York time."""
+        if obj.covers_from is None or obj.built_at is None:
+            return "—"
+        return rendering.digest_covers(obj.covers_from, obj.built_at)
 
-    def build_view(self, request):
-        """Build this week's digest now (POST only: it changes data) and queue its sending."""
+    def get_urls(self):
+        send = path("send/", self.admin_site.admin_view(self.send_view), name="digests_digest_send")
+        return [send, *super().get_urls()]
+
+    def send_view(self, request):
+        """Send an extra digest now: GET shows what would go out and to whom; POST sends it."""
         if request.method == "POST":
-            digest = services.digest_build_and_send()
-            self.message_user(request, f"{digest}: {digest.detection_count} detections, {digest.chunk_count} chunks.")
-        return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
+            build = services.digest_build_and_send(Digest.Kind.EXTRA)
+            level = messages.SUCCESS if build.digest else messages.WARNING
+            self.message_user(request, services.build_summary(build), level)
+            return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
+        plan = selectors.digest_plan(now=timezone.now())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Send an extra digest now?",
+            "opts": self.model._meta,
+            "plan": plan,
+            "rows": plan.composition.rows,
+            "left_out": len(plan.composition.left_out),
+        }
+        return TemplateResponse(request, "admin/digests/digest/send_confirm.html", context)
 
 
 @admin.register(DigestDelivery)
@@ -112,17 +145,40 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
     def preview_link(self, obj):
         return format_html('<a href="{}">preview</a>', reverse("admin:digests_delivery_preview", args=[obj.pk]))
 
-    @admin.action(description="Send selected pending/retrying deliveries now")
+    @admin.action(description="Send selected pending/retrying deliveries now…")
     def send_now(self, request, queryset):
-        due = services.deliveries_make_due(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        waiting = queryset.filter(status__in=[Status.PENDING, Status.RETRYING])
+        if not request.POST.get("confirmed"):
+            return self._send_confirm(request, queryset, waiting, "send_now", "Send these deliveries now?")
+        due = services.deliveries_make_due(delivery_ids=list(waiting.values_list("pk", flat=True)))
         services.deliveries_send_enqueue()
         self.message_user(request, f"{due} deliveries queued for sending.", messages.SUCCESS)
+        return None
 
-    @admin.action(description="Send selected deliveries again (dead, failed or sent)")
+    @admin.action(description="Send selected deliveries again (dead, failed or sent)…")
     def resend(self, request, queryset):
-        count = services.deliveries_resend(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        again = queryset.exclude(status=Status.SENDING)
+        if not request.POST.get("confirmed"):
+            return self._send_confirm(request, queryset, again, "resend", "Send these deliveries again?")
+        count = services.deliveries_resend(delivery_ids=list(again.values_list("pk", flat=True)))
         services.deliveries_send_enqueue()
         self.message_user(request, f"{count} deliveries queued to be sent again.", messages.SUCCESS)
+        return None
+
+    def _send_confirm(self, request, chosen, going, action, title):
+        """The page that asks before an action sends: each delivery that would go, and to whom."""
+        going = list(going.select_related("digest"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "action": action,
+            "chosen": chosen,
+            "going": [(delivery, services.delivery_address_text(delivery)) for delivery in going],
+            "skipped": chosen.count() - len(going),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/digests/delivery_send_confirm.html", context)
 
     def get_urls(self):
         preview = path(
@@ -138,6 +194,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "delivery": delivery,
             "content": delivery.content,
+            "address": services.delivery_address_text(delivery),
             "card_json": json.dumps(delivery.content.get("message"), indent=2, ensure_ascii=False),
         }
         return TemplateResponse(request, "admin/digests/delivery_preview.html", context)

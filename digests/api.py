@@ -7,8 +7,10 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from detections.models import Detection
+
 from . import services
-from .models import Channel, DigestDelivery
+from .models import Channel, Digest, DigestDelivery
 
 
 class DeliveryFilter(django_filters.FilterSet):
@@ -55,34 +57,57 @@ class DeliveryListView(generics.ListAPIView):
     ordering = ["-digest__week_ending", "chunk", "channel"]
 
 
+class DigestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Digest
+        fields = ["id", "kind", "week_ending", "covers_from", "built_at", "detection_count", "member_count"]
+
+
+class LeftOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=Detection.LeftOut.choices)
+
+
 class DigestSendView(APIView):
     class InputSerializer(serializers.Serializer):
-        build = serializers.BooleanField(default=False, help_text="Build this week's digest first.")
+        build = serializers.BooleanField(
+            default=False,
+            help_text="Send an extra digest of every detection waiting now (Friday's digest still goes out).",
+        )
         resend_dead = serializers.BooleanField(default=False, help_text="Give dead deliveries a fresh start.")
 
     class OutputSerializer(serializers.Serializer):
-        digest = serializers.DictField(allow_null=True, help_text="week_ending and detections, when built.")
+        digest = DigestSerializer(allow_null=True, help_text="The extra digest; null when nothing was waiting.")
+        sent = serializers.ListField(child=serializers.IntegerField(), help_text="Detections this digest carries.")
+        left_out = LeftOutSerializer(many=True, help_text="Detections left out: no longer true when it was built.")
+        waiting = serializers.ListField(
+            child=serializers.IntegerField(), help_text="Detections still waiting, for the next digest."
+        )
+        next_weekly_at = serializers.DateTimeField(allow_null=True, help_text="Friday's build; null when paused.")
         resent = serializers.IntegerField()
         due = serializers.IntegerField()
         status = serializers.CharField()
 
     @extend_schema(request=InputSerializer, responses={202: OutputSerializer}, tags=["digests"])
     def post(self, request):
-        """Build this week's digest (optional), revive dead deliveries (optional), send what is due now."""
+        """Send an extra digest now (optional), revive dead deliveries (optional), send what is due now."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         options = serializer.validated_data
         with transaction.atomic():
             # Building queues the sending of everything due once this commits, revived ones included.
-            digest = services.digest_build_and_send() if options["build"] else None
+            build = services.digest_build_and_send(Digest.Kind.EXTRA) if options["build"] else services.nothing_built()
             resent = services.deliveries_resend() if options["resend_dead"] else 0
             due = services.deliveries_make_due()
-            if digest is None:
-                transaction.on_commit(services.deliveries_send_enqueue)
+            transaction.on_commit(services.deliveries_send_enqueue)
         body = {
-            "digest": {"week_ending": digest.week_ending, "detections": digest.detection_count} if digest else None,
+            "digest": build.digest,
+            "sent": build.detection_ids,
+            "left_out": [{"id": pk, "reason": reason} for pk, reason in build.left_out.items()],
+            "waiting": build.waiting_ids,
+            "next_weekly_at": build.next_weekly_at,
             "resent": resent,
             "due": due,
             "status": "queued",
         }
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)

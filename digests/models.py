@@ -8,19 +8,46 @@ class Channel(models.TextChoices):
 
 
 class Digest(models.Model):
-    """One weekly digest. The detections it carries point at it (Detection.digest)."""
+    """A digest: what went out together. The detections it carries point at it (Detection.digest).
 
-    week_ending = models.DateField(unique=True, help_text="The Friday (America/New_York) the digest is for.")
+    Friday's scheduled build makes the week's one `weekly` digest; an operator's "send now"
+    makes an `extra` one, which neither replaces nor delays Friday's. A build with nothing to
+    send records no digest.
+    """
+
+    class Kind(models.TextChoices):
+        WEEKLY = "weekly", "Weekly (Friday's scheduled build)"
+        EXTRA = "extra", "Extra (sent now by an operator)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEEKLY)
+    week_ending = models.DateField(
+        help_text="The Friday (America/New_York) of the week it is for: its scheduled run, or the week an extra "
+        "digest was sent in."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     built_at = models.DateTimeField(null=True, blank=True)
-    detection_count = models.PositiveIntegerField(default=0)
+    covers_from = models.DateTimeField(
+        null=True, blank=True, help_text="When the earliest detection it carries was made (it covers up to built_at)."
+    )
+    detection_count = models.PositiveIntegerField(default=0, help_text="Detections it carries.")
+    member_count = models.PositiveIntegerField(default=0, help_text="Its rows: one per member, in their latest state.")
+    left_out_count = models.PositiveIntegerField(
+        default=0, help_text="Detections left out: the member was no longer senior (or no longer C-suite)."
+    )
     chunk_count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["-week_ending"]
+        ordering = ["-week_ending", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week_ending"], condition=Q(kind="weekly"), name="one_weekly_digest_per_friday"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Digest for the week ending {self.week_ending:%Y-%m-%d}"
+        if self.kind == self.Kind.EXTRA:
+            return f"Extra digest #{self.pk} (week ending {self.week_ending:%Y-%m-%d})"
+        return f"Weekly digest for {self.week_ending:%Y-%m-%d}"
 
 
 class DigestDelivery(models.Model):
@@ -83,7 +110,8 @@ class DigestDelivery(models.Model):
     def automation_name(self) -> str:
         """Names the bot run in the Control Room, so each delivery can be traced there."""
         week = f"{self.digest.week_ending:%Y%m%d}"
-        return f"captpathfinder-digest-{week}-{self.channel}-{self.chunk}of{self.chunk_count}-d{self.pk}"
+        kind = "" if self.digest.kind == Digest.Kind.WEEKLY else f"-{self.digest.kind}"
+        return f"captpathfinder-digest-{week}{kind}-{self.channel}-{self.chunk}of{self.chunk_count}-d{self.pk}"
 
 
 class ChannelCircuit(models.Model):

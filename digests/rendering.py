@@ -12,36 +12,39 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from classification.models import Level
 from core.text import one_line
 from detections.models import Detection
 
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
-KIND_LABELS = {"first": "New senior executive", "promotion": "Promoted to C-suite"}
 
 
 @dataclass(frozen=True)
 class Entry:
+    """One member's row: who they are now, and what happened since their last digest."""
+
     name: str
     title: str
     level: str
-    kind: str
+    promoted: bool  # VP → C-suite since the last digest
     company: str
     country: str
-    detected: date
+    detected: date | None  # None: not new, only promoted since their last digest
+    promoted_on: date | None
     profile_url: str
 
     # Display strings prepared here rather than with template filters and conditions: the
     # digest of a 10,000-detection week renders 2,000 bodies, and filters dominated that time.
     @property
     def level_text(self) -> str:
-        return self.level if self.kind == KIND_LABELS["first"] else f"{self.level} ({self.kind})"
+        return f"{LEVEL_LABELS['vp']} → {self.level}" if self.promoted else self.level
 
     @property
     def company_text(self) -> str:
@@ -53,8 +56,18 @@ class Entry:
 
     @property
     def detected_text(self) -> str:
-        """'Nov 20, 2026', formatted here: the template `date` filter was half the render time."""
-        return f"{self.detected:%b} {self.detected.day}, {self.detected.year}"
+        """'Nov 20, 2026'; with a promotion 'Nov 20, 2026; promoted Nov 22, 2026', or for a member
+        already sent as VP 'Promoted Nov 22, 2026'. Formatted here: the template `date` filter was
+        half the render time."""
+        if self.promoted_on is None:
+            return day_text(self.detected)
+        if self.detected is None:
+            return f"Promoted {day_text(self.promoted_on)}"
+        return f"{day_text(self.detected)}; promoted {day_text(self.promoted_on)}"
+
+
+def day_text(day: date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
 
 
 def profile_url(user_id: str, username: str) -> str:
@@ -65,27 +78,65 @@ def profile_url(user_id: str, username: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-def entry_from_detection(detection: Detection) -> Entry:
+def entry_for_member(member, detections: list[Detection]) -> Entry:
+    """A member's row from their current state (a SeniorMember or selectors.MemberNow: they may
+    have changed title, company or level since a detection) and their detections waiting for
+    this digest (oldest first)."""
     local = ZoneInfo(settings.TIME_ZONE)
+    new = any(d.kind == Detection.Kind.FIRST for d in detections)
+    promotions = [d for d in detections if d.kind == Detection.Kind.PROMOTION]
+    promoted = bool(promotions) and member.level == Level.CSUITE
     return Entry(
-        name=one_line(detection.username or f"Member {detection.user_id}", 120),
-        title=one_line(detection.title),
-        level=LEVEL_LABELS.get(detection.level, detection.level),
-        kind=KIND_LABELS.get(detection.kind, detection.kind),
-        company=one_line(detection.company, 120),
-        country=one_line(detection.country, 80),
-        detected=detection.detected_at.astimezone(local).date(),
-        profile_url=profile_url(detection.user_id, detection.username),
+        name=one_line(member.username or f"Member {member.user_id}", 120),
+        title=one_line(member.title),
+        level=LEVEL_LABELS.get(member.level, member.level),
+        promoted=promoted,
+        company=one_line(member.company, 120),
+        country=one_line(member.country, 80),
+        detected=detections[0].detected_at.astimezone(local).date() if new else None,
+        promoted_on=promotions[-1].detected_at.astimezone(local).date() if promoted else None,
+        profile_url=profile_url(member.user_id, member.username),
     )
 
 
-def heading(week_ending: date, chunk: int, chunk_count: int) -> str:
+def digest_covers(covers_from: datetime, built_at: datetime) -> str:
+    """The days from a digest's earliest detection to its build, in New York time."""
+    local = ZoneInfo(settings.TIME_ZONE)
+    return covers_text(covers_from.astimezone(local).date(), built_at.astimezone(local).date())
+
+
+def covers_text(start: date, end: date) -> str:
+    """The days a digest covers: 'Nov 29, 2026', 'Nov 22 – Nov 29, 2026', 'Dec 28, 2026 – Jan 2, 2027'."""
+    if start >= end:
+        return day_text(end)
+    if start.year == end.year:
+        return f"{start:%b} {start.day} – {day_text(end)}"
+    return f"{day_text(start)} – {day_text(end)}"
+
+
+def heading(covers: str, chunk: int, chunk_count: int) -> str:
     part = f" ({chunk}/{chunk_count})" if chunk_count > 1 else ""
-    return f"{settings.DIGEST_EMAIL_SUBJECT} — week ending {week_ending:%b %d, %Y}{part}"
+    return f"{settings.DIGEST_EMAIL_SUBJECT}: {covers}{part}"
 
 
 # The setting that holds each channel's recipients (production's start-up check names them too).
 RECIPIENT_SETTINGS = {"email": "DIGEST_EMAIL_TO", "teams": "DIGEST_TEAMS_WEBHOOK_URL"}
+
+
+def channels_enabled() -> list[str]:
+    """The channels in DIGEST_CHANNELS: a digest has deliveries on these only."""
+    return [channel for channel in RECIPIENT_SETTINGS if channel in settings.DIGEST_CHANNELS]
+
+
+def address_text(channel: str, address: dict) -> str:
+    """Where a channel's deliveries go, for an operator: the email addresses, or the Teams
+    workflow's host (its URL's query is a signature that grants posting, so it is not shown)."""
+    if channel == "email":
+        text = ", ".join(address.get("recipients") or [])
+    else:
+        url = address.get("webhook_url") or ""
+        text = f"the Teams workflow at {urlsplit(url).hostname}" if url else ""
+    return text or f"nobody: {RECIPIENT_SETTINGS[channel]} is empty"
 
 
 def channel_address(channel: str) -> dict:
@@ -96,8 +147,8 @@ def channel_address(channel: str) -> dict:
     return {"webhook_url": settings.DIGEST_TEAMS_WEBHOOK_URL.strip()}
 
 
-def email_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
-    context = {"entries": entries, "heading": heading(week_ending, chunk, chunk_count), "week_ending": week_ending}
+def email_render(entries: list[Entry], *, covers: str, chunk: int, chunk_count: int) -> dict:
+    context = {"entries": entries, "heading": heading(covers, chunk, chunk_count)}
     return {
         **channel_address("email"),
         "subject": context["heading"],
@@ -150,9 +201,9 @@ def teams_entry(entry: Entry) -> dict:
     return container
 
 
-def teams_card(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
+def teams_card(entries: list[Entry], *, covers: str, chunk: int, chunk_count: int) -> dict:
     """The Teams message envelope with one Adaptive Card, as a Workflows webhook expects it."""
-    title = literal((heading(week_ending, chunk, chunk_count), {"size": "Medium", "weight": "Bolder"}))
+    title = literal((heading(covers, chunk, chunk_count), {"size": "Medium", "weight": "Bolder"}))
     return {
         "type": "message",
         "attachments": [
@@ -174,8 +225,8 @@ def message_bytes(message: dict) -> int:
     return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def teams_render(entries: list[Entry], *, week_ending: date, chunk: int, chunk_count: int) -> dict:
-    message = teams_card(entries, week_ending=week_ending, chunk=chunk, chunk_count=chunk_count)
+def teams_render(entries: list[Entry], *, covers: str, chunk: int, chunk_count: int) -> dict:
+    message = teams_card(entries, covers=covers, chunk=chunk, chunk_count=chunk_count)
     return {**channel_address("teams"), "message": message}
 
 
@@ -185,13 +236,17 @@ def _entry_bytes(entry: Entry) -> int:
     return message_bytes(teams_entry(entry)) + 1
 
 
-def chunks_pack(entries: list[Entry], *, week_ending: date) -> list[list[Entry]]:
+# The longest text covers_text gives: the heading is sized for it.
+_COVERS_LONGEST = "Sep 30, 2026 – Sep 30, 2027"
+
+
+def chunks_pack(entries: list[Entry]) -> list[list[Entry]]:
     """Split entries into chunks of at most DIGEST_CHUNK_SIZE whose Teams card stays under the limit.
 
     A card's size is its empty size plus each entry's size plus one comma per entry, so each
-    entry is measured once. The heading is sized for the worst case (chunk 999/999).
+    entry is measured once. The heading is sized for the worst case (the longest dates, chunk 999/999).
     """
-    empty = message_bytes(teams_card([], week_ending=week_ending, chunk=999, chunk_count=999))
+    empty = message_bytes(teams_card([], covers=_COVERS_LONGEST, chunk=999, chunk_count=999))
     chunks: list[list[Entry]] = []
     current: list[Entry] = []
     size = empty

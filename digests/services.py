@@ -15,7 +15,7 @@ from django.utils import timezone
 from core.metrics import DELIVERIES
 from detections.models import Detection
 
-from . import rendering
+from . import rendering, selectors
 from .backends import DeliveryError, backend_get
 from .models import Channel, ChannelCircuit, Digest, DigestDelivery
 
@@ -25,8 +25,8 @@ RENDERERS = {Channel.EMAIL: rendering.email_render, Channel.TEAMS: rendering.tea
 
 
 def channels_enabled() -> dict[str, object]:
-    """The renderers of the channels in DIGEST_CHANNELS: a digest has deliveries on these only."""
-    return {channel: render for channel, render in RENDERERS.items() if channel in settings.DIGEST_CHANNELS}
+    """The renderers of the enabled channels: a digest has deliveries on these only."""
+    return {channel: RENDERERS[channel] for channel in rendering.channels_enabled()}
 
 
 def delivery_address(delivery: DigestDelivery) -> None:
@@ -45,60 +45,144 @@ def delivery_address(delivery: DigestDelivery) -> None:
     DigestDelivery.objects.filter(pk=delivery.pk).update(content=delivery.content)
 
 
+def delivery_address_text(delivery: DigestDelivery) -> str:
+    """Where a delivery goes, for an operator: its own recipients, else today's settings (as sending does)."""
+    content = delivery.content
+    if content.get("recipients") or content.get("webhook_url"):
+        return rendering.address_text(delivery.channel, content)
+    return rendering.address_text(delivery.channel, rendering.channel_address(delivery.channel))
+
+
 def week_ending_for(moment: datetime) -> date:
     """The Friday, in America/New_York, of the week `moment` falls in (Saturday starts a week)."""
     day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
     return day + timedelta(days=(4 - day.weekday()) % 7)
 
 
-def digest_build_weekly(*, now: datetime | None = None) -> Digest:
-    """Build this week's digest from every detection not yet in a digest.
+def friday_of_run(moment: datetime) -> date:
+    """The Friday whose 17:00 build a run at `moment` is: that day, or the Friday before (a
+    build retried after midnight, or run by hand later, is still that Friday's)."""
+    day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    return day - timedelta(days=(day.weekday() - 4) % 7)
 
-    Idempotent and atomic: the digest row is locked while it is built, so a second run for the
-    same week (concurrent or later) finds it built and returns it; the detections are locked
-    too, so a detection can only ever land in one digest. Detections from a missed week are
-    simply still undigested, and go out now.
+
+@dataclass
+class Build:
+    """What a build did. `digest` is None when there was nothing to send (nothing recorded)."""
+
+    digest: Digest | None
+    built_now: bool  # False: Friday's digest was already built, and is returned as it was
+    detection_ids: list[int] = field(default_factory=list)  # carried by this build
+    left_out: dict[int, str] = field(default_factory=dict)  # detection id → why (Detection.LeftOut)
+    waiting_ids: list[int] = field(default_factory=list)  # still waiting after it
+    next_weekly_at: datetime | None = None
+
+
+def digest_build_weekly(*, now: datetime | None = None) -> Build:
+    """Friday's digest: every detection waiting at this moment. Once per Friday: run again (a
+    second beat, a retry, by hand) it returns the Friday's digest as built."""
+    return digest_build(Digest.Kind.WEEKLY, now=now)
+
+
+def digest_build_extra(*, now: datetime | None = None) -> Build:
+    """An operator's "send now": an extra digest of what is waiting, beside Friday's."""
+    return digest_build(Digest.Kind.EXTRA, now=now)
+
+
+def digest_build(kind: str, *, now: datetime | None = None) -> Build:
+    """Build a digest of every detection waiting at `now`: one row per member (selectors.rows_compose).
+
+    Atomic: the waiting detections are locked while it is built, so a detection goes into one
+    digest only, however many builds run at once. A weekly digest's row (unique per Friday) is
+    created first and locked, so a second build for the Friday waits and then finds it built;
+    with nothing to send it is deleted before the commit, so an empty build records nothing.
     """
     now = now or timezone.now()
-    week_ending = week_ending_for(now)
     with transaction.atomic():
-        Digest.objects.get_or_create(week_ending=week_ending)
-        digest = Digest.objects.select_for_update().get(week_ending=week_ending)
-        if digest.built_at is not None:
-            return digest
-        detections = list(
-            Detection.objects.select_for_update()
-            .filter(digest__isnull=True, detected_at__lte=now)
-            .order_by("detected_at", "id")
-        )
-        entries = [rendering.entry_from_detection(d) for d in detections]
-        chunks = rendering.chunks_pack(entries, week_ending=week_ending)
-        position = 0
-        deliveries, chunk_of = [], {}
-        for number, chunk in enumerate(chunks, start=1):
-            for detection in detections[position : position + len(chunk)]:
-                chunk_of[detection.pk] = number
-            position += len(chunk)
-            for channel, render in channels_enabled().items():
-                content = render(chunk, week_ending=week_ending, chunk=number, chunk_count=len(chunks))
-                deliveries.append(
-                    DigestDelivery(
-                        digest=digest,
-                        channel=channel,
-                        chunk=number,
-                        chunk_count=len(chunks),
-                        content=content,
-                        next_attempt_at=now,
-                    )
+        if kind == Digest.Kind.WEEKLY:
+            friday = friday_of_run(now)
+            Digest.objects.get_or_create(kind=kind, week_ending=friday)
+            digest = Digest.objects.select_for_update().get(kind=kind, week_ending=friday)
+            if digest.built_at is not None:
+                return _build_result(digest, built_now=False, now=now)
+        else:
+            digest = Digest(kind=kind, week_ending=week_ending_for(now))
+        detections = list(selectors.detections_waiting(until=now).select_for_update())
+        composition = selectors.rows_compose(detections)
+        _left_out_mark(composition.left_out)
+        if not composition.rows:
+            if digest.pk is not None:
+                digest.delete()
+            logger.info("%s digest: nothing to send (%d left out)", kind, len(composition.left_out))
+            return _build_result(None, built_now=True, now=now, carried=[], left_out=composition.left_out)
+        _digest_fill(digest, composition, now)
+    logger.info(
+        "%s built: %d detections, %d members, %d chunks",
+        digest,
+        digest.detection_count,
+        digest.member_count,
+        digest.chunk_count,
+    )
+    return _build_result(
+        digest, built_now=True, now=now, carried=composition.detection_ids, left_out=composition.left_out
+    )
+
+
+def _digest_fill(digest: Digest, composition: selectors.Composition, now: datetime) -> None:
+    """Render the rows into chunks, one delivery per chunk and channel, and link the detections."""
+    digest.covers_from = min(d.detected_at for row in composition.rows for d in row.detections)
+    covers = rendering.digest_covers(digest.covers_from, now)
+    chunks = rendering.chunks_pack([row.entry for row in composition.rows])
+    digest.built_at = now
+    digest.detection_count = len(composition.detection_ids)
+    digest.member_count = len(composition.rows)
+    digest.left_out_count = len(composition.left_out)
+    digest.chunk_count = len(chunks)
+    digest.save()
+    chunk_of, rows = {}, iter(composition.rows)
+    deliveries = []
+    for number, chunk in enumerate(chunks, start=1):
+        for _ in chunk:
+            chunk_of.update(dict.fromkeys((d.pk for d in next(rows).detections), number))
+        for channel, render in channels_enabled().items():
+            content = render(chunk, covers=covers, chunk=number, chunk_count=len(chunks))
+            deliveries.append(
+                DigestDelivery(
+                    digest=digest,
+                    channel=channel,
+                    chunk=number,
+                    chunk_count=len(chunks),
+                    content=content,
+                    next_attempt_at=now,
                 )
-        _detections_link(digest, chunk_of)
-        _deliveries_insert(deliveries)
-        digest.built_at = now
-        digest.detection_count = len(detections)
-        digest.chunk_count = len(chunks)
-        digest.save(update_fields=["built_at", "detection_count", "chunk_count"])
-    logger.info("digest %s built: %d detections in %d chunks", week_ending, len(detections), len(chunks))
-    return digest
+            )
+    _detections_link(digest, chunk_of)
+    _deliveries_insert(deliveries)
+
+
+def _left_out_mark(left_out: dict[int, str]) -> None:
+    for reason in set(left_out.values()):
+        Detection.objects.filter(pk__in=[pk for pk, why in left_out.items() if why == reason]).update(left_out=reason)
+
+
+def nothing_built(*, now: datetime | None = None) -> Build:
+    """No build: what is waiting, and when Friday's digest takes it."""
+    return _build_result(None, built_now=False, now=now or timezone.now(), carried=[])
+
+
+def _build_result(
+    digest: Digest | None, *, built_now: bool, now: datetime, carried: list[int] | None = None, left_out=None
+) -> Build:
+    if carried is None:
+        carried = list(digest.detections.filter(digest_chunk__isnull=False).values_list("pk", flat=True))
+    return Build(
+        digest=digest,
+        built_now=built_now,
+        detection_ids=carried,
+        left_out=left_out or {},
+        waiting_ids=list(Detection.objects.waiting().order_by("detected_at", "id").values_list("pk", flat=True)),
+        next_weekly_at=selectors.weekly_build_next_run(now=now),
+    )
 
 
 def _detections_link(digest: Digest, chunk_of: dict[int, int]) -> None:
@@ -131,13 +215,39 @@ def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
         )
 
 
-def digest_build_and_send(*, now: datetime | None = None) -> Digest:
-    """Build this week's digest (unless built) and have its deliveries sent once it is committed:
-    what Friday's schedule, the admin's button and the API do."""
+def build_summary(build: Build) -> str:
+    """What a build did, for the operator who asked (admin message, command output, task result)."""
+    digest, local = build.digest, ZoneInfo(settings.TIME_ZONE)
+    if digest is None:
+        text = "Nothing to send: no digest was recorded."
+    elif not build.built_now:
+        text = f"{digest} was already built on {digest.built_at.astimezone(local):%b %d at %H:%M %Z}; nothing changed."
+    else:
+        text = (
+            f"{digest}: {_count(digest.detection_count, 'detection')} "
+            f"({_count(digest.member_count, 'member')}) in {_count(digest.chunk_count, 'chunk')}, being sent."
+        )
+    if build.left_out:
+        text += f" {_count(len(build.left_out), 'detection')} left out: no longer true when built."
+    if build.next_weekly_at is None:
+        going = "the weekly digest is paused"
+    else:
+        going = f"going out with the weekly digest on {build.next_weekly_at.astimezone(local):%a %b %d at %H:%M %Z}"
+    return f"{text} {_count(len(build.waiting_ids), 'detection')} waiting, {going}."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def digest_build_and_send(kind: str = Digest.Kind.WEEKLY, *, now: datetime | None = None) -> Build:
+    """Build a digest and have its deliveries sent once it is committed: what Friday's schedule
+    (weekly), and the admin's, the API's and the command's "send now" (extra) do."""
     with transaction.atomic():
-        digest = digest_build_weekly(now=now)
-        transaction.on_commit(deliveries_send_enqueue)
-    return digest
+        build = digest_build(kind, now=now)
+        if build.digest is not None and build.built_now:
+            transaction.on_commit(deliveries_send_enqueue)
+    return build
 
 
 def deliveries_send_enqueue() -> None:

@@ -5,14 +5,15 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from . import services
+from .models import Digest
 from .runs import advance_summary, deliveries_advance
 
 
 @shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=30, max_retries=10)
-def digest_build_weekly() -> int:
+def digest_build_weekly() -> str:
     """Friday 17:00 America/New_York (see core/schedules.py). Safe to run twice, so a database
     outage (or a deadlock PostgreSQL broke) is retried rather than leaving the week for next Friday."""
-    return services.digest_build_and_send().pk
+    return services.build_summary(services.digest_build_and_send(Digest.Kind.WEEKLY))
 
 
 @shared_task(expires=50)

@@ -421,13 +421,13 @@ def scenario_double_beat(tmp: Path, args) -> Row:
     from digests.models import Digest, DigestDelivery
     from reports.models import Report
     from reports.months import Month
-    from tests.factories import DetectionFactory
+    from tests.factories import SeniorDetectionFactory
 
     row, services = Row("Two beats: digest and report enqueued twice"), Stack(tmp)
     try:
         last_month = Month.of(timezone.now()).previous()
         for i in range(200):
-            DetectionFactory(detected_at=last_month.start + timezone.timedelta(hours=i))
+            SeniorDetectionFactory(detected_at=last_month.start + timezone.timedelta(hours=i))
         services.start_worker(concurrency=2)
         services.start_worker(concurrency=2)
         time.sleep(5)
@@ -461,7 +461,7 @@ def scenario_control_room_faults(tmp: Path, args) -> Row:
 
     from digests.models import DigestDelivery
     from digests.services import digest_build_weekly
-    from tests.factories import DetectionFactory
+    from tests.factories import SeniorDetectionFactory
     from tests.fakes.control_room import FakeControlRoom
     from tests.fixtures.control_room import control_room_settings
 
@@ -479,7 +479,7 @@ def scenario_control_room_faults(tmp: Path, args) -> Row:
     row, services = Row("Control Room 500s, timeouts, garbage, expired tokens; worker killed mid-send"), Stack(tmp, env)
     try:
         for i in range(40):
-            DetectionFactory(detected_at=timezone.now() - timezone.timedelta(hours=i + 1))
+            SeniorDetectionFactory(detected_at=timezone.now() - timezone.timedelta(hours=i + 1))
         from django.conf import settings
 
         settings.DIGEST_CHUNK_SIZE = 2  # many deliveries: more to lose or to send twice

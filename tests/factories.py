@@ -46,3 +46,28 @@ class RawEventFactory(factory.django.DjangoModelFactory):
         """An unprocessed event is pending, as intake leaves it."""
         if create and event.processed_at is None:
             PendingEvent.objects.create(event=event, user_id=event.user_id, received_at=event.received_at)
+
+
+class SeniorDetectionFactory(DetectionFactory):
+    """A detection of someone who is senior now, as processing leaves it: the member row is
+    created, or brought to the detection's state (so a later promotion makes them C-suite)."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def member(detection, create, extracted, **kwargs):
+        if create:
+            SeniorMember.objects.update_or_create(
+                user_id=detection.user_id,
+                defaults={
+                    "username": detection.username,
+                    "title": detection.title,
+                    "level": detection.level,
+                    "company": detection.company,
+                    "country": detection.country,
+                    "first_detected_at": detection.detected_at,
+                    "last_seen_at": detection.detected_at,
+                    "rules_version": detection.rules_version,
+                },
+            )

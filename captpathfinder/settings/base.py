@@ -352,7 +352,7 @@ DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=10)
 # without them). Leave a channel out to disable it.
 DIGEST_CHANNELS = env.list("DIGEST_CHANNELS", default=["email", "teams"])
 DIGEST_EMAIL_TO = env.list("DIGEST_EMAIL_TO", default=[])
-DIGEST_EMAIL_SUBJECT = env.str("DIGEST_EMAIL_SUBJECT", default="Senior executives detected this week")
+DIGEST_EMAIL_SUBJECT = env.str("DIGEST_EMAIL_SUBJECT", default="Senior executives detected")
 DIGEST_TEAMS_WEBHOOK_URL = env.str("DIGEST_TEAMS_WEBHOOK_URL", default="")
 # Teams refuses messages over 28 KB; cards are packed to stay under this many bytes.
 DIGEST_TEAMS_MAX_BYTES = env.int("DIGEST_TEAMS_MAX_BYTES", default=27 * 1024)

@@ -3,19 +3,12 @@
 from django import template
 from django.utils import timezone
 
-from ..selectors import (
-    deliveries_overview,
-    detections_since,
-    event_backlog,
-    latest_report,
-    members_by_level,
-    schedules_next_runs,
-)
+from core.schedules import schedules_next_runs
+from digests.selectors import WEEKLY_TASK
+
+from ..selectors import deliveries_overview, detections_since, event_backlog, latest_report, members_by_level
 
 register = template.Library()
-
-
-DIGEST_TASK = "digests.tasks.digest_build_weekly"
 
 
 @register.inclusion_tag("admin/console_health.html")
@@ -29,6 +22,6 @@ def console_health():
         "deliveries": deliveries_overview(now=now),
         "schedules": schedules,
         # When the detections waiting for a digest go out: the weekly build's next run (None: paused).
-        "next_digest_at": next((row["next_run_at"] for row in schedules if row["task"] == DIGEST_TASK), None),
+        "next_digest_at": next((row["next_run_at"] for row in schedules if row["task"] == WEEKLY_TASK), None),
         "report": latest_report(),
     }

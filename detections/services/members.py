@@ -231,7 +231,7 @@ def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
             "coalesce(u.joined_at, d.joined_at) AS joined_at "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
             "AS u(user_id, username, country, company, joined_at) "
-            "JOIN detections_detection d USING (user_id) WHERE d.digest_id IS NULL), "
+            "JOIN detections_detection d USING (user_id) WHERE d.digest_id IS NULL AND d.left_out = ''), "
             "target AS (SELECT v.* FROM v JOIN detections_detection d ON d.id = v.id "
             "WHERE (d.username, d.country, d.company, d.joined_at) "
             "IS DISTINCT FROM (v.username, v.country, v.company, v.joined_at) FOR UPDATE OF d SKIP LOCKED) "

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def console_data(control_room, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     SeniorMemberFactory(user_id="1", title="VP of Sales", level="vp")
-    DetectionFactory(detected_at=timezone.now() - timedelta(days=1))
+    DetectionFactory(user_id="1", detected_at=timezone.now() - timedelta(days=1))
     RawEventFactory()
     digest_services.digest_build_weekly()
     report_services.report_generate_month(month=Month.of(timezone.now()).previous())

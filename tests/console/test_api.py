@@ -12,7 +12,7 @@ from digests import services as digest_services
 from digests.runs import deliveries_runs_check
 from reports import services as report_services
 from reports.months import Month
-from tests.factories import DetectionFactory, RawEventFactory, SeniorMemberFactory
+from tests.factories import DetectionFactory, RawEventFactory, SeniorDetectionFactory, SeniorMemberFactory
 from tests.fixtures.reports import AFTER_OCTOBER, ny
 
 pytestmark = pytest.mark.django_db
@@ -56,10 +56,10 @@ def test_the_admin_session_works_too(admin_client):
 
 def test_stats(staff_api, control_room, settings):
     now = timezone.now()
-    SeniorMemberFactory(level="vp")
-    SeniorMemberFactory(level="csuite")
-    DetectionFactory(detected_at=now - timedelta(days=2), kind="promotion", level="csuite")
-    DetectionFactory(detected_at=now - timedelta(days=20))
+    SeniorMemberFactory(user_id="1", level="vp")
+    SeniorMemberFactory(user_id="2", level="csuite")
+    DetectionFactory(user_id="2", detected_at=now - timedelta(days=2), kind="promotion", level="csuite")
+    DetectionFactory(user_id="1", detected_at=now - timedelta(days=20))
     RawEventFactory(received_at=now - timedelta(seconds=90))
     digest_services.digest_build_weekly()
     digest_services.deliveries_send_due()
@@ -123,7 +123,7 @@ def test_bad_filters_are_a_4xx_json_error(staff_api, query):
 
 
 def test_digests_list_with_status_filter(staff_api):
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
     digest_services.digest_build_weekly()
 
     body = staff_api.get("/api/digests?status=pending&channel=teams").json()

@@ -2,18 +2,18 @@
 preview and this month's report. Set SCREENSHOT_DIR to keep the screenshots."""
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
-from digests import services as digest_services
 from digests.models import DigestDelivery
 from reports import services as report_services
 from reports.months import Month
-from tests.factories import DetectionFactory
+from tests.factories import DetectionFactory, SeniorDetectionFactory
 from tests.fixtures.browser import admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -34,11 +34,18 @@ def operator(browser, live_server, admin_user, tmp_path):
     return visit
 
 
-def test_a_built_digest_previews_as_it_will_be_sent(operator, settings):
+def test_an_operator_confirms_an_extra_digest_then_previews_it(operator, browser, settings):
     settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
-    DetectionFactory(username="Jane Roe", title="Chief Revenue Officer", level="csuite", company="Acme")
-    DetectionFactory(username="Raj Patel", title="VP of Sales", level="vp", country="India")
-    digest_services.digest_build_weekly(now=timezone.now() + timedelta(minutes=1))
+    SeniorDetectionFactory(username="Jane Roe", title="Chief Revenue Officer", level="csuite", company="Acme")
+    SeniorDetectionFactory(username="Raj Patel", title="VP of Sales", level="vp", country="India")
+
+    asked = operator("/admin/digests/digest/send/", "digest-send-confirm")
+    assert "sends an extra digest now: 2 members" in asked and "exec-team@example.com" in asked
+    assert "Jane Roe" in asked and "Friday's digest is not replaced" in asked
+    assert not DigestDelivery.objects.exists()  # looking sends nothing
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value^='Yes, send']").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    assert "Extra digest" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     email = DigestDelivery.objects.get(channel="email")
 
     text = operator(f"/admin/digests/digestdelivery/{email.pk}/preview/", "digest-preview")

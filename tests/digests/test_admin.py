@@ -7,16 +7,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digests import services
-from digests.models import ChannelCircuit, DigestDelivery
-from tests.factories import DetectionFactory
+from digests.models import ChannelCircuit, Digest, DigestDelivery
+from tests.factories import SeniorDetectionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def digest():
-    DetectionFactory(username='<img src=x onerror="alert(1)">', detected_at=timezone.now() - timedelta(hours=1))
-    return services.digest_build_weekly()
+def digest(settings):
+    settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
+    settings.DIGEST_TEAMS_WEBHOOK_URL = "https://prod-1.westus.logic.azure.com/workflows/1/invoke?sig=SECRET"
+    SeniorDetectionFactory(username='<img src=x onerror="alert(1)">', detected_at=timezone.now() - timedelta(hours=1))
+    return services.digest_build_weekly().digest
 
 
 def test_changelists_and_change_pages_render(admin_client, digest):
@@ -45,36 +47,79 @@ def test_preview_shows_the_message_as_it_will_be_sent_and_escaped(admin_client, 
     assert "AdaptiveCard" in teams_page and "onerror" in teams_page and "<img" not in teams_page
 
 
-def test_send_now_and_resend_actions(admin_client, digest, control_room, django_capture_on_commit_callbacks):
+def test_preview_names_the_teams_workflow_by_its_host_only(admin_client, digest, settings):
+    teams = DigestDelivery.objects.get(channel="teams")
+
+    page = admin_client.get(reverse("admin:digests_delivery_preview", args=[teams.pk])).content.decode()
+
+    assert "the Teams workflow at prod-1.westus.logic.azure.com" in page and "SECRET" not in page
+
+
+def test_send_actions_ask_first_showing_each_delivery_and_its_recipients(
+    admin_client, digest, control_room, django_capture_on_commit_callbacks
+):
     url = reverse("admin:digests_digestdelivery_changelist")
     ids = list(DigestDelivery.objects.values_list("pk", flat=True))
     DigestDelivery.objects.update(status="dead")
 
-    admin_client.post(url, {"action": "resend", "_selected_action": ids})
+    asked = admin_client.post(url, {"action": "resend", "_selected_action": ids})
+    assert asked.status_code == 200 and set(DigestDelivery.objects.values_list("status", flat=True)) == {"dead"}
+    page = asked.content.decode()
+    recipient = DigestDelivery.objects.get(channel="email").content["recipients"][0]
+    assert "This <strong>sends</strong> 2 deliveries" in page and f"→ {recipient}" in page
+    admin_client.post(url, {"action": "resend", "_selected_action": ids, "confirmed": "yes"})
     assert set(DigestDelivery.objects.values_list("status", flat=True)) == {"pending"}
 
     DigestDelivery.objects.update(next_attempt_at=timezone.now() + timedelta(hours=1))
     admin_client.post(url, {"action": "send_now", "_selected_action": ids})
+    assert DigestDelivery.objects.filter(next_attempt_at__lte=timezone.now()).count() == 0
+    admin_client.post(url, {"action": "send_now", "_selected_action": ids, "confirmed": "yes"})
     assert DigestDelivery.objects.filter(next_attempt_at__lte=timezone.now()).count() == 2
 
 
-def test_build_now_button_builds_the_digest_and_queues_sending(admin_client):
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+def test_send_now_asks_first_and_leaves_out_sent_deliveries(admin_client, digest):
+    url = reverse("admin:digests_digestdelivery_changelist")
+    DigestDelivery.objects.filter(channel="email").update(status="sent")
+    ids = list(DigestDelivery.objects.values_list("pk", flat=True))
 
-    page = admin_client.get(reverse("admin:digests_digest_changelist")).content.decode()
-    response = admin_client.post(reverse("admin:digests_digest_build"))
+    page = admin_client.post(url, {"action": "send_now", "_selected_action": ids}).content.decode()
 
-    assert reverse("admin:digests_digest_build") in page
-    assert response.status_code == 302
-    assert DigestDelivery.objects.count() == 2
+    assert "1 delivery" in page and "1 of the selected delivery is not in a state this action sends" in page
 
 
-def test_build_now_refuses_get(admin_client):
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+def test_the_extra_digest_button_asks_first_with_what_and_to_whom(admin_client, settings):
+    settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
+    settings.DIGEST_TEAMS_WEBHOOK_URL = "https://prod-1.westus.logic.azure.com/workflows/1/invoke?sig=SECRET"
+    SeniorDetectionFactory(username="Ana Diaz", title="CFO", level="csuite", detected_at=timezone.now())
 
-    admin_client.get(reverse("admin:digests_digest_build"))
+    changelist = admin_client.get(reverse("admin:digests_digest_changelist")).content.decode()
+    page = admin_client.get(reverse("admin:digests_digest_send")).content.decode()
 
-    assert DigestDelivery.objects.count() == 0
+    assert reverse("admin:digests_digest_send") in changelist and "Send an extra digest now" in changelist
+    assert "sends</strong> an extra digest now: 1 member" in page
+    assert "Ana Diaz" in page and "exec-team@example.com" in page and "SECRET" not in page
+    assert "the Teams workflow at prod-1.westus.logic.azure.com" in page
+    assert "Friday's digest is not replaced: it goes out on Fri" in page
+    assert not DigestDelivery.objects.exists()  # asking sends nothing
+
+
+def test_the_extra_digest_is_sent_on_confirmation(admin_client, django_capture_on_commit_callbacks):
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(reverse("admin:digests_digest_send"), follow=True)
+
+    assert DigestDelivery.objects.count() == 2 and len(callbacks) == 1
+    assert "Extra digest #" in response.content.decode() and "being sent" in response.content.decode()
+
+
+def test_with_nothing_waiting_the_button_says_so_and_records_nothing(admin_client):
+    page = admin_client.get(reverse("admin:digests_digest_send")).content.decode()
+    response = admin_client.post(reverse("admin:digests_digest_send"), follow=True)
+
+    assert "Nothing is waiting for a digest" in page and "Yes, send" not in page
+    assert "Nothing to send" in response.content.decode()
+    assert not Digest.objects.exists()
 
 
 def test_preview_of_an_unknown_delivery_is_a_404(admin_client):

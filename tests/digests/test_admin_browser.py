@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 
 from digests import services
 from digests.runs import deliveries_runs_check
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 from tests.fixtures.browser import admin_login
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID
 
@@ -22,7 +22,7 @@ def test_an_operator_sees_each_delivery_and_its_bot_run(browser, live_server, ad
     control_room.bot_run_statuses = {AA_EMAIL_BOT_ID: ["RUN_FAILED"]}
     control_room.run_statuses = ["RUNNING"]
     for _ in range(3):
-        DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+        SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
     services.digest_build_weekly()
     services.deliveries_send_due()
     deliveries_runs_check(every=timedelta(0))

@@ -7,8 +7,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from detections.models import SeniorMember
 from digests.models import DigestDelivery
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,21 +29,39 @@ def test_non_staff_users_are_refused(django_user_model):
     assert client.post("/api/digests/send", {}, format="json").status_code == 403
 
 
-def test_build_and_send_queues_the_weeks_deliveries(staff_api, django_capture_on_commit_callbacks):
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+def test_build_sends_an_extra_digest_and_says_which_detections_went(staff_api, django_capture_on_commit_callbacks):
+    went = SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
 
     with django_capture_on_commit_callbacks() as callbacks:
         response = staff_api.post("/api/digests/send", {"build": True}, format="json")
 
     assert response.status_code == 202
     body = response.json()
-    assert (body["digest"]["detections"], body["due"], body["status"]) == (1, 2, "queued")
+    assert (body["digest"]["kind"], body["digest"]["detection_count"], body["digest"]["member_count"]) == (
+        "extra",
+        1,
+        1,
+    )
+    assert (body["sent"], body["left_out"], body["waiting"], body["due"]) == ([went.pk], [], [], 2)
+    assert body["next_weekly_at"].endswith(("-05:00", "-04:00"))  # Friday 17:00 New York
     assert DigestDelivery.objects.count() == 2
-    assert len(callbacks) == 1  # the sending task, enqueued after commit
+    assert len(callbacks) >= 1  # the sending task, enqueued after commit
+
+
+def test_the_reply_lists_what_is_left_out_and_what_waits(staff_api):
+    gone = SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=2))
+    SeniorMember.objects.filter(user_id=gone.user_id).delete()
+
+    first = staff_api.post("/api/digests/send", {"build": True}, format="json").json()
+    later = SeniorDetectionFactory(detected_at=timezone.now())
+    status = staff_api.post("/api/digests/send", {}, format="json").json()
+
+    assert first["digest"] is None and first["left_out"] == [{"id": gone.pk, "reason": "not_senior"}]
+    assert status["digest"] is None and status["sent"] == [] and status["waiting"] == [later.pk]
 
 
 def test_dead_deliveries_are_revived_on_request(staff_api):
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
     staff_api.post("/api/digests/send", {"build": True}, format="json")
     DigestDelivery.objects.update(status="dead", attempts=6)
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from captpathfinder.celery import app as celery_app
 from digests.models import Digest, DigestDelivery
 from tests.conftest import wait_until
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import control_room_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 def test_a_worker_builds_and_sends_the_weekly_digest(control_room, start_worker):
     for i in range(12):
-        DetectionFactory(username=f"Exec {i}", detected_at=timezone.now() - timedelta(hours=i + 1))
+        SeniorDetectionFactory(username=f"Exec {i}", detected_at=timezone.now() - timedelta(hours=i + 1))
     start_worker(extra_env=control_room_settings(control_room))
 
     celery_app.send_task("digests.tasks.digest_build_weekly")
@@ -34,7 +34,7 @@ def test_a_worker_builds_and_sends_the_weekly_digest(control_room, start_worker)
 def test_two_worker_processes_never_send_a_delivery_twice(control_room, start_worker, settings):
     settings.DIGEST_CHUNK_SIZE = 1
     for _ in range(15):
-        DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+        SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
     env = {**control_room_settings(control_room), "DIGEST_CHUNK_SIZE": "1"}
     start_worker(concurrency=2, extra_env=env)
     start_worker(concurrency=2, extra_env=env)

@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from digests import rendering, services
 from digests.models import DigestDelivery
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 
 pytestmark = pytest.mark.django_db
 HOSTILE = '<script>alert("x")</script> **Boss** [click](http://evil.example) =HYPERLINK("x")'
 
 
 def build(**detection):
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **detection)
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **detection)
     services.digest_build_weekly()
     return {d.channel: d.content for d in DigestDelivery.objects.all()}
 
@@ -32,7 +32,8 @@ def test_email_lists_each_entry_with_its_details(settings):
     )["email"]
 
     assert content["recipients"] == settings.DIGEST_EMAIL_TO
-    assert "week ending" in content["subject"]
+    today = timezone.localdate()
+    assert content["subject"] == f"Senior executives detected: {today:%b} {today.day}, {today.year}"
     for text in ("Jane Roe", "Chief Revenue Officer", "C-suite", "Acme", "Canada"):
         assert text in content["html"] and text in content["text"]
     assert 'href="https://community.example.com/members/Jane%20Roe-42"' in content["html"]
@@ -97,7 +98,7 @@ def test_the_teams_card_stays_under_28_kb_with_the_largest_entries(settings):
     settings.DIGEST_CHUNK_SIZE = 10
     big = "Ω" * 1000  # multi-byte characters, at the webhook's length limits
     for _ in range(25):
-        DetectionFactory(
+        SeniorDetectionFactory(
             username=big[:255],
             title=big,
             company=big[:255],
@@ -115,7 +116,7 @@ def test_the_teams_card_stays_under_28_kb_with_the_largest_entries(settings):
 def test_a_card_that_would_be_too_large_is_split_by_size(settings):
     settings.DIGEST_TEAMS_MAX_BYTES = 8 * 1024
     for _ in range(10):
-        DetectionFactory(title="Ω" * 1000, detected_at=timezone.now() - timedelta(hours=1))
+        SeniorDetectionFactory(title="Ω" * 1000, detected_at=timezone.now() - timedelta(hours=1))
 
     services.digest_build_weekly()
 
@@ -126,8 +127,34 @@ def test_a_card_that_would_be_too_large_is_split_by_size(settings):
 
 def test_chunks_pack_respects_count_and_size(settings):
     settings.DIGEST_CHUNK_SIZE = 3
-    entry = rendering.Entry("n", "t", "VP", "New senior executive", "c", "x", date(2026, 1, 2), "")
+    entry = rendering.Entry("n", "t", "VP", False, "c", "x", date(2026, 1, 2), None, "")
 
-    chunks = rendering.chunks_pack([entry] * 7, week_ending=date(2026, 1, 2))
+    chunks = rendering.chunks_pack([entry] * 7)
 
     assert [len(c) for c in chunks] == [3, 3, 1]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "text"),
+    [
+        (date(2026, 11, 29), date(2026, 11, 29), "Nov 29, 2026"),
+        (date(2026, 11, 22), date(2026, 11, 29), "Nov 22 – Nov 29, 2026"),
+        (date(2026, 12, 28), date(2027, 1, 1), "Dec 28, 2026 – Jan 1, 2027"),
+    ],
+)
+def test_the_dates_a_digest_covers_read_as_written(start, end, text):
+    assert rendering.covers_text(start, end) == text
+
+
+@pytest.mark.parametrize(
+    ("promoted", "detected", "promoted_on", "level", "when"),
+    [
+        (False, date(2026, 11, 20), None, "VP", "Nov 20, 2026"),
+        (True, date(2026, 11, 20), date(2026, 11, 22), "VP → C-suite", "Nov 20, 2026; promoted Nov 22, 2026"),
+        (True, None, date(2026, 11, 22), "VP → C-suite", "Promoted Nov 22, 2026"),
+    ],
+)
+def test_a_row_says_what_happened_and_when(promoted, detected, promoted_on, level, when):
+    entry = rendering.Entry("n", "t", "C-suite" if promoted else "VP", promoted, "", "", detected, promoted_on, "")
+
+    assert (entry.level_text, entry.detected_text) == (level, when)

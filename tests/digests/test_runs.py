@@ -10,7 +10,7 @@ from console.selectors import deliveries_overview
 from digests import services
 from digests.models import DigestDelivery
 from digests.runs import deliveries_runs_check
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ Status = DigestDelivery.Status
 
 
 def build_and_deploy():
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
     services.digest_build_weekly()
     return services.deliveries_send_due()
 

@@ -13,7 +13,7 @@ from digests import services
 from digests.control_room import _TOKEN_KEY, _Token
 from digests.models import ChannelCircuit, DigestDelivery
 from digests.runs import deliveries_runs_check
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID, AA_TEAMS_BOT_ID
 
 Status = DigestDelivery.Status
@@ -21,7 +21,7 @@ Status = DigestDelivery.Status
 
 def build(count=3, **kwargs):
     for _ in range(count):
-        DetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **kwargs)
+        SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **kwargs)
     return services.digest_build_weekly()
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from digests import services
 from digests.models import DigestDelivery
-from tests.factories import DetectionFactory
+from tests.factories import SeniorDetectionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.browser]
 
@@ -39,7 +39,7 @@ def rendered_texts(browser, card: dict) -> list[str]:
 
 
 def card_for(**detection) -> dict:
-    DetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **detection)
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1), **detection)
     services.digest_build_weekly()
     return DigestDelivery.objects.get(channel="teams").content["message"]["attachments"][0]["content"]
 

@@ -1,14 +1,20 @@
 from django.core.management.base import BaseCommand
 
-from digests.services import digest_build_and_send
+from digests.models import Digest
+from digests.services import build_summary, digest_build_and_send
 
 
 class Command(BaseCommand):
-    help = "Build this week's digest now and send it (what Friday 17:00 does); a built week is left as it is."
+    help = (
+        "Build and send the latest Friday's digest if it was not built (what Friday 17:00 does; a built one is "
+        "left as it is). --extra sends what is waiting now as an extra digest, beside Friday's."
+    )
 
-    def handle(self, *args, **options):
-        digest = digest_build_and_send()
-        self.stdout.write(
-            f"{digest}: {digest.detection_count} detections in {digest.chunk_count} chunks, "
-            f"{digest.deliveries.count()} deliveries"
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--extra", action="store_true", help="send an extra digest now; Friday's goes out as scheduled"
         )
+
+    def handle(self, *args, extra, **options):
+        build = digest_build_and_send(Digest.Kind.EXTRA if extra else Digest.Kind.WEEKLY)
+        self.stdout.write(build_summary(build))
