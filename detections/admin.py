@@ -79,8 +79,8 @@ class SeniorMemberAdmin(admin.ModelAdmin):
 
 @admin.register(Detection)
 class DetectionAdmin(admin.ModelAdmin):
-    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "digest"]
-    list_filter = ["kind", "level", ("digest", admin.EmptyFieldListFilter), "detected_at"]
+    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "digest", "left_out"]
+    list_filter = ["kind", "level", ("digest", admin.EmptyFieldListFilter), "left_out", "detected_at"]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
     raw_id_fields = ["event", "digest"]

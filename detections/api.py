@@ -40,6 +40,7 @@ class DetectionListView(generics.ListAPIView):
     and date; search name, title, company; order by detected_at or username."""
 
     class OutputSerializer(serializers.ModelSerializer):
+        digest_id = serializers.IntegerField(allow_null=True, read_only=True)
         digest_week_ending = serializers.DateField(source="digest.week_ending", allow_null=True, read_only=True)
 
         class Meta:
@@ -56,7 +57,9 @@ class DetectionListView(generics.ListAPIView):
                 "joined_at",
                 "detected_at",
                 "rules_version",
+                "digest_id",
                 "digest_week_ending",
+                "left_out",
             ]
 
     queryset = Detection.objects.select_related("digest")

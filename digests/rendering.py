@@ -56,13 +56,16 @@ class Entry:
 
     @property
     def detected_text(self) -> str:
-        """'Nov 20, 2026'; with a promotion 'Nov 20, 2026; promoted Nov 22, 2026', or for a member
+        """'Nov 20, 2026'; with a promotion 'Nov 20, 2026; promoted Nov 22, 2026' (or 'promoted the
+        same day'), or for a member
         already sent as VP 'Promoted Nov 22, 2026'. Formatted here: the template `date` filter was
         half the render time."""
         if self.promoted_on is None:
             return day_text(self.detected)
         if self.detected is None:
             return f"Promoted {day_text(self.promoted_on)}"
+        if self.detected == self.promoted_on:
+            return f"{day_text(self.detected)}, promoted the same day"
         return f"{day_text(self.detected)}; promoted {day_text(self.promoted_on)}"
 
 

@@ -28,6 +28,24 @@ LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
 KIND_LABELS = {"first": "First detection", "promotion": "Promotion to C-suite"}
 
 
+def csv_preamble(month: Month, generated_at: datetime, *, partial: bool) -> list[list[str]]:
+    """The rows above the column header, each starting with "#" (skipped as comments by
+    pandas' `comment="#"`, R's `comment.char`, and most importers): which month, whether it is
+    complete, and what it covers, so a file read on its own cannot pass for more than it is."""
+    generated = generated_at.astimezone(local_zone())
+    if partial:
+        status = f"partial: generated {generated:%Y-%m-%d %H:%M %Z}, before the month ended"
+        covers = f"{month.first_day:%Y-%m-%d} to {generated:%Y-%m-%d %H:%M %Z}"
+    else:
+        status = f"complete: generated {generated:%Y-%m-%d %H:%M %Z}"
+        covers = f"{month.first_day:%Y-%m-%d} to {month.last_day:%Y-%m-%d}"
+    return [
+        ["# CaptPathfinder month-end report", str(month)],
+        ["# status", status],
+        ["# covers (America/New_York)", covers],
+    ]
+
+
 def csv_cell(value) -> str:
     if value is None:
         return ""
@@ -128,6 +146,7 @@ def files_write(
         raise RuntimeError(f"reports/report.html lost its {_TABLE_SLOT} marker")
     html_out.write(head)
     writer = csv.writer(csv_out)
+    writer.writerows(csv_preamble(month, generated_at, partial=context["partial"]))
     writer.writerow(CSV_HEADER)
     count = 0
     while chunk := [_row_text_neutral(row) for row in islice(rows, _ROWS_PER_SLICE)]:

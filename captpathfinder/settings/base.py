@@ -211,7 +211,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "classification.models.Level"},
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "classification.models.Level",
+        "LeftOutReasonEnum": "detections.models.Detection.LeftOut",
+    },
     # 3.1: JSON Schema proper, which the webhook's payload models (pydantic) generate.
     "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [

@@ -142,7 +142,9 @@ def test_reports_list_and_download(staff_api, october, settings, tmp_path):
 
     assert (report["month"], report["complete"], report["detection_count"]) == ("2026-10", True, 4)
     assert report["summary"]["detections"]["total"] == 4
-    assert b"".join(csv_response.streaming_content).decode("utf-8-sig").count("\n") == 5
+    assert (
+        b"".join(csv_response.streaming_content).decode("utf-8-sig").count("\n") == 3 + 1 + 4
+    )  # "#" rows, column names, 4 detections
     assert staff_api.get(f"/api/reports/{report['id']}/pdf").status_code == 404
 
 

@@ -36,11 +36,19 @@ def operator(browser, live_server, admin_user, tmp_path):
 
 def test_an_operator_confirms_an_extra_digest_then_previews_it(operator, browser, settings):
     settings.DIGEST_EMAIL_TO = ["exec-team@example.com"]
-    SeniorDetectionFactory(username="Jane Roe", title="Chief Revenue Officer", level="csuite", company="Acme")
+    SeniorDetectionFactory(user_id="7", username="Jane Roe", title="VP Sales", company="Acme")
     SeniorDetectionFactory(username="Raj Patel", title="VP of Sales", level="vp", country="India")
+    SeniorDetectionFactory(
+        user_id="7",
+        username="Jane Roe",
+        title="Chief Revenue Officer",
+        level="csuite",
+        kind="promotion",
+        company="Acme",
+    )
 
     asked = operator("/admin/digests/digest/send/", "digest-send-confirm")
-    assert "sends an extra digest now: 2 members" in asked and "exec-team@example.com" in asked
+    assert "sends an extra digest now: 2 members (3 detections)" in asked and "exec-team@example.com" in asked
     assert "Jane Roe" in asked and "Friday's digest is not replaced" in asked
     assert not DigestDelivery.objects.exists()  # looking sends nothing
     browser.find_element(By.CSS_SELECTOR, "input[type=submit][value^='Yes, send']").click()
@@ -51,6 +59,7 @@ def test_an_operator_confirms_an_extra_digest_then_previews_it(operator, browser
     text = operator(f"/admin/digests/digestdelivery/{email.pk}/preview/", "digest-preview")
 
     assert "exec-team@example.com" in text and "Senior executives detected" in text
+    assert "Jane Roe: Chief Revenue Officer (VP → C-suite)" in text and "VP Sales" not in text
 
 
 def test_this_months_report_opens_and_says_it_is_partial(operator):

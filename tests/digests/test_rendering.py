@@ -152,6 +152,7 @@ def test_the_dates_a_digest_covers_read_as_written(start, end, text):
         (False, date(2026, 11, 20), None, "VP", "Nov 20, 2026"),
         (True, date(2026, 11, 20), date(2026, 11, 22), "VP → C-suite", "Nov 20, 2026; promoted Nov 22, 2026"),
         (True, None, date(2026, 11, 22), "VP → C-suite", "Promoted Nov 22, 2026"),
+        (True, date(2026, 11, 22), date(2026, 11, 22), "VP → C-suite", "Nov 22, 2026, promoted the same day"),
     ],
 )
 def test_a_row_says_what_happened_and_when(promoted, detected, promoted_on, level, when):

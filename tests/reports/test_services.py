@@ -17,9 +17,11 @@ from tests.reports.conftest import AFTER_OCTOBER, ny
 OCTOBER = Month(2026, 10)
 
 
-def csv_rows(report: Report) -> list[list[str]]:
+def csv_rows(report: Report, *, preamble: bool = False) -> list[list[str]]:
+    """The CSV's rows from its column header on (with `preamble`, only the "#" rows above it)."""
     with report.csv_file.open("rb") as handle:
-        return list(csv.reader(io.StringIO(handle.read().decode("utf-8-sig"))))
+        rows = list(csv.reader(io.StringIO(handle.read().decode("utf-8-sig"))))
+    return [row for row in rows if row[0].startswith("#") == preamble]
 
 
 def html_text(report: Report) -> str:
@@ -221,6 +223,23 @@ def test_a_report_generated_before_the_month_ended_says_it_is_partial(db):
 
     assert '<p id="partial"' in page and "generated October 20, 2026, 14:30 EDT, before the month ended" in page
     assert "2026-10-01 to 2026-10-20 14:30" in page and "so far" in page and "at month end" not in page
+
+
+def test_the_csv_says_in_its_header_rows_whether_it_is_partial(db):
+    DetectionFactory(detected_at=ny(2026, 10, 5))
+
+    partial = services.report_generate_month(month=OCTOBER, now=ny(2026, 10, 20, 14, 30))
+    assert csv_rows(partial, preamble=True) == [
+        ["# CaptPathfinder month-end report", "2026-10"],
+        ["# status", "partial: generated 2026-10-20 14:30 EDT, before the month ended"],
+        ["# covers (America/New_York)", "2026-10-01 to 2026-10-20 14:30 EDT"],
+    ]
+    complete = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+    assert csv_rows(complete, preamble=True)[1:] == [
+        ["# status", "complete: generated 2026-11-02 09:00 EST"],
+        ["# covers (America/New_York)", "2026-10-01 to 2026-10-31"],
+    ]
+    assert csv_rows(complete)[0][:2] == ["member_id", "name"] and len(csv_rows(complete)) == 2
 
 
 def test_a_complete_report_reads_as_a_person_would_write_it(db):
