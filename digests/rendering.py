@@ -57,9 +57,8 @@ class Entry:
     @property
     def detected_text(self) -> str:
         """'Nov 20, 2026'; with a promotion 'Nov 20, 2026; promoted Nov 22, 2026' (or 'promoted the
-        same day'), or for a member
-        already sent as VP 'Promoted Nov 22, 2026'. Formatted here: the template `date` filter was
-        half the render time."""
+        same day'), or for a member already sent as VP 'Promoted Nov 22, 2026'. Formatted here:
+        the template `date` filter was half the render time."""
         if self.promoted_on is None:
             return day_text(self.detected)
         if self.detected is None:
