@@ -80,10 +80,10 @@ def profile_url(user_id: str, username: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
-def entry_for_member(member, detections: list[Detection]) -> Entry:
-    """A member's row from their current state (a SeniorMember or selectors.MemberNow: they may
-    have changed title, company or level since a detection) and their detections waiting for
-    this digest (oldest first)."""
+def entry_for_member(member, detections: list) -> Entry:
+    """A member's row from their current state (selectors.MemberNow, or a SeniorMember: they
+    may have changed title, company or level since a detection) and their detections waiting
+    for this digest (oldest first; anything with `kind` and `detected_at`)."""
     local = ZoneInfo(settings.TIME_ZONE)
     new = any(d.kind == Detection.Kind.FIRST for d in detections)
     promotions = [d for d in detections if d.kind == Detection.Kind.PROMOTION]

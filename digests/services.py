@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -107,15 +109,17 @@ def digest_build(kind: str, *, now: datetime | None = None) -> Build:
                 return _build_result(digest, built_now=False, now=now)
         else:
             digest = Digest(kind=kind, week_ending=week_ending_for(now))
-        detections = list(selectors.detections_waiting(until=now).select_for_update())
-        composition = selectors.rows_compose(detections)
-        _left_out_mark(composition.left_out)
+        with _long_lived_objects_frozen():
+            composition = selectors.rows_compose(selectors.detections_waiting(until=now, lock=True))
+            gc.freeze()  # and the rows just composed
+            _left_out_mark(composition.left_out)
+            if composition.rows:
+                _digest_fill(digest, composition, now)
         if not composition.rows:
             if digest.pk is not None:
                 digest.delete()
             logger.info("%s digest: nothing to send (%d left out)", kind, len(composition.left_out))
             return _build_result(None, built_now=True, now=now, carried=[], left_out=composition.left_out)
-        _digest_fill(digest, composition, now)
     logger.info(
         "%s built: %d detections, %d members, %d chunks",
         digest,
@@ -126,6 +130,19 @@ def digest_build(kind: str, *, now: datetime | None = None) -> Build:
     return _build_result(
         digest, built_now=True, now=now, carried=composition.detection_ids, left_out=composition.left_out
     )
+
+
+@contextmanager
+def _long_lived_objects_frozen():
+    """Keep the garbage collector off the objects that live through a build. A 10,000-detection
+    build allocates millions of short-lived objects while rendering; each full collection
+    walked every row and entry kept for the whole build, a fifth of its time. Frozen objects
+    are skipped (gc.freeze); unfreezing hands them back, so nothing is kept longer."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _digest_fill(digest: Digest, composition: selectors.Composition, now: datetime) -> None:
@@ -143,7 +160,7 @@ def _digest_fill(digest: Digest, composition: selectors.Composition, now: dateti
     deliveries = []
     for number, chunk in enumerate(chunks, start=1):
         for _ in chunk:
-            chunk_of.update(dict.fromkeys((d.pk for d in next(rows).detections), number))
+            chunk_of.update(dict.fromkeys((d.id for d in next(rows).detections), number))
         for channel, render in channels_enabled().items():
             content = render(chunk, covers=covers, chunk=number, chunk_count=len(chunks))
             deliveries.append(
