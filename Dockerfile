@@ -29,4 +29,8 @@ EXPOSE 8000
 # (docs/operations.md); GRANIAN_LOG_ACCESS_ENABLED=true turns it on.
 ENV GRANIAN_INTERFACE=wsgi GRANIAN_HOST=0.0.0.0 GRANIAN_PORT=8000 GRANIAN_WORKERS=1 \
     GRANIAN_BLOCKING_THREADS=4 GRANIAN_RESPAWN_FAILED_WORKERS=true GRANIAN_LOG_ACCESS_ENABLED=false
+# The web answers on its port (a TCP check: an HTTP one would have to pass ALLOWED_HOSTS and the
+# HTTPS redirect). The worker and beat containers override or disable it (docker-compose.yml).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=5 \
+    CMD ["python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8000), 3).close()"]
 CMD ["granian", "captpathfinder.wsgi:application"]

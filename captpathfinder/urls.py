@@ -1,18 +1,25 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from classification.api import ClassifyView
 from console import health
 from console.api import StatsView
+from core.errors import api_not_found
 from core.metrics import metrics_view
 from core.schema_views import RedocView, SchemaView, SwaggerView
-from detections.api import DetectionListView, MemberListView
+from detections.api import DetectionListView, MemberDetailView, MemberListView
 from digests.api import DeliveryListView, DigestSendView
 from reports.api import ReportDownloadView, ReportGenerateView, ReportListView
+
+# The admin is the operators' console: its "View site" link opens the API's documentation
+# (the service has no public site).
+admin.site.site_url = "/api/docs/"
+admin.site.site_header = admin.site.site_title = "CaptPathfinder"
 
 api = [
     path("stats", StatsView.as_view(), name="api-stats"),
     path("members", MemberListView.as_view(), name="api-members"),
+    path("members/<str:user_id>", MemberDetailView.as_view(), name="api-member"),
     path("detections", DetectionListView.as_view(), name="api-detections"),
     path("digests", DeliveryListView.as_view(), name="api-digests"),
     path("digests/send", DigestSendView.as_view(), name="api-digests-send"),
@@ -23,6 +30,8 @@ api = [
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Anything else under /api/ is a JSON 404 (not the site's HTML page).
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

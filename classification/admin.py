@@ -6,6 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from access.services import audit_record
+
 from . import services
 from .engine import Ruleset, RulesetError
 from .models import StoredRuleset
@@ -71,12 +73,20 @@ class StoredRulesetAdmin(admin.ModelAdmin):
             user=request.user,
             activate=form.cleaned_data.get("activate", False),
         )
+        audit_record(
+            request.user,
+            "ruleset.store",
+            via="admin",
+            target=f"ruleset {stored.version}",
+            activated=stored.is_active,
+            change_note=stored.change_note,
+        )
         obj.pk, obj.version, obj._state.adding = stored.pk, stored.version, False
 
     def has_delete_permission(self, request, obj=None):
         return obj is None or not obj.is_active
 
-    @admin.action(description="Activate the selected ruleset")
+    @admin.action(description="Activate the selected ruleset", permissions=["change"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one ruleset to activate.", messages.ERROR)
@@ -87,16 +97,19 @@ class StoredRulesetAdmin(admin.ModelAdmin):
         except RulesetError as exc:
             self.message_user(request, f"Ruleset {stored.version} is not valid: {exc}", messages.ERROR)
             return
+        audit_record(request.user, "ruleset.activate", via="admin", target=f"ruleset {stored.version}")
         self.message_user(request, f"Ruleset {stored.version} is active.", messages.SUCCESS)
 
-    @admin.action(description="Go back to the shipped ruleset file")
+    @admin.action(description="Go back to the shipped ruleset file", permissions=["change"])
     def use_shipped_file(self, request, queryset):
         services.ruleset_deactivate_all()
+        audit_record(request.user, "ruleset.use_shipped_file", via="admin", target="the shipped ruleset file")
         self.message_user(request, "The shipped ruleset file is active again.", messages.SUCCESS)
 
-    @admin.action(description="Reload the rules in this process now")
+    @admin.action(description="Reload the rules in this process now", permissions=["change"])
     def reload_now(self, request, queryset):
         ruleset = services.ruleset_reload(force=True)
+        audit_record(request.user, "ruleset.reload", via="admin", target=f"ruleset {ruleset.version}")
         self.message_user(request, f"Ruleset {ruleset.version} loaded.", messages.SUCCESS)
 
     def get_urls(self):
@@ -131,6 +144,8 @@ class StoredRulesetAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
 
     def try_titles_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = TryTitlesForm(request.POST or None)
         results, ruleset, error = [], None, None
         if request.method == "POST" and form.is_valid():

@@ -24,6 +24,8 @@ class StrictCharField(serializers.CharField):
 
 
 class ClassifyView(APIView):
+    required_permissions = ("classification.view_storedruleset",)
+
     class InputSerializer(serializers.Serializer):
         titles = serializers.ListField(
             child=StrictCharField(max_length=MAX_TITLE_LENGTH, allow_blank=True, trim_whitespace=False),

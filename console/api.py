@@ -11,6 +11,8 @@ Count = serializers.IntegerField
 
 
 class StatsView(APIView):
+    required_permissions = ("detections.view_seniormember", "detections.view_detection")
+
     class OutputSerializer(serializers.Serializer):
         class Members(serializers.Serializer):
             total = Count()

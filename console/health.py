@@ -1,6 +1,8 @@
 """GET /health (alive) and GET /health/ready (able to do the work), for orchestrators and on-call.
 
-Both are public and say nothing secret: check names, ok/failed and short reasons.
+Both are public and say nothing secret: check names, ok/failed and our own short reasons. A
+failure's underlying error (a database driver's text names hosts and ports) is shown only to
+staff or a caller with the METRICS_TOKEN.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.metrics import operator_or_scraper
+
 from .selectors import event_backlog, events_set_aside
+
+
+class NotReady(RuntimeError):
+    """A check's own finding, worded for anyone to read."""
 
 
 @never_cache
@@ -44,12 +52,12 @@ def _check_beat() -> str:
 
     task = PeriodicTask.objects.filter(task="detections.tasks.events_sweep_unprocessed").first()
     if task is None:
-        raise RuntimeError("the outbox sweep schedule is missing: run manage.py sync_schedules")
+        raise NotReady("the outbox sweep schedule is missing: run manage.py sync_schedules")
     # Before beat's first run, count from when the schedule was written (a fresh start is not an outage).
     last_run = task.last_run_at or task.date_changed
     silence = timezone.now() - last_run
     if silence > timedelta(seconds=settings.READY_MAX_BEAT_SILENCE_SECONDS):
-        raise RuntimeError(f"last beat run {int(silence.total_seconds())} s ago")
+        raise NotReady(f"last beat run {int(silence.total_seconds())} s ago")
     return f"last run {int(silence.total_seconds())} s ago"
 
 
@@ -57,7 +65,7 @@ def _check_backlog() -> str:
     backlog = event_backlog(now=timezone.now())
     age = backlog["oldest_unprocessed_age_seconds"] or 0
     if age > settings.READY_MAX_BACKLOG_SECONDS:
-        raise RuntimeError(f"{backlog['unprocessed']} events waiting, oldest {int(age)} s")
+        raise NotReady(f"{backlog['unprocessed']} events waiting, oldest {int(age)} s")
     return f"{backlog['unprocessed']} events waiting"
 
 
@@ -86,15 +94,21 @@ CHECKS = {
 @never_cache
 @require_GET
 def ready(request):
-    results, ok = {}, True
+    results, ok, privileged = {}, True, operator_or_scraper(request)
     for name, check in CHECKS.items():
         try:
             results[name] = {"ok": True, "detail": check()}
         except Exception as exc:  # every failure is a "not ready", never a 500
             ok = False
-            results[name] = {"ok": False, "detail": str(exc)[:200] or exc.__class__.__name__}
+            results[name] = {"ok": False, "detail": _failure_text(exc, privileged=privileged)}
             if name == "database":  # the others read the database too
                 results.update({other: {"ok": False, "detail": "skipped: no database"} for other in CHECKS})
-                results[name] = {"ok": False, "detail": str(exc)[:200] or exc.__class__.__name__}
+                results[name] = {"ok": False, "detail": _failure_text(exc, privileged=privileged)}
                 break
     return JsonResponse({"status": "ready" if ok else "not_ready", "checks": results}, status=200 if ok else 503)
+
+
+def _failure_text(exc: Exception, *, privileged: bool) -> str:
+    if isinstance(exc, NotReady) or privileged:
+        return str(exc)[:200] or exc.__class__.__name__
+    return f"unavailable ({exc.__class__.__name__}; details for staff or with the metrics token)"

@@ -35,8 +35,9 @@ def api_exception(exc: Exception, request) -> Exception:
     """The error to answer for `exc`.
 
     PostgreSQL down or restarting: a 503 the sender retries, never a 500 and never a 202 for an
-    event that was not stored (the transaction did not commit). Missing or wrong credentials are
-    counted against the caller's address; past the limit they are a 429.
+    event that was not stored (the transaction did not commit). Missing or wrong credentials, and
+    requests refused for lack of permission, are counted against the caller's address; past the
+    limit they are a 429 (a low-privilege token cannot probe the API unthrottled).
     """
     if isinstance(exc, Http404):  # as DRF's own handler turns Django's exceptions into its own
         exc = exceptions.NotFound(*exc.args)
@@ -46,14 +47,32 @@ def api_exception(exc: Exception, request) -> Exception:
         logger.warning("database unavailable: %s", exc)
         exc = DatabaseUnavailable()
         exc.wait = DATABASE_RETRY_AFTER_SECONDS
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        exc = _unauthenticated_throttle(exc, request)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
+        exc = _refused_throttle(exc, request)
     return exc
+
+
+def _messages(detail, prefix: str = "") -> dict[str, list[str]]:
+    """A validation error's messages by field, nested fields as `field.sub` or `items.0.title`:
+    plain strings, never the reprs of DRF's ErrorDetail objects."""
+    if isinstance(detail, dict):
+        found: dict[str, list[str]] = {}
+        for name, value in detail.items():
+            found.update(_messages(value, f"{prefix}{name}" if not prefix else f"{prefix}.{name}"))
+        return found
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        found = {}
+        for index, value in enumerate(detail):
+            if value:
+                found.update(_messages(value, f"{prefix}.{index}" if prefix else str(index)))
+        return found
+    items = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(item) for item in items]}
 
 
 def error_data(exc: exceptions.APIException) -> dict:
     if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
-        fields = {name: [str(m) for m in (v if isinstance(v, list) else [v])] for name, v in exc.detail.items()}
+        fields = _messages(exc.detail)
         summary = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
         return error_body("invalid", summary, fields)
     code = exc.get_codes()
@@ -89,11 +108,12 @@ def error_reply(exc: Exception, request) -> JsonResponse | None:
     return response
 
 
-def _unauthenticated_throttle(exc, request):
-    """Count a request without valid credentials against its IP; over the limit it is a 429.
+def _refused_throttle(exc, request):
+    """Count a refused request (no valid credentials, or not permitted) against its IP; over the
+    limit it is a 429.
 
-    DRF checks throttles only after authentication and permissions pass, so anonymous callers
-    and credential guessing would never meet a throttle without this.
+    DRF checks throttles only after authentication and permissions pass, so anonymous callers,
+    credential guessing and tokens without the permission would never meet a throttle without this.
     """
     from .throttling import UnauthenticatedRateThrottle
 
@@ -101,7 +121,7 @@ def _unauthenticated_throttle(exc, request):
     if throttle.allow_request(request, None):
         return exc
     return exceptions.Throttled(
-        wait=throttle.wait(), detail="Too many requests without valid credentials from this address."
+        wait=throttle.wait(), detail="Too many refused requests (no valid credentials or permission) from this address."
     )
 
 
@@ -119,3 +139,8 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any path under /api/ that names no endpoint: JSON, as every API answer."""
+    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path[:200]}."), status=404)

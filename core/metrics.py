@@ -92,7 +92,8 @@ def registry_for_scrape():
     return REGISTRY
 
 
-def _scraper_allowed(request) -> bool:
+def operator_or_scraper(request) -> bool:
+    """A scraper with the METRICS_TOKEN bearer token, or a staff session: may read internals."""
     header = request.headers.get("Authorization", "")
     token = settings.METRICS_TOKEN
     if token and header.startswith("Bearer "):
@@ -104,7 +105,7 @@ def _scraper_allowed(request) -> bool:
 @never_cache
 def metrics_view(request):
     """Prometheus text format, for a scraper with the METRICS_TOKEN bearer token or a staff session."""
-    if not _scraper_allowed(request):
+    if not operator_or_scraper(request):
         return JsonResponse(
             {"error": "not_authenticated", "detail": "Metrics need 'Authorization: Bearer <METRICS_TOKEN>' or staff."},
             status=401,

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from access.services import audit_record
+
 from .models import BackfillRun, Detection, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
 from .services.processing import events_retry_failed
@@ -32,8 +34,11 @@ class RawEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # housekeeping purges them after EVENTS_RETENTION_DAYS
+
     def has_retry_permission(self, request):
-        return request.user.has_perm("detections.change_rawevent")
+        return request.user.has_perm("detections.retry_rawevent")
 
     @admin.display(description="error")
     def why(self, obj):
@@ -44,6 +49,7 @@ class RawEventAdmin(admin.ModelAdmin):
         """The members' failed events go back on the pending list, in order, for the worker."""
         user_ids = sorted(set(queryset.values_list("user_id", flat=True)))
         count = events_retry_failed(user_ids=user_ids)
+        audit_record(request.user, "events.retry", via="admin", target=f"{len(user_ids)} members", user_ids=user_ids)
         self.message_user(request, f"{count} failed events of {len(user_ids)} members queued again.", messages.SUCCESS)
 
 
@@ -53,15 +59,32 @@ class SeniorMemberAdmin(admin.ModelAdmin):
     list_filter = ["level", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
     search_fields = ["user_id", "username", "title", "company", "country"]
     date_hierarchy = "first_detected_at"
-    readonly_fields = ["first_detected_at", "last_seen_at", "rules_version", "enriched_at", "enrichment_error"]
     actions = ["reclassify"]
 
-    @admin.action(description="Reclassify selected members under the active rules (dry run first)")
+    # Members are kept by processing (webhooks, backfill, reclassification), never typed in.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_reclassify_permission(self, request):
+        return request.user.has_perm("detections.reclassify_seniormember")
+
+    @admin.action(
+        description="Reclassify selected members under the active rules (dry run first)", permissions=["reclassify"]
+    )
     def reclassify(self, request, queryset):
         """First a dry run listing the changes; applying them is a second, confirmed POST."""
         user_ids = list(queryset.values_list("pk", flat=True))
         if request.POST.get("apply") == "yes":
             changes, read = members_reclassify(dry_run=False, user_ids=user_ids)
+            audit_record(
+                request.user, "members.reclassify", via="admin", target=f"{read} members", changed=len(changes)
+            )
             self.message_user(request, f"Reclassified {read} members: {len(changes)} changed.", messages.SUCCESS)
             return None
         changes, read = members_reclassify(dry_run=True, user_ids=user_ids)
@@ -83,7 +106,16 @@ class DetectionAdmin(admin.ModelAdmin):
     list_filter = ["kind", "level", ("digest", admin.EmptyFieldListFilter), "left_out", "detected_at"]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
-    raw_id_fields = ["event", "digest"]
+
+    # History: a detection is a snapshot of what was detected, never edited.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(BackfillRun)

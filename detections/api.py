@@ -1,4 +1,4 @@
-"""The operators' member and detection lists (GET /api/members, GET /api/detections)."""
+"""The operators' member and detection look-ups (GET /api/members[/<user_id>], GET /api/detections)."""
 
 from rest_framework import generics, serializers
 
@@ -6,38 +6,52 @@ from .filters import DetectionFilter, MemberFilter
 from .models import Detection, SeniorMember
 
 
+class MemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SeniorMember
+        fields = [
+            "user_id",
+            "username",
+            "title",
+            "level",
+            "company",
+            "country",
+            "joined_at",
+            "first_detected_at",
+            "last_seen_at",
+            "rules_version",
+            "enrichment_error",
+        ]
+
+
 class MemberListView(generics.ListAPIView):
     """Current senior executives. Filter by level, company, country and first-detection date;
     search name, title, company; order by first_detected_at, last_seen_at, username."""
 
-    class OutputSerializer(serializers.ModelSerializer):
-        class Meta:
-            model = SeniorMember
-            fields = [
-                "user_id",
-                "username",
-                "title",
-                "level",
-                "company",
-                "country",
-                "joined_at",
-                "first_detected_at",
-                "last_seen_at",
-                "rules_version",
-                "enrichment_error",
-            ]
-
+    required_permissions = ("detections.view_seniormember",)
     queryset = SeniorMember.objects.all()
-    serializer_class = OutputSerializer
+    serializer_class = MemberSerializer
     filterset_class = MemberFilter
     search_fields = ["username", "title", "company"]
     ordering_fields = ["first_detected_at", "last_seen_at", "username", "level"]
     ordering = ["-first_detected_at", "user_id"]
 
 
+class MemberDetailView(generics.RetrieveAPIView):
+    """One current senior executive by community user id; 404 when they are not (or no longer) senior."""
+
+    required_permissions = ("detections.view_seniormember",)
+    queryset = SeniorMember.objects.all()
+    serializer_class = MemberSerializer
+    lookup_field = "user_id"
+    filter_backends = []
+
+
 class DetectionListView(generics.ListAPIView):
     """Detections (first and promotion), newest first. Filter by level, kind, company, country
     and date; search name, title, company; order by detected_at or username."""
+
+    required_permissions = ("detections.view_detection",)
 
     class OutputSerializer(serializers.ModelSerializer):
         digest_id = serializers.IntegerField(allow_null=True, read_only=True)

@@ -23,9 +23,10 @@ class MemberFilter(_SeniorFilter):
 
 
 class DetectionFilter(_SeniorFilter):
+    user_id = django_filters.CharFilter(help_text="One member's detections (their community user id).")
     kind = django_filters.ChoiceFilter(choices=Detection.Kind.choices)
     detected = django_filters.DateFromToRangeFilter(field_name="detected_at")
 
     class Meta:
         model = Detection
-        fields = ["level", "kind", "company", "country", "detected"]
+        fields = ["user_id", "level", "kind", "company", "country", "detected"]

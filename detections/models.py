@@ -73,6 +73,7 @@ class RawEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("retry_rawevent", "Can retry events set aside")]
         indexes = [
             models.Index(fields=["user_id", "id"], name="rawevent_user_order"),
             models.Index(fields=["received_at"], name="rawevent_received"),
@@ -123,6 +124,7 @@ class SeniorMember(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at"]
+        permissions = [("reclassify_seniormember", "Can reclassify members under the active rules")]
         indexes = [models.Index(fields=["level"], name="member_level")]
 
     def __str__(self) -> str:

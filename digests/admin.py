@@ -2,12 +2,15 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from access.services import audit_record
 
 from . import rendering, selectors, services
 from .models import ChannelCircuit, Digest, DigestDelivery
@@ -49,6 +52,12 @@ class DigestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a digest records what was sent
+
     @admin.display(description="covers", ordering="covers_from")
     def covers(self, obj):
         """The days its detections were made on, in New York time."""
@@ -62,8 +71,17 @@ class DigestAdmin(admin.ModelAdmin):
 
     def send_view(self, request):
         """Send an extra digest now: GET shows what would go out and to whom; POST sends it."""
+        if not request.user.has_perm("digests.send_digest"):
+            raise PermissionDenied
         if request.method == "POST":
             build = services.digest_build_and_send(Digest.Kind.EXTRA)
+            audit_record(
+                request.user,
+                "digest.send_extra",
+                via="admin",
+                target=build.digest or "",
+                detections=build.detection_ids,
+            )
             level = messages.SUCCESS if build.digest else messages.WARNING
             self.message_user(request, services.build_summary(build), level)
             return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
@@ -145,22 +163,29 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
     def preview_link(self, obj):
         return format_html('<a href="{}">preview</a>', reverse("admin:digests_delivery_preview", args=[obj.pk]))
 
-    @admin.action(description="Send selected pending/retrying deliveries now…")
+    def has_send_permission(self, request):
+        return request.user.has_perm("digests.send_digest")
+
+    @admin.action(description="Send selected pending/retrying deliveries now…", permissions=["send"])
     def send_now(self, request, queryset):
         waiting = queryset.filter(status__in=[Status.PENDING, Status.RETRYING])
         if not request.POST.get("confirmed"):
             return self._send_confirm(request, queryset, waiting, "send_now", "Send these deliveries now?")
-        due = services.deliveries_make_due(delivery_ids=list(waiting.values_list("pk", flat=True)))
+        ids = list(waiting.values_list("pk", flat=True))
+        due = services.deliveries_make_due(delivery_ids=ids)
+        audit_record(request.user, "delivery.send_now", via="admin", target=f"{len(ids)} deliveries", deliveries=ids)
         services.deliveries_send_enqueue()
         self.message_user(request, f"{due} deliveries queued for sending.", messages.SUCCESS)
         return None
 
-    @admin.action(description="Send selected deliveries again (dead, failed or sent)…")
+    @admin.action(description="Send selected deliveries again (dead, failed or sent)…", permissions=["send"])
     def resend(self, request, queryset):
         again = queryset.exclude(status=Status.SENDING)
         if not request.POST.get("confirmed"):
             return self._send_confirm(request, queryset, again, "resend", "Send these deliveries again?")
-        count = services.deliveries_resend(delivery_ids=list(again.values_list("pk", flat=True)))
+        ids = list(again.values_list("pk", flat=True))
+        count = services.deliveries_resend(delivery_ids=ids)
+        audit_record(request.user, "delivery.resend", via="admin", target=f"{len(ids)} deliveries", deliveries=ids)
         services.deliveries_send_enqueue()
         self.message_user(request, f"{count} deliveries queued to be sent again.", messages.SUCCESS)
         return None
@@ -187,6 +212,8 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         return [preview, *super().get_urls()]
 
     def preview_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         delivery = get_object_or_404(DigestDelivery.objects.select_related("digest"), pk=pk)
         context = {
             **self.admin_site.each_context(request),

@@ -7,6 +7,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.services import audit_record
 from detections.models import Detection
 
 from . import services
@@ -26,6 +27,8 @@ class DeliveryFilter(django_filters.FilterSet):
 
 class DeliveryListView(generics.ListAPIView):
     """Digest deliveries (one per chunk and channel) with their status, newest digest first."""
+
+    required_permissions = ("digests.view_digestdelivery",)
 
     class OutputSerializer(serializers.ModelSerializer):
         week_ending = serializers.DateField(source="digest.week_ending", read_only=True)
@@ -69,6 +72,8 @@ class LeftOutSerializer(serializers.Serializer):
 
 
 class DigestSendView(APIView):
+    required_permissions = ("digests.send_digest",)
+
     class InputSerializer(serializers.Serializer):
         build = serializers.BooleanField(
             default=False,
@@ -100,6 +105,12 @@ class DigestSendView(APIView):
             resent = services.deliveries_resend() if options["resend_dead"] else 0
             due = services.deliveries_make_due()
             transaction.on_commit(services.deliveries_send_enqueue)
+            if build.digest is not None or options["build"]:
+                target = build.digest or "nothing to send"
+                audit_record(
+                    request.user, "digest.send_extra", via="api", target=target, detections=build.detection_ids
+                )
+            audit_record(request.user, "delivery.send_now", via="api", target=f"{due} deliveries", resent=resent)
         body = {
             "digest": build.digest,
             "sent": build.detection_ids,

@@ -38,6 +38,7 @@ class Digest(models.Model):
 
     class Meta:
         ordering = ["-week_ending", "-id"]
+        permissions = [("send_digest", "Can send digests: an extra digest, deliveries now or again")]
         constraints = [
             models.UniqueConstraint(
                 fields=["week_ending"], condition=Q(kind="weekly"), name="one_weekly_digest_per_friday"

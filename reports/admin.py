@@ -1,11 +1,14 @@
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from access.services import audit_record
 
 from . import services
 from .models import Report
@@ -38,6 +41,9 @@ class ReportAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # reports are generated, never edited
+
     @admin.display(boolean=True, description="whole month")
     def complete(self, obj):
         return obj.is_complete
@@ -56,17 +62,21 @@ class ReportAdmin(admin.ModelAdmin):
     def summary_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.summary, indent=2, ensure_ascii=False))
 
-    @admin.action(description="Regenerate the selected reports")
+    def has_generate_permission(self, request):
+        return request.user.has_perm("reports.generate_report")
+
+    @admin.action(description="Regenerate the selected reports", permissions=["generate"])
     def regenerate(self, request, queryset):
         for report in queryset:
-            self._request(request, Month.from_date(report.month))
+            self._request(request, Month.from_date(report.month), action="report.regenerate")
 
-    def _request(self, request, month: Month) -> None:
+    def _request(self, request, month: Month, *, action: str) -> None:
         try:
             services.report_request(month=month)
         except (ValueError, services.ReportQueueUnavailable) as exc:
             self.message_user(request, f"{month}: {exc}", messages.ERROR)
         else:
+            audit_record(request.user, action, via="admin", target=f"report {month}")
             self.message_user(request, f"The report for {month} is being generated; reload in a moment.")
 
     def get_urls(self):
@@ -82,18 +92,26 @@ class ReportAdmin(admin.ModelAdmin):
 
     def generate_view(self, request):
         """Generate any month from the changelist (POST only: it changes data)."""
+        if not self.has_generate_permission(request):
+            raise PermissionDenied
         if request.method == "POST":
             try:
                 month = Month.parse(request.POST.get("month", ""))
             except ValueError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self._request(request, month)
+                self._request(request, month, action="report.generate")
         return HttpResponseRedirect(reverse("admin:reports_report_changelist"))
 
     def download_view(self, request, pk, kind):
+        if not request.user.has_perm("reports.download_report"):
+            raise PermissionDenied
         return report_file_response(get_object_or_404(Report, pk=pk), kind)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "last_month": str(Month.of(timezone.now()).previous())}
+        extra_context = {
+            **(extra_context or {}),
+            "last_month": str(Month.of(timezone.now()).previous()),
+            "can_generate": self.has_generate_permission(request),
+        }
         return super().changelist_view(request, extra_context)

@@ -10,6 +10,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.services import audit_record
+
 from . import services
 from .models import Report
 from .months import Month
@@ -18,6 +20,8 @@ from .selectors import report_file_response
 
 class ReportListView(generics.ListAPIView):
     """Month-end reports, newest month first, with their summary and download links."""
+
+    required_permissions = ("reports.view_report",)
 
     class OutputSerializer(serializers.ModelSerializer):
         month = serializers.DateField(format="%Y-%m")
@@ -57,6 +61,7 @@ class ReportListView(generics.ListAPIView):
 
 
 class ReportDownloadView(generics.GenericAPIView):
+    required_permissions = ("reports.download_report",)
     queryset = Report.objects.all()
 
     @extend_schema(
@@ -79,6 +84,8 @@ class QueueUnavailable(APIException):
 
 
 class ReportGenerateView(APIView):
+    required_permissions = ("reports.generate_report",)
+
     class InputSerializer(serializers.Serializer):
         month = serializers.CharField(
             required=False, help_text="YYYY-MM; default: the last complete month (America/New_York)."
@@ -111,5 +118,6 @@ class ReportGenerateView(APIView):
             exc = QueueUnavailable()
             exc.wait = 30  # becomes Retry-After
             raise exc from None
+        audit_record(request.user, "report.generate", via="api", target=f"report {month}")
         body = {"month": str(month), "report_id": report.pk, "status": "queued", "report_status": report.status}
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -34,6 +34,10 @@ class Report(models.Model):
 
     class Meta:
         ordering = ["-month"]
+        permissions = [
+            ("generate_report", "Can generate and regenerate reports"),
+            ("download_report", "Can download report files (the member list)"),
+        ]
 
     def __str__(self) -> str:
         return f"Report for {self.month:%B %Y}"

@@ -5,6 +5,7 @@ Every variable is documented in `.env.example`. `local.py` (make run, manage.py)
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -48,12 +49,17 @@ INSTALLED_APPS = [
     "detections",
     "digests",
     "reports",
+    "access",
+    # Admin login lockout after repeated failures (AXES_* below).
+    "axes",
 ]
 
 MIDDLEWARE = [
     # Request count and latency by view/status (django-prometheus's metric names, fewer series).
     "core.metrics.RequestMetricsMiddleware",
-    # Request id from X-Request-ID (or a new one), returned in the response and carried into logs and tasks.
+    # Request id from X-Request-ID (or a new one), returned in the response and carried into logs and
+    # tasks; a caller's id longer than 128 characters or with other than letters, digits and ._:- is dropped.
+    "core.request_ids.request_id_sanitize",
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     # Webhook deliveries are answered here: they need none of what follows.
@@ -65,6 +71,24 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Admin login lockout (django-axes, on the database every process shares): after
+# ADMIN_LOGIN_FAILURE_LIMIT failures for a username, or from an address, logging in is refused
+# for ADMIN_LOGIN_LOCKOUT_MINUTES; an operator unlocks sooner in the admin (Access attempts).
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "access.lockout.client_ip"
+AXES_LOCKOUT_TEMPLATE = "access/locked_out.html"
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user or address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "captpathfinder.urls"
@@ -170,7 +194,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Staff, and the model permissions each view names (access/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.StaffWithModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",

@@ -30,7 +30,22 @@ for _channel in DIGEST_CHANNELS:  # noqa: F405
             f"{_channel} out of DIGEST_CHANNELS to disable that channel."
         )
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A weak webhook password admits anyone who guesses it to write member data.
+_webhook_password = WEBHOOK_BASIC_AUTH_PASSWORD  # noqa: F405
+_classes = sum(
+    any(test(c) for c in _webhook_password)
+    for test in (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+)
+if _webhook_password and (len(_webhook_password) < 20 or _classes < 3):
+    raise ImproperlyConfigured(
+        "WEBHOOK_BASIC_AUTH_PASSWORD is weak: use 20+ characters with at least three of lower case, upper case, "
+        "digits and symbols (e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')."
+    )
+
+# X-Forwarded-Proto says the request came over HTTPS only when a trusted proxy set it: with
+# NUM_PROXIES 0 (the service reached directly) any client could send it and pass the redirect.
+if REST_FRAMEWORK["NUM_PROXIES"] > 0:  # noqa: F405
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^health"]
 SESSION_COOKIE_SECURE = True

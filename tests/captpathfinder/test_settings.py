@@ -13,7 +13,7 @@ GOOD = {
     "SECRET_KEY": "k3J9!xQ2#vB7@mN5$pL8^wR4&tY6*uI1(oP0)aS3-dF5+gH7=jK9",
     "ALLOWED_HOSTS": "captpathfinder.example.com",
     "WEBHOOK_BASIC_AUTH_USERNAME": "insided",
-    "WEBHOOK_BASIC_AUTH_PASSWORD": "a-long-random-password",
+    "WEBHOOK_BASIC_AUTH_PASSWORD": "Xq7-long-Random-password",
     "DEBUG": "false",
     "DIGEST_EMAIL_TO": "exec-team@example.com",
     "DIGEST_TEAMS_WEBHOOK_URL": "https://example.webhook.office.com/workflows/abc",
@@ -49,6 +49,8 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         ({"DIGEST_EMAIL_TO": " , "}, "DIGEST_EMAIL_TO is empty but the email digest is enabled"),
         ({"DIGEST_TEAMS_WEBHOOK_URL": ""}, "leave teams out of DIGEST_CHANNELS"),
         ({"DIGEST_CHANNELS": "email,sms"}, "unknown channel 'sms'"),
+        ({"WEBHOOK_BASIC_AUTH_PASSWORD": "a"}, "WEBHOOK_BASIC_AUTH_PASSWORD is weak"),
+        ({"WEBHOOK_BASIC_AUTH_PASSWORD": "alllowercaseletters-only"}, "WEBHOOK_BASIC_AUTH_PASSWORD is weak"),
     ],
     ids=[
         "debug-on",
@@ -62,6 +64,8 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         "email-recipients-blank",
         "teams-without-webhook",
         "unknown-channel",
+        "one-letter-webhook-password",
+        "one-class-webhook-password",
     ],
 )
 def test_production_refuses_to_start_with_unsafe_settings(overrides, message):
@@ -84,3 +88,13 @@ def test_development_starts_with_nothing_configured(tmp_path):
     result = run_manage(env, "check")
 
     assert result.returncode == 0, result.stderr
+
+
+def _proxy_header(env: dict) -> str:
+    code = "from django.conf import settings; print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
+    return run_manage(env, "shell", "--no-imports", "-c", code).stdout.strip()
+
+
+def test_the_forwarded_proto_header_is_trusted_only_behind_a_configured_proxy():
+    assert _proxy_header(GOOD) == "None"
+    assert _proxy_header({**GOOD, "NUM_PROXIES": "1"}) == "('HTTP_X_FORWARDED_PROTO', 'https')"

@@ -24,14 +24,13 @@ API_GETS = [
     "/api/digests",
     "/api/reports",
     "/api/schema/",
-    "/api/docs/",
-    "/api/redoc/",
 ]
 API_POSTS = ["/api/digests/send", "/api/reports/generate", "/api/classify"]
 
 
 @pytest.mark.parametrize("url", API_GETS + API_POSTS)
 def test_every_api_endpoint_refuses_anonymous_callers(url):
+    """The documentation pages send a browser to the login instead (tests/access)."""
     client = APIClient()
     response = client.post(url, {}, format="json") if url in API_POSTS else client.get(url)
 
@@ -168,7 +167,8 @@ def test_classify(staff_api):
 def test_classify_rejects_bad_input(staff_api, body):
     response = staff_api.post("/api/classify", body, format="json")
 
-    assert response.status_code == 400 and "titles" in response.json()["fields"]
+    fields = response.json()["fields"]
+    assert response.status_code == 400 and {name.split(".")[0] for name in fields} == {"titles"}
 
 
 def test_api_token_command_creates_and_rotates(admin_user, capsys):

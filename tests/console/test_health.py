@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -66,6 +67,17 @@ def test_not_ready_when_the_database_is_down():
     checks = json.loads(body)["checks"]
     assert status == "503", result.stderr[-2000:]
     assert checks["database"]["ok"] is False and checks["backlog"]["detail"] == "skipped: no database"
+    # Public: which check failed, not the driver's text (it names the host and port).
+    assert checks["database"]["detail"].startswith("unavailable (OperationalError")
+    assert "127.0.0.1" not in body and "port" not in checks["database"]["detail"]
+
+
+def test_staff_see_why_a_check_failed(admin_client, beat_ran):
+    with broker_unreachable():
+        public = Client().get("/health/ready").json()["checks"]["broker"]["detail"]
+        staff = admin_client.get("/health/ready").json()["checks"]["broker"]["detail"]
+
+    assert public.startswith("unavailable (") and staff != public
 
 
 def test_a_fresh_schedule_gives_beat_its_first_minute(client):

@@ -69,3 +69,41 @@ def test_this_months_report_opens_and_says_it_is_partial(operator):
     text = operator(f"/admin/reports/report/{report.pk}/download/html/", "report-partial")
 
     assert "Partial:" in text and "before the month ended" in text and "Jane Roe" in text
+
+
+def test_an_operators_send_shows_in_the_audit_trail(browser, live_server, django_user_model, tmp_path):
+    from django.contrib.auth.models import Group
+
+    from tests.fixtures.browser import ADMIN_USER_PASSWORD
+
+    operator = django_user_model.objects.create_user("dana", password=ADMIN_USER_PASSWORD, is_staff=True)
+    operator.groups.add(Group.objects.get(name="Operators"))
+    SeniorDetectionFactory(username="Jane Roe", title="CEO", level="csuite")
+    admin_login(browser, live_server, operator, next_path="/admin/digests/digest/send/")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value^='Yes, send']").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+
+    browser.get(f"{live_server.url}/admin/access/auditentry/")
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(folder / "admin-audit.png"))
+    rows = browser.find_element(By.ID, "result_list").text
+
+    assert "dana" in rows and "digest.send_extra" in rows and "Extra digest #" in rows
+
+
+def test_repeated_failed_logins_show_the_lockout_page(browser, live_server, django_user_model, tmp_path):
+    django_user_model.objects.create_user("eve", password="Right-Password-42", is_staff=True)
+    browser.delete_all_cookies()
+    for attempt in range(5):
+        browser.get(f"{live_server.url}/admin/login/")
+        browser.find_element(By.NAME, "username").send_keys("eve")
+        browser.find_element(By.NAME, "password").send_keys(f"wrong-{attempt}")
+        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "content")))
+
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(folder / "admin-locked-out.png"))
+
+    assert "Too many failed logins" in browser.find_element(By.TAG_NAME, "body").text

@@ -59,3 +59,10 @@ def test_json_log_lines_carry_the_request_id():
 
     assert line["message"] == 'said "hi"' and line["level"] == "INFO" and line["logger"] == "captpathfinder"
     assert "request_id" in line and "time" in line
+
+
+@pytest.mark.parametrize("given", ["x" * 7000, "abc\ndef", "<script>", "a b"])
+def test_an_unreasonable_request_id_is_replaced(client, given):
+    returned = client.get("/health", HTTP_X_REQUEST_ID=given)["X-Request-ID"]
+
+    assert returned != given and len(returned) == 32

@@ -45,3 +45,14 @@ def test_the_admin_and_the_api_refuse_anonymous_callers(client):
     assert client.get(reverse("admin:index")).status_code == 302
     assert client.get("/api/members").status_code == 401
     assert client.get("/metrics").status_code == 401
+
+
+def test_nested_validation_errors_are_plain_strings_by_field_path():
+    from rest_framework.exceptions import ValidationError
+
+    from core.errors import error_data
+
+    body = error_data(ValidationError({"titles": {0: ["Not a valid string."]}, "when": ["Required."]}))
+
+    assert body["fields"] == {"titles.0": ["Not a valid string."], "when": ["Required."]}
+    assert "ErrorDetail" not in str(body)

@@ -52,6 +52,20 @@ def test_anonymous_and_wrong_credentials_are_limited_per_ip(rates):
     assert codes == [401, 401, 401, 429] and other_ip == 401
 
 
+def test_a_token_without_the_permission_is_limited_too(django_user_model, rates):
+    """The issue's probe: a staff token with no permissions got 150 × 403 and never a 429."""
+    from rest_framework.authtoken.models import Token
+
+    rates(unauthenticated="3/min")
+    user = django_user_model.objects.create_user("probe", password="x", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    codes = [client.get("/api/members").status_code for _ in range(4)]
+
+    assert codes == [403, 403, 403, 429]
+
+
 def test_the_webhook_has_its_own_generous_limit(webhook, rates):
     rates(webhook="2/min")
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from access.services import audit_record
 from detections.services.reclassification import members_reclassify
 
 
@@ -14,6 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run, **options):
         changes, read = members_reclassify(dry_run=dry_run)
+        if not dry_run:
+            audit_record(None, "members.reclassify", via="command", target=f"{read} members", changed=len(changes))
         for change in changes:
             new = change.new_level or "removed"
             self.stdout.write(f"{change.user_id}\t{change.old_level} -> {new}\t{change.title}\t({change.rule})")

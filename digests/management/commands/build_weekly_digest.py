@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from access.services import audit_record
 from digests.models import Digest
 from digests.services import build_summary, digest_build_and_send
 
@@ -17,4 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, extra, **options):
         build = digest_build_and_send(Digest.Kind.EXTRA if extra else Digest.Kind.WEEKLY)
+        if build.built_now:
+            action = "digest.send_extra" if extra else "digest.build_weekly"
+            target = build.digest or "nothing to send"
+            audit_record(None, action, via="command", target=target, detections=build.detection_ids)
         self.stdout.write(build_summary(build))

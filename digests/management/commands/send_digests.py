@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from access.services import audit_record
 from digests.models import DigestDelivery
 from digests.runs import advance_summary, deliveries_advance
 from digests.services import deliveries_make_due, deliveries_resend
@@ -27,9 +28,12 @@ class Command(BaseCommand):
         if not 0 <= wait <= 3600:
             raise CommandError("--wait must be between 0 and 3600 seconds")
         if resend_dead:
-            self.stdout.write(f"{deliveries_resend()} dead deliveries queued again")
+            resent = deliveries_resend()
+            audit_record(None, "delivery.resend", via="command", target=f"{resent} dead deliveries")
+            self.stdout.write(f"{resent} dead deliveries queued again")
         if now:
-            deliveries_make_due()
+            due = deliveries_make_due()
+            audit_record(None, "delivery.send_now", via="command", target=f"{due} deliveries")
         self.stdout.write(advance_summary(*deliveries_advance()))
         deadline = time.monotonic() + wait
         while wait and time.monotonic() < deadline and self._unfinished():

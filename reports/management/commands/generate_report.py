@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from access.services import audit_record
 from reports.months import Month
 from reports.services import report_generate_month, reports_catch_up
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             report = report_generate_month(month=chosen)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        audit_record(None, "report.generate", via="command", target=f"report {chosen}")
         self._print(report)
 
     def _print(self, report):
