@@ -31,9 +31,11 @@ def main() -> int:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     stack.django_setup(env)
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from rest_framework.authtoken.models import Token
 
     user, _ = get_user_model().objects.get_or_create(username="fuzz", defaults={"is_staff": True})
+    user.groups.add(Group.objects.get(name="Operators"))  # every endpoint, not only its 403s
     token, _ = Token.objects.get_or_create(user=user)
     procs = stack.Processes()
     try:

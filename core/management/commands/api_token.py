@@ -22,4 +22,9 @@ class Command(BaseCommand):
             Token.objects.filter(user=user).delete()
         token, created = Token.objects.get_or_create(user=user)
         self.stderr.write("new token" if created else "existing token (use --rotate to replace it)")
+        if not (user.is_superuser or user.groups.exists() or user.user_permissions.exists()):
+            self.stderr.write(
+                f"note: {username!r} has no permissions yet, so every endpoint answers 403: "
+                "add them to the Viewers or Operators group (admin › Users)"
+            )
         self.stdout.write(token.key)
