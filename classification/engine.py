@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import yaml
 
+from .misspellings import Misspellings
 from .normalise import CLAUSE_BREAK, normalise_title
 from .normalise import MAY_BREAK as _MAY_BREAK
 from .regex_hint import lookahead_for
@@ -74,6 +75,7 @@ class Ruleset:
     roles: tuple[RoleRule, ...]
     vetoes: tuple[VetoRule, ...]
     _roles_regex: re.Pattern = field(repr=False)
+    misspellings: Misspellings | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._role_by_group = {f"r{i}": role for i, role in enumerate(self.roles)}
@@ -131,7 +133,10 @@ class Ruleset:
             roles=tuple(roles),
             vetoes=tuple(vetoes),
             _roles_regex=re.compile(r"(?<!\w)" + lookahead_for(patterns) + "(?:" + "|".join(parts) + r")(?!\w)"),
+            misspellings=_misspellings(data.get("misspellings")),
         )
+        if isinstance(data.get("misspellings"), dict):
+            examples += _examples(data["misspellings"], "misspellings")
         ruleset._check_examples(examples)
         ruleset._check_speed()
         return ruleset
@@ -196,6 +201,8 @@ class Ruleset:
     # --- classifying --------------------------------------------------------------------------
     def classify_uncached(self, title: str) -> Classification:
         text = normalise_title(title)
+        if self.misspellings is not None:
+            text = self.misspellings.correct(text)
         matches = list(self._roles_regex.finditer(text))
         if not matches:
             return self._no_role
@@ -318,3 +325,21 @@ def _examples(entry: dict, rule_id: str) -> list[tuple[str, str, str]]:
             raise RulesetError(f"{rule_id}: examples must be lists under csuite, vp or none (got {level!r})")
         found += [(rule_id, level, str(title)) for title in titles]
     return found
+
+
+def _misspellings(entry) -> Misspellings | None:
+    """The optional `misspellings` section: {words: [...], never: [...], min_length: 5}."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("words"), list):
+        raise RulesetError(
+            "'misspellings' must be a mapping with a 'words' list (and optionally 'never', 'min_length')"
+        )
+    words, never = entry["words"], entry.get("never") or []
+    min_length = entry.get("min_length", 5)
+    if not isinstance(never, list) or not isinstance(min_length, int) or min_length < 4:
+        raise RulesetError("misspellings: 'never' must be a list and 'min_length' a whole number of at least 4")
+    for word in [*words, *never]:
+        if not (isinstance(word, str) and word.isalpha() and word == normalise_title(word)):
+            raise RulesetError(f"misspellings: {word!r} must be one word as titles are read (lower case, no accents)")
+    return Misspellings(words, never, min_length=min_length)

@@ -20,6 +20,20 @@ _PUNCTUATION = str.maketrans(
     }
 )
 _SPACED_DASH = re.compile(r"\s[-–—]+\s")
+# A dot glued between two words ("SVP.Engineering", "Sr.Director") separates them; one inside an
+# abbreviation (C.E.O., V.P., Ph.D.) has a single letter on a side and is dropped as before.
+_GLUED_DOT = re.compile(r"(?<=[^\W\d_]{2})\.(?=[^\W\d_]{2})")
+
+# Cyrillic and Greek letters that look like Latin ones (after case folding; from Unicode's
+# confusables list, UTS #39, restricted to letters that pass for Latin in a title). A word made
+# only of these and Latin letters ("СEO" with a Cyrillic С, an all-look-alike "СЕО") is read as
+# the Latin word it shows; a word with any other letter of its script is real text and kept.
+_LOOKALIKES = {
+    **dict(zip("авеёзіїјкмнорстухѕһԁԛԝӏ", "abee3iijkmhopctyxshdqwl", strict=True)),
+    **dict(zip("αβεηικμνορτυχζ", "abehikmnoptyxz", strict=True)),
+}
+_LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
+_LOOKALIKE_WORD = re.compile(r"[^\W\d_]*[" + "".join(_LOOKALIKES) + r"][^\W\d_]*")
 _DASHES = frozenset("-–—")
 
 # Where one role's clause ends: vetoes never look across these.
@@ -38,7 +52,19 @@ def normalise_title(title: str) -> str:
         text = title.casefold()
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE).translate(_LETTERS))
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        # Compatibility forms fold to capitals (full-width ＣＥＯ, mathematical 𝐂𝐄𝐎): fold case again.
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+        if not text.isascii():
+            text = _LOOKALIKE_WORD.sub(_lookalikes_fold, text)
+    if "." in text:
+        text = _GLUED_DOT.sub(" ", text)
     if not _DASHES.isdisjoint(text):
         text = _SPACED_DASH.sub(" | ", text)
     return " ".join(text.translate(_PUNCTUATION).split())
+
+
+def _lookalikes_fold(match: re.Match) -> str:
+    word = match.group()
+    if all(ch.isascii() or ch in _LOOKALIKES for ch in word):
+        return word.translate(_LOOKALIKE_TABLE)
+    return word

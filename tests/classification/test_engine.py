@@ -27,6 +27,20 @@ def shipped():
         ("GESCHÄFTSFÜHRER", "geschaftsfuhrer"),
         ("Ｃｈｉｅｆ\u200bＯｆｆｉｃｅｒ", "chiefofficer"),
         ("CEO (Retired)", "ceo , retired ,"),
+        # Punctuation glued between words separates them; inside an abbreviation it goes.
+        ("SVP.Engineering", "svp engineering"),
+        ("Sr.Director", "sr director"),
+        ("V.P. Sales", "vp sales"),
+        ("Ph.D. Researcher", "phd researcher"),
+        # Look-alike letters of other scripts read as the Latin letters they show ...
+        ("\u0421EO", "ceo"),  # Cyrillic С, Latin EO
+        ("\u0421\u0415\u041e", "ceo"),  # all three Cyrillic
+        ("V\u0420 of Sales", "vp of sales"),  # Cyrillic Р
+        ("\u039a\u03bfO", "koo"),  # Greek Κ and ο
+        ("ＣＥＯ", "ceo"),  # full-width
+        ("\U0001d402\U0001d404\U0001d40e", "ceo"),  # mathematical bold
+        # ... but a word with letters only its own script has is real text, kept.
+        ("Генеральный директор", "генеральныи директор"),
     ],
 )
 def test_normalisation(raw, normalised):
@@ -152,6 +166,23 @@ def test_a_minimal_ruleset_loads():
             'version: "1"\nroles:\n  - {id: r, level: vp, pattern: vp, examples: {csuite: ["VP"]}}',
             "examples do not hold: 'VP' (example of r) should be csuite, is vp",
         ),
+        (
+            'version: "1"\nroles:\n  - {id: r, level: vp, pattern: vp}\nmisspellings: [vp]',
+            "'misspellings' must be a mapping",
+        ),
+        (
+            'version: "1"\nroles:\n  - {id: r, level: vp, pattern: vp}\nmisspellings: {words: [Chief]}',
+            "misspellings: 'Chief' must be one word as titles are read",
+        ),
+        (
+            'version: "1"\nroles:\n  - {id: r, level: vp, pattern: vp}\nmisspellings: {words: [chief], min_length: 2}',
+            "'min_length' a whole number of at least 4",
+        ),
+        (
+            'version: "1"\nroles:\n  - {id: r, level: csuite, pattern: chief}\n'
+            'misspellings: {words: [chief], examples: {none: ["Cheif"]}}',
+            "'Cheif' (example of misspellings) should be none, is csuite",
+        ),
         ('version: "1"\nroles:\n  - {id: r, level: vp, pattern: "(?:a|a)*b"}', "backtracks catastrophically"),
         (
             'version: "1"\nroles:\n  - {id: r, level: vp, pattern: "(?:\\\\w+ )+x"}',
@@ -171,6 +202,10 @@ def test_a_minimal_ruleset_loads():
         "named-group",
         "veto-where",
         "examples",
+        "misspellings-not-mapping",
+        "misspellings-not-a-word",
+        "misspellings-too-short",
+        "misspellings-examples",
         "backtracking",
         "slow",
     ],
