@@ -64,3 +64,20 @@ def test_classify_without_titles_is_an_error():
 
     with pytest.raises(CommandError, match="give titles"):
         run("classify")
+
+
+def test_classify_writes_only_data_lines_to_stdout_and_its_logs_to_stderr(tmp_path):
+    titles = tmp_path / "titles.txt"
+    titles.write_text("Cheif Executive Officer\nСEO\nOffice Manager\n", encoding="utf-8")
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "classify", "--file", str(titles)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+
+    assert result.stdout.splitlines() == ["csuite\tCheif Executive Officer", "csuite\tСEO", "none\tOffice Manager"]
+    assert result.stdout.endswith("\n")
+    assert "classification ruleset" in result.stderr  # the log line, where logs go
