@@ -1,6 +1,8 @@
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from .models import AuditEntry
 from .services import audit_record
@@ -41,3 +43,33 @@ class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
                 request.user, "login.unlock", via="admin", target=f"{attempt.username} from {attempt.ip_address}"
             )
         super().delete_queryset(request, queryset)
+
+
+# The schedules (django-celery-beat): pausing, resuming and running them are operator actions,
+# allowed with the change permission (the package offers them to anyone who may view) and recorded.
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class AuditedPeriodicTaskAdmin(PeriodicTaskAdmin):
+    actions = ["enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return actions if self.has_change_permission(request) else {}
+
+    def response_action(self, request, queryset):
+        action = request.POST.get("action", "")
+        selected = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+        if action in self.actions and selected and self.has_change_permission(request):
+            names = list(queryset.filter(pk__in=selected).values_list("name", flat=True))
+            audit_record(request.user, f"schedule.{action}", via="admin", target=", ".join(names)[:255], tasks=names)
+        return super().response_action(request, queryset)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(request.user, "schedule.change", via="admin", target=obj.name, enabled=obj.enabled)
+
+    def delete_model(self, request, obj):
+        audit_record(request.user, "schedule.delete", via="admin", target=obj.name)
+        super().delete_model(request, obj)

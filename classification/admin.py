@@ -83,8 +83,13 @@ class StoredRulesetAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.version, obj._state.adding = stored.pk, stored.version, False
 
+    def has_change_permission(self, request, obj=None):
+        # Stored rulesets are never edited in place (a new version is added); the permission
+        # still governs the actions on the list (activate, back to the file, reload).
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request, obj=None):
-        return obj is None or not obj.is_active
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.is_active)
 
     @admin.action(description="Activate the selected ruleset", permissions=["change"])
     def activate(self, request, queryset):

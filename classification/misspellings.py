@@ -21,6 +21,9 @@ class Misspellings:
     def __init__(self, words: list[str], never: list[str], *, min_length: int = 5) -> None:
         self.words, self.never, self.min_length = tuple(words), tuple(never), min_length
         self._known = frozenset(words) | frozenset(never)
+        # A word longer than this is no slip of a role word (and is not looked at: a 10 KB "word"
+        # would make 10,000 copies of itself).
+        self._max_length = max(map(len, words), default=0) + 1
         # Each role word under every one-letter deletion: a word one slip away shares one of
         # these with it (symmetric deletion), so candidates are found by lookup, not by scanning.
         self._by_deletion: dict[str, set[str]] = {}
@@ -43,28 +46,28 @@ class Misspellings:
             return text
         fixes = {}
         for word in unknown:
-            if len(word) < self.min_length or not word.isalpha():
-                meant = word
-            else:
-                meant = self._fixes.get(word) or self._meant_uncached(word)
+            if len(word) > self._max_length:
+                continue  # no slip, and not remembered: the memory is for the words titles use
+            if len(word) < self.min_length or not word.isalpha() or word in self._known:
+                self._remember_settled(word)
+                continue
+            meant = self._fixes.get(word) or self._meant_uncached(word)
             if meant == word:
-                self._remember(self._settled, word)
+                self._remember_settled(word)
             else:
-                fixes[word] = self._remember(self._fixes, word, meant)
+                fixes[word] = meant
+                if len(self._fixes) < _MEMORY_SIZE:
+                    self._fixes[word] = meant
         if not fixes:
             return text
         return self._long_word.sub(lambda match: fixes.get(match.group(), match.group()), text)
 
-    def _remember(self, memory, word: str, meant: str | None = None) -> str | None:
-        if len(memory) >= _MEMORY_SIZE:  # a bound on a process that reads endless new words
-            memory.clear()
-            if memory is self._settled:
-                memory.update(self._known)
-        if meant is None:
-            memory.add(word)
-        else:
-            memory[word] = meant
-        return meant
+    def _remember_settled(self, word: str) -> None:
+        if len(self._settled) >= _MEMORY_SIZE:
+            # A bound on a process that reads endless new words. A new set replaces the full one
+            # (never cleared in place: a thread reading it meanwhile would miss the role words).
+            self._settled = set(self._known)
+        self._settled.add(word)
 
     def _meant_uncached(self, word: str) -> str:
         candidates = set()

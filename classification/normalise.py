@@ -55,7 +55,7 @@ def normalise_title(title: str) -> str:
         # Compatibility forms fold to capitals (full-width ＣＥＯ, mathematical 𝐂𝐄𝐎): fold case again.
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
         if not text.isascii():
-            text = _LOOKALIKE_WORD.sub(_lookalikes_fold, text)
+            text = _lookalikes_fold(text)
     if "." in text:
         text = _GLUED_DOT.sub(" ", text)
     if not _DASHES.isdisjoint(text):
@@ -63,8 +63,21 @@ def normalise_title(title: str) -> str:
     return " ".join(text.translate(_PUNCTUATION).split())
 
 
-def _lookalikes_fold(match: re.Match) -> str:
-    word = match.group()
-    if all(ch.isascii() or ch in _LOOKALIKES for ch in word):
-        return word.translate(_LOOKALIKE_TABLE)
-    return word
+def _lookalikes_fold(text: str) -> str:
+    """Look-alike letters read as Latin in a word that mixes them with Latin letters ("СEO"). A
+    word of look-alikes alone ("СЕО") is read as Latin when the title is that word, or when the
+    rest of the title is written in Latin letters ("СЕО, Acme"); beside other Cyrillic or Greek
+    words it is real text ("Специалист СЕО" is an SEO specialist, "Мастер СТО" a garage foreman)."""
+    words = text.split()
+    latin = any(any("a" <= ch <= "z" for ch in word) and word.isascii() for word in words)
+    alone = len(_LOOKALIKE_WORD.findall(text)) == 1 and not latin
+
+    def fold(match: re.Match) -> str:
+        word = match.group()
+        if not all(ch.isascii() or ch in _LOOKALIKES for ch in word):
+            return word  # a letter only its own script has: real text
+        if word.isascii() or any("a" <= ch <= "z" for ch in word) or latin or alone:
+            return word.translate(_LOOKALIKE_TABLE)
+        return word
+
+    return _LOOKALIKE_WORD.sub(fold, text)

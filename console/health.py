@@ -94,21 +94,30 @@ CHECKS = {
 @never_cache
 @require_GET
 def ready(request):
-    results, ok, privileged = {}, True, operator_or_scraper(request)
+    results, ok = {}, True
     for name, check in CHECKS.items():
         try:
             results[name] = {"ok": True, "detail": check()}
         except Exception as exc:  # every failure is a "not ready", never a 500
             ok = False
-            results[name] = {"ok": False, "detail": _failure_text(exc, privileged=privileged)}
+            results[name] = {"ok": False, "detail": _failure_text(exc, request)}
             if name == "database":  # the others read the database too
                 results.update({other: {"ok": False, "detail": "skipped: no database"} for other in CHECKS})
-                results[name] = {"ok": False, "detail": _failure_text(exc, privileged=privileged)}
+                results[name] = {"ok": False, "detail": _failure_text(exc, request)}
                 break
     return JsonResponse({"status": "ready" if ok else "not_ready", "checks": results}, status=200 if ok else 503)
 
 
-def _failure_text(exc: Exception, *, privileged: bool) -> str:
-    if isinstance(exc, NotReady) or privileged:
+def _failure_text(exc: Exception, request) -> str:
+    if isinstance(exc, NotReady) or _privileged(request):
         return str(exc)[:200] or exc.__class__.__name__
     return f"unavailable ({exc.__class__.__name__}; details for staff or with the metrics token)"
+
+
+def _privileged(request) -> bool:
+    """Staff or the metrics token. Asked only once a check failed, and never fatal: a staff
+    session is read from the database, which may be the thing that is down."""
+    try:
+        return operator_or_scraper(request)
+    except Exception:
+        return False

@@ -142,5 +142,16 @@ def server_error(request):
 
 
 def api_not_found(request, *args, **kwargs):
-    """Any path under /api/ that names no endpoint: JSON, as every API answer."""
+    """Any path under /api/ that names no endpoint: JSON, as every API answer. A path that only
+    lacks its trailing slash (/api/docs) is redirected, as Django's APPEND_SLASH would."""
+    from django.http import HttpResponsePermanentRedirect
+    from django.urls import Resolver404, resolve
+
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "api-not-found":
+            return HttpResponsePermanentRedirect(request.get_full_path().replace(request.path, request.path + "/", 1))
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path[:200]}."), status=404)

@@ -84,6 +84,14 @@ class DigestAdmin(admin.ModelAdmin):
             )
             level = messages.SUCCESS if build.digest else messages.WARNING
             self.message_user(request, services.build_summary(build), level)
+            shown = request.POST.get("shown", "")
+            if shown.isdigit() and int(shown) != len(build.detection_ids):
+                self.message_user(
+                    request,
+                    f"The page showed {shown} detections; {len(build.detection_ids)} went: the list changed meanwhile "
+                    "(new detections, or another send).",
+                    messages.WARNING,
+                )
             return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
         plan = selectors.digest_plan(now=timezone.now())
         context = {

@@ -32,11 +32,15 @@ class DeliveryListView(generics.ListAPIView):
 
     class OutputSerializer(serializers.ModelSerializer):
         week_ending = serializers.DateField(source="digest.week_ending", read_only=True)
+        digest_id = serializers.IntegerField(read_only=True)
+        digest_kind = serializers.CharField(source="digest.kind", read_only=True)
 
         class Meta:
             model = DigestDelivery
             fields = [
                 "id",
+                "digest_id",
+                "digest_kind",
                 "week_ending",
                 "channel",
                 "chunk",
@@ -57,7 +61,7 @@ class DeliveryListView(generics.ListAPIView):
     filterset_class = DeliveryFilter
     search_fields = ["last_error", "deployment_id"]
     ordering_fields = ["next_attempt_at", "sent_at", "attempts", "id"]
-    ordering = ["-digest__week_ending", "chunk", "channel"]
+    ordering = ["-digest__week_ending", "-digest_id", "chunk", "channel", "id"]
 
 
 class DigestSerializer(serializers.ModelSerializer):

@@ -85,8 +85,13 @@ def entry_for_member(member, detections: list) -> Entry:
     may have changed title, company or level since a detection) and their detections waiting
     for this digest (oldest first; anything with `kind` and `detected_at`)."""
     local = ZoneInfo(settings.TIME_ZONE)
-    new = any(d.kind == Detection.Kind.FIRST for d in detections)
-    promotions = [d for d in detections if d.kind == Detection.Kind.PROMOTION]
+    # A member removed and detected again is new since their latest first detection; what came
+    # before it is an earlier stint.
+    firsts = [d for d in detections if d.kind == Detection.Kind.FIRST]
+    since = firsts[-1].detected_at if firsts else None
+    promotions = [
+        d for d in detections if d.kind == Detection.Kind.PROMOTION and (since is None or d.detected_at >= since)
+    ]
     promoted = bool(promotions) and member.level == Level.CSUITE
     return Entry(
         name=one_line(member.username or f"Member {member.user_id}", 120),
@@ -95,7 +100,7 @@ def entry_for_member(member, detections: list) -> Entry:
         promoted=promoted,
         company=one_line(member.company, 120),
         country=one_line(member.country, 80),
-        detected=detections[0].detected_at.astimezone(local).date() if new else None,
+        detected=since.astimezone(local).date() if since else None,
         promoted_on=promotions[-1].detected_at.astimezone(local).date() if promoted else None,
         profile_url=profile_url(member.user_id, member.username),
     )

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.metrics import DELIVERIES
+from core.schedules import SCHEDULES
 from detections.models import Detection
 
 from . import rendering, selectors
@@ -62,9 +63,12 @@ def week_ending_for(moment: datetime) -> date:
 
 
 def friday_of_run(moment: datetime) -> date:
-    """The Friday whose 17:00 build a run at `moment` is: that day, or the Friday before (a
-    build retried after midnight, or run by hand later, is still that Friday's)."""
-    day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    """The Friday whose scheduled build a run at `moment` is: the latest Friday build time
+    (17:00 New York, core/schedules.py) at or before it. A build retried after midnight, or run
+    by hand on Sunday, is that Friday's; one run by hand on Friday morning is the Friday before's,
+    so it cannot use up the evening's."""
+    hour = int(next(s for s in SCHEDULES if s.task == selectors.WEEKLY_TASK).crontab[1])
+    day = (moment.astimezone(ZoneInfo(settings.TIME_ZONE)) - timedelta(hours=hour)).date()
     return day - timedelta(days=(day.weekday() - 4) % 7)
 
 
@@ -80,10 +84,10 @@ class Build:
     next_weekly_at: datetime | None = None
 
 
-def digest_build_weekly(*, now: datetime | None = None) -> Build:
+def digest_build_weekly(*, now: datetime | None = None, freeze_gc: bool = False) -> Build:
     """Friday's digest: every detection waiting at this moment. Once per Friday: run again (a
     second beat, a retry, by hand) it returns the Friday's digest as built."""
-    return digest_build(Digest.Kind.WEEKLY, now=now)
+    return digest_build(Digest.Kind.WEEKLY, now=now, freeze_gc=freeze_gc)
 
 
 def digest_build_extra(*, now: datetime | None = None) -> Build:
@@ -91,7 +95,7 @@ def digest_build_extra(*, now: datetime | None = None) -> Build:
     return digest_build(Digest.Kind.EXTRA, now=now)
 
 
-def digest_build(kind: str, *, now: datetime | None = None) -> Build:
+def digest_build(kind: str, *, now: datetime | None = None, freeze_gc: bool = False) -> Build:
     """Build a digest of every detection waiting at `now`: one row per member (selectors.rows_compose).
 
     Atomic: the waiting detections are locked while it is built, so a detection goes into one
@@ -109,9 +113,10 @@ def digest_build(kind: str, *, now: datetime | None = None) -> Build:
                 return _build_result(digest, built_now=False, now=now)
         else:
             digest = Digest(kind=kind, week_ending=week_ending_for(now))
-        with _long_lived_objects_frozen():
+        with _long_lived_objects_frozen(enabled=freeze_gc):
             composition = selectors.rows_compose(selectors.detections_waiting(until=now, lock=True))
-            gc.freeze()  # and the rows just composed
+            if freeze_gc:
+                gc.freeze()  # and the rows just composed
             _left_out_mark(composition.left_out)
             if composition.rows:
                 _digest_fill(digest, composition, now)
@@ -133,11 +138,17 @@ def digest_build(kind: str, *, now: datetime | None = None) -> Build:
 
 
 @contextmanager
-def _long_lived_objects_frozen():
+def _long_lived_objects_frozen(*, enabled: bool):
     """Keep the garbage collector off the objects that live through a build. A 10,000-detection
     build allocates millions of short-lived objects while rendering; each full collection
     walked every row and entry kept for the whole build, a fifth of its time. Frozen objects
-    are skipped (gc.freeze); unfreezing hands them back, so nothing is kept longer."""
+    are skipped (gc.freeze) until the build ends.
+
+    gc.freeze acts on the whole process, so only a process doing nothing else asks for it: the
+    Celery task (a prefork child runs one task at a time), not the web server's threads."""
+    if not enabled:
+        yield
+        return
     gc.freeze()
     try:
         yield
@@ -257,11 +268,13 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def digest_build_and_send(kind: str = Digest.Kind.WEEKLY, *, now: datetime | None = None) -> Build:
+def digest_build_and_send(
+    kind: str = Digest.Kind.WEEKLY, *, now: datetime | None = None, freeze_gc: bool = False
+) -> Build:
     """Build a digest and have its deliveries sent once it is committed: what Friday's schedule
     (weekly), and the admin's, the API's and the command's "send now" (extra) do."""
     with transaction.atomic():
-        build = digest_build(kind, now=now)
+        build = digest_build(kind, now=now, freeze_gc=freeze_gc)
         if build.digest is not None and build.built_now:
             transaction.on_commit(deliveries_send_enqueue)
     return build

@@ -13,7 +13,7 @@ from .runs import advance_summary, deliveries_advance
 def digest_build_weekly() -> str:
     """Friday 17:00 America/New_York (see core/schedules.py). Safe to run twice, so a database
     outage (or a deadlock PostgreSQL broke) is retried rather than leaving the week for next Friday."""
-    return services.build_summary(services.digest_build_and_send(Digest.Kind.WEEKLY))
+    return services.build_summary(services.digest_build_and_send(Digest.Kind.WEEKLY, freeze_gc=True))
 
 
 @shared_task(expires=50)

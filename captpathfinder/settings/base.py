@@ -76,11 +76,13 @@ MIDDLEWARE = [
 ]
 
 # Admin login lockout (django-axes, on the database every process shares): after
-# ADMIN_LOGIN_FAILURE_LIMIT failures for a username, or from an address, logging in is refused
-# for ADMIN_LOGIN_LOCKOUT_MINUTES; an operator unlocks sooner in the admin (Access attempts).
+# ADMIN_LOGIN_FAILURE_LIMIT failures for a username from an address, or from an address for any
+# usernames, logging in from there is refused for ADMIN_LOGIN_LOCKOUT_MINUTES; an operator
+# unlocks sooner in the admin (Access attempts). Not by username alone: a stranger could then
+# lock an operator out from anywhere.
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "access.lockout.client_ip"
 AXES_LOCKOUT_TEMPLATE = "access/locked_out.html"

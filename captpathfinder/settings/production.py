@@ -36,10 +36,10 @@ _classes = sum(
     any(test(c) for c in _webhook_password)
     for test in (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
 )
-if _webhook_password and (len(_webhook_password) < 20 or _classes < 3):
+if _webhook_password and not (len(_webhook_password) >= 32 or (len(_webhook_password) >= 20 and _classes >= 3)):
     raise ImproperlyConfigured(
-        "WEBHOOK_BASIC_AUTH_PASSWORD is weak: use 20+ characters with at least three of lower case, upper case, "
-        "digits and symbols (e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')."
+        "WEBHOOK_BASIC_AUTH_PASSWORD is weak: use 32+ random characters, or 20+ with at least three of lower case, "
+        "upper case, digits and symbols (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')."
     )
 
 # X-Forwarded-Proto says the request came over HTTPS only when a trusted proxy set it: with

@@ -170,3 +170,38 @@ def test_view_site_leads_to_the_api_docs(admin_client):
     page = admin_client.get("/admin/").content.decode()
 
     assert 'href="/api/docs/"' in page
+
+
+def test_a_user_id_with_a_nul_is_a_404_not_a_500(staff_api):
+    response = staff_api.get("/api/members/%00")
+
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+def test_an_api_path_without_its_slash_is_redirected(client):
+    response = client.get("/api/docs")
+
+    assert response.status_code == 301 and response["Location"] == "/api/docs/"
+
+
+def test_schedules_are_run_and_paused_only_with_the_change_permission_and_recorded(user_of, django_user_model):
+    from django.contrib.auth.models import Permission
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="digests.tasks.digest_build_weekly")
+    url = reverse("admin:django_celery_beat_periodictask_changelist")
+    viewer = user_of("staff")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_periodictask"))
+    client = Client()
+    client.force_login(viewer)
+
+    client.post(url, {"action": "disable_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert task.enabled  # viewing the schedules is not pausing them
+
+    client.force_login(user_of("operator"))
+    client.post(url, {"action": "disable_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert not task.enabled
+    entry = AuditEntry.objects.get(action="schedule.disable_tasks")
+    assert entry.username == "operator" and task.name in entry.target

@@ -40,6 +40,7 @@ TOPOLOGY = {
     "DATABASE_URL",
     "CELERY_BROKER_URL",
     "REDIS_URL",
+    "NUM_PROXIES",
 }
 
 

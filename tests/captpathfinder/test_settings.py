@@ -98,3 +98,9 @@ def _proxy_header(env: dict) -> str:
 def test_the_forwarded_proto_header_is_trusted_only_behind_a_configured_proxy():
     assert _proxy_header(GOOD) == "None"
     assert _proxy_header({**GOOD, "NUM_PROXIES": "1"}) == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_a_long_random_hex_webhook_password_is_accepted():
+    result = run_manage({**GOOD, "WEBHOOK_BASIC_AUTH_PASSWORD": "0123456789abcdef" * 4})
+
+    assert result.returncode == 0, result.stderr

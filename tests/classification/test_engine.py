@@ -39,8 +39,11 @@ def shipped():
         ("\u039a\u03bfO", "koo"),  # Greek Κ and ο
         ("ＣＥＯ", "ceo"),  # full-width
         ("\U0001d402\U0001d404\U0001d40e", "ceo"),  # mathematical bold
-        # ... but a word with letters only its own script has is real text, kept.
+        # ... but a word with letters only its own script has is real text, kept, and so is a word
+        # of look-alikes among Cyrillic words (Russian abbreviations: SEO, a garage).
         ("Генеральный директор", "генеральныи директор"),
+        ("Специалист СЕО", "специалист сео"),
+        ("Мастер СТО", "мастер сто"),
     ],
 )
 def test_normalisation(raw, normalised):

@@ -57,3 +57,10 @@ def test_the_memory_is_bounded_and_never_forgets_the_protected_words(slips, monk
 
     assert len(slips._settled) <= 10 + len(WORDS) + len(NEVER)
     assert slips.correct("office cheif") == "office chief"
+
+
+def test_a_very_long_word_is_not_looked_at_nor_remembered(slips):
+    word = "x" * 10_000
+
+    assert slips.correct(f"chief {word} officer") == f"chief {word} officer"
+    assert word not in slips._settled

@@ -86,3 +86,18 @@ def test_a_fresh_schedule_gives_beat_its_first_minute(client):
     )
 
     assert client.get("/health/ready").json()["checks"]["beat"]["ok"] is True
+
+
+def test_a_failing_privilege_check_never_turns_not_ready_into_a_500(client, beat_ran, monkeypatch):
+    """A staff session is read from the database; with the database down that read fails too."""
+    from console import health
+
+    def broken(request):
+        raise RuntimeError("session store unavailable")
+
+    monkeypatch.setattr(health, "operator_or_scraper", broken)
+    with broker_unreachable():
+        response = client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["detail"].startswith("unavailable (")

@@ -124,3 +124,12 @@ def test_with_nothing_waiting_the_button_says_so_and_records_nothing(admin_clien
 
 def test_preview_of_an_unknown_delivery_is_a_404(admin_client):
     assert admin_client.get(reverse("admin:digests_delivery_preview", args=[999999])).status_code == 404
+
+
+def test_sending_warns_when_the_list_changed_since_the_page_was_shown(admin_client):
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(minutes=1))  # arrived after the page
+
+    response = admin_client.post(reverse("admin:digests_digest_send"), {"shown": "1"}, follow=True)
+
+    assert "The page showed 1 detections; 2 went" in response.content.decode()

@@ -76,3 +76,12 @@ def test_bad_input_is_a_400(staff_api):
 
     assert response.status_code == 400
     assert "build" in response.json()["fields"]
+
+
+def test_the_deliveries_say_which_digest_they_belong_to(staff_api):
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    sent = staff_api.post("/api/digests/send", {"build": True}, format="json").json()
+
+    rows = staff_api.get("/api/digests").json()["results"]
+
+    assert {(row["digest_id"], row["digest_kind"]) for row in rows} == {(sent["digest"]["id"], "extra")}

@@ -240,6 +240,9 @@ def test_friday_is_the_run_day_and_a_week_ends_on_friday_in_new_york():
     assert services.friday_of_run(saturday).isoformat() == "2026-11-20"
     assert services.friday_of_run(FRIDAY_5PM).isoformat() == "2026-11-20"
     assert services.friday_of_run(wednesday).isoformat() == "2026-11-13"
+    # Friday morning, before the 17:00 build: the Friday before's (it cannot use up the evening's).
+    assert services.friday_of_run(FRIDAY_5PM - timedelta(hours=7)).isoformat() == "2026-11-13"
+    assert services.friday_of_run(FRIDAY_5PM + timedelta(hours=8)).isoformat() == "2026-11-20"
 
 
 def _concurrently(*builds):
@@ -283,3 +286,15 @@ def test_extra_and_weekly_builds_at_once_carry_each_detection_once():
     assert Digest.objects.count() == 1  # the first to lock took all; the others had nothing to send
     assert sum(Digest.objects.values_list("detection_count", flat=True)) == 30
     assert not Detection.objects.waiting().exists()
+
+
+@pytest.mark.django_db
+def test_a_member_removed_and_detected_again_is_dated_by_the_new_detection():
+    SeniorDetectionFactory(user_id="4", level="vp", detected_at=FRIDAY_5PM - timedelta(days=5))
+    SeniorDetectionFactory(user_id="4", level="csuite", kind="promotion", detected_at=FRIDAY_5PM - timedelta(days=4))
+    SeniorDetectionFactory(user_id="4", username="Kai", level="vp", detected_at=FRIDAY_5PM - timedelta(days=2))
+
+    services.digest_build_weekly(now=FRIDAY_5PM)
+
+    text = DigestDelivery.objects.get(channel="email").content["text"]
+    assert "- Kai: VP of Sales (VP)" in text and "Detected: Nov 18, 2026" in text and "→" not in text
