@@ -11,8 +11,13 @@ from ..selectors import deliveries_overview, detections_since, event_backlog, la
 register = template.Library()
 
 
-@register.inclusion_tag("admin/console_health.html")
-def console_health():
+@register.inclusion_tag("admin/console_health.html", takes_context=True)
+def console_health(context):
+    """The panel, for a user who may read the same figures through GET /api/stats."""
+    from ..api import StatsView
+
+    if not context["request"].user.has_perms(StatsView.required_permissions):
+        return {"hidden": True}
     now = timezone.now()
     schedules = schedules_next_runs(now=now)
     return {

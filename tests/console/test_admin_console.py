@@ -55,7 +55,7 @@ def test_the_health_panel_says_when_waiting_detections_go_out_and_shows_the_late
 
     from console.templatetags.console import console_health
 
-    panel = console_health()
+    panel = console_health({"request": admin_client.get("/admin/").wsgi_request})
 
     friday = panel["next_digest_at"].astimezone(ZoneInfo("America/New_York"))
     assert (friday.strftime("%a"), friday.hour, friday.minute) == ("Fri", 17, 0)
@@ -98,3 +98,14 @@ def test_the_admin_needs_a_login(client):
     response = client.get(reverse("admin:index"))
 
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_health_panel_needs_the_permissions_the_stats_need(client, django_user_model, console_data):
+    from django.contrib.auth.models import Group
+
+    staff = django_user_model.objects.create_user("bare", password="x", is_staff=True)
+    client.force_login(staff)
+    assert 'id="console-health"' not in client.get(reverse("admin:index")).content.decode()
+
+    staff.groups.add(Group.objects.get(name="Viewers"))
+    assert 'id="console-health"' in client.get(reverse("admin:index")).content.decode()
