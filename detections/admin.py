@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from access.services import audit_record
+from core.admin import ReadOnlyModelAdmin
 
 from .models import BackfillRun, Detection, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
@@ -21,21 +22,14 @@ class TrackedFieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(RawEvent)
-class RawEventAdmin(admin.ModelAdmin):
+class RawEventAdmin(ReadOnlyModelAdmin):
+    """Stored webhook deliveries: housekeeping purges them after EVENTS_RETENTION_DAYS."""
+
     list_display = ["id", "received_at", "user_id", "username", "field", "value", "outcome", "processed_at", "why"]
     list_filter = ["event_type", "outcome", ("processed_at", admin.EmptyFieldListFilter), "received_at"]
     search_fields = ["user_id", "username", "value", "delivery_id", "error"]
     date_hierarchy = "received_at"
     actions = ["retry_failed"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # housekeeping purges them after EVENTS_RETENTION_DAYS
 
     def has_retry_permission(self, request):
         return request.user.has_perm("detections.retry_rawevent")
@@ -54,22 +48,14 @@ class RawEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(SeniorMember)
-class SeniorMemberAdmin(admin.ModelAdmin):
+class SeniorMemberAdmin(ReadOnlyModelAdmin):
+    """Kept by processing (webhooks, backfill, reclassification), never typed in."""
+
     list_display = ["user_id", "username", "title", "level", "company", "country", "first_detected_at", "last_seen_at"]
     list_filter = ["level", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
     search_fields = ["user_id", "username", "title", "company", "country"]
     date_hierarchy = "first_detected_at"
     actions = ["reclassify"]
-
-    # Members are kept by processing (webhooks, backfill, reclassification), never typed in.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_reclassify_permission(self, request):
         return request.user.has_perm("detections.reclassify_seniormember")
@@ -101,21 +87,13 @@ class SeniorMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Detection)
-class DetectionAdmin(admin.ModelAdmin):
+class DetectionAdmin(ReadOnlyModelAdmin):
+    """History: a detection is a snapshot of what was detected."""
+
     list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "digest", "left_out"]
     list_filter = ["kind", "level", ("digest", admin.EmptyFieldListFilter), "left_out", "detected_at"]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
-
-    # History: a detection is a snapshot of what was detected, never edited.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BackfillRun)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from access.services import audit_record
+from core.admin import ReadOnlyModelAdmin
 
 from . import rendering, selectors, services
 from .models import ChannelCircuit, Digest, DigestDelivery
@@ -31,32 +32,14 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Digest)
-class DigestAdmin(admin.ModelAdmin):
+class DigestAdmin(ReadOnlyModelAdmin):
+    """A digest records what was sent."""
+
     list_display = ["__str__", "kind", "covers", "member_count", "detection_count", "left_out_count", "built_at"]
     list_filter = ["kind"]
     date_hierarchy = "week_ending"
-    readonly_fields = [
-        "kind",
-        "week_ending",
-        "covers_from",
-        "built_at",
-        "member_count",
-        "detection_count",
-        "left_out_count",
-        "chunk_count",
-        "created_at",
-    ]
     inlines = [DeliveryInline]
     change_list_template = "admin/digests/digest/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a digest records what was sent
 
     @admin.display(description="covers", ordering="covers_from")
     def covers(self, obj):

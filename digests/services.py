@@ -32,28 +32,33 @@ def channels_enabled() -> dict[str, object]:
     return {channel: RENDERERS[channel] for channel in rendering.channels_enabled()}
 
 
-def delivery_address(delivery: DigestDelivery) -> None:
-    """Give a delivery built without recipients today's (an operator who set them later need not
-    rebuild), or raise DeliveryError: a delivery is never sent to nobody."""
+def _address_of(delivery: DigestDelivery) -> dict:
+    """Where a delivery goes: the recipients it was built with, else today's settings (an
+    operator who set them after the build need not rebuild)."""
     content = delivery.content
     if content.get("recipients") or content.get("webhook_url"):
+        return content
+    return rendering.channel_address(delivery.channel)
+
+
+def delivery_address(delivery: DigestDelivery) -> None:
+    """Give a delivery built without recipients today's, or raise DeliveryError: a delivery is
+    never sent to nobody."""
+    address = _address_of(delivery)
+    if address is delivery.content:
         return
-    address = rendering.channel_address(delivery.channel)
     if not (address.get("recipients") or address.get("webhook_url")):
         setting = rendering.RECIPIENT_SETTINGS[delivery.channel]
         raise DeliveryError(
             f"no recipients: {setting} is empty (set it, or leave {delivery.channel} out of DIGEST_CHANNELS)"
         )
-    delivery.content = {**content, **address}
+    delivery.content = {**delivery.content, **address}
     DigestDelivery.objects.filter(pk=delivery.pk).update(content=delivery.content)
 
 
 def delivery_address_text(delivery: DigestDelivery) -> str:
-    """Where a delivery goes, for an operator: its own recipients, else today's settings (as sending does)."""
-    content = delivery.content
-    if content.get("recipients") or content.get("webhook_url"):
-        return rendering.address_text(delivery.channel, content)
-    return rendering.address_text(delivery.channel, rendering.channel_address(delivery.channel))
+    """Where a delivery goes, for an operator (as sending will address it)."""
+    return rendering.address_text(delivery.channel, _address_of(delivery))
 
 
 def week_ending_for(moment: datetime) -> date:
