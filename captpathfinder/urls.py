@@ -8,7 +8,7 @@ from core.errors import api_not_found
 from core.metrics import metrics_view
 from core.schema_views import RedocView, SchemaView, SwaggerView
 from detections.api import DetectionListView, MemberDetailView, MemberListView
-from digests.api import DeliveryListView, DigestSendView
+from digests.api import AudienceDetailView, AudienceListView, DeliveryListView, DigestSendView
 from reports.api import ReportDownloadView, ReportGenerateView, ReportListView
 
 # The admin is the operators' console: its "View site" link opens the API's documentation
@@ -24,6 +24,8 @@ api = [
     path("detections", DetectionListView.as_view(), name="api-detections"),
     path("digests", DeliveryListView.as_view(), name="api-digests"),
     path("digests/send", DigestSendView.as_view(), name="api-digests-send"),
+    path("audiences", AudienceListView.as_view(), name="api-audiences"),
+    path("audiences/<int:pk>", AudienceDetailView.as_view(), name="api-audience"),
     path("reports", ReportListView.as_view(), name="api-reports"),
     path("reports/generate", ReportGenerateView.as_view(), name="api-reports-generate"),
     path("reports/<int:pk>/<str:kind>", ReportDownloadView.as_view(), name="api-reports-download"),

@@ -23,7 +23,7 @@ class StatsView(APIView):
             last_7_days = Count()
             last_30_days = Count()
             promotions_last_30_days = Count()
-            not_yet_in_a_digest = Count()
+            not_yet_in_a_digest = Count(help_text="No audience has received them yet (digest or alert).")
 
         class Events(serializers.Serializer):
             unprocessed = Count(help_text="Stored webhook events not applied yet.")

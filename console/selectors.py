@@ -69,12 +69,14 @@ def deliveries_overview(*, now: datetime | None = None) -> dict:
 
 def detections_since(*, now: datetime) -> dict:
     week, month = now - timedelta(days=7), now - timedelta(days=30)
-    return Detection.objects.aggregate(
+    counts = Detection.objects.aggregate(
         last_7_days=Count("id", filter=Q(detected_at__gte=week)),
         last_30_days=Count("id", filter=Q(detected_at__gte=month)),
         promotions_last_30_days=Count("id", filter=Q(detected_at__gte=month, kind=Detection.Kind.PROMOTION)),
-        not_yet_in_a_digest=Count("id", filter=Q(digest__isnull=True, left_out="")),
     )
+    # No audience has received them yet (in a digest or an alert), nor left them out.
+    counts["not_yet_in_a_digest"] = Detection.objects.filter(receipts__isnull=True).count()
+    return counts
 
 
 def latest_report() -> dict | None:

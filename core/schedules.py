@@ -52,6 +52,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         expires_seconds=50,
     ),
     Schedule(
+        name="digest: real-time alerts",
+        task="digests.tasks.alerts_build_due",
+        # Every minute: real-time audiences hear of new detections within a few minutes.
+        every_seconds=60,
+        description="Build the real-time audiences' alerts (coalesced, capped per hour) and send them.",
+        expires_seconds=50,
+    ),
+    Schedule(
         name="report: month-end report",
         task="reports.tasks.report_generate_month_end",
         # Days 28-31 at 23:55 America/New_York; the task acts only when tomorrow is the 1st

@@ -86,14 +86,31 @@ class SeniorMemberAdmin(ReadOnlyModelAdmin):
         return TemplateResponse(request, "admin/detections/seniormember/reclassify.html", context)
 
 
+def receipts_text(receipts) -> str:
+    """'EMEA (digest), Board (alert), Everyone (left out: not senior)'."""
+    parts = []
+    for receipt in receipts:
+        how = f"left out: {receipt.get_left_out_display().lower()}" if receipt.left_out else receipt.stream
+        parts.append(f"{receipt.audience} ({how})")
+    return ", ".join(parts)
+
+
 @admin.register(Detection)
 class DetectionAdmin(ReadOnlyModelAdmin):
     """History: a detection is a snapshot of what was detected."""
 
-    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "digest", "left_out"]
-    list_filter = ["kind", "level", ("digest", admin.EmptyFieldListFilter), "left_out", "detected_at"]
+    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "sent_to"]
+    list_filter = ["kind", "level", ("receipts", admin.EmptyFieldListFilter), "detected_at"]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("receipts__audience")
+
+    @admin.display(description="sent to")
+    def sent_to(self, obj):
+        """The audiences that received it (digest or alert), and those it was left out for."""
+        return receipts_text(obj.receipts.all()) or "—"
 
 
 @admin.register(BackfillRun)

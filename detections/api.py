@@ -54,8 +54,10 @@ class DetectionListView(generics.ListAPIView):
     required_permissions = ("detections.view_detection",)
 
     class OutputSerializer(serializers.ModelSerializer):
-        digest_id = serializers.IntegerField(allow_null=True, read_only=True)
-        digest_week_ending = serializers.DateField(source="digest.week_ending", allow_null=True, read_only=True)
+        sent_to = serializers.SerializerMethodField(
+            help_text="Each audience that received it (stream digest or alert, with the digest's id) or left it "
+            "out (left_out says why)."
+        )
 
         class Meta:
             model = Detection
@@ -71,12 +73,22 @@ class DetectionListView(generics.ListAPIView):
                 "joined_at",
                 "detected_at",
                 "rules_version",
-                "digest_id",
-                "digest_week_ending",
-                "left_out",
+                "sent_to",
             ]
 
-    queryset = Detection.objects.select_related("digest")
+        def get_sent_to(self, detection) -> list[dict]:
+            return [
+                {
+                    "audience_id": receipt.audience_id,
+                    "audience": receipt.audience.name,
+                    "stream": receipt.stream,
+                    "digest_id": receipt.digest_id,
+                    "left_out": receipt.left_out,
+                }
+                for receipt in detection.receipts.all()
+            ]
+
+    queryset = Detection.objects.prefetch_related("receipts__audience")
     serializer_class = OutputSerializer
     filterset_class = DetectionFilter
     search_fields = ["username", "title", "company"]

@@ -59,12 +59,18 @@ class CommunityProfile:
     country: str
     company: str
     joined_at: datetime | None
+    email_domain: str = ""  # the part after @ of the profile's email, lowercased
     # The configured profile fields (COMMUNITY_FIELD_*) this profile did not contain.
     missing: tuple[str, ...] = ()
 
     def attributes(self) -> dict:
-        """The member attributes the profile has (country, company, joined_at), blanks left out."""
-        attributes = {"country": self.country, "company": self.company, "joined_at": self.joined_at}
+        """The member attributes the profile has (country, company, joined_at, email_domain), blanks left out."""
+        attributes = {
+            "country": self.country,
+            "company": self.company,
+            "joined_at": self.joined_at,
+            "email_domain": self.email_domain,
+        }
         return {name: value for name, value in attributes.items() if value}
 
     @property
@@ -247,6 +253,14 @@ def joined_at_from(value) -> datetime | None:
     return None
 
 
+def email_domain_of(email) -> str:
+    """The domain of a profile's `email` (documented on GET /user/{id}); "" when there is none."""
+    if not isinstance(email, str) or email.count("@") != 1:
+        return ""
+    domain = email.rsplit("@", 1)[1].strip().casefold()
+    return domain if "." in domain and len(domain) <= 255 else ""
+
+
 def profile_from_user(user: Mapping, *, user_id: str) -> CommunityProfile:
     fields = profile_fields(user)
     wanted = {
@@ -266,5 +280,6 @@ def profile_from_user(user: Mapping, *, user_id: str) -> CommunityProfile:
         country=(values["country"] or "").strip(),
         company=(values["company"] or "").strip(),
         joined_at=joined_at_from(user.get("joindate")),
+        email_domain=email_domain_of(user.get("email")),
         missing=missing,
     )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from classification.models import Level
@@ -115,6 +114,9 @@ class SeniorMember(models.Model):
     level = models.CharField(max_length=10, choices=Level.choices)
     country = models.CharField(max_length=255, blank=True)
     company = models.CharField(max_length=255, blank=True)
+    # Only the domain of the email the community profile gives: what an audience's company filter
+    # matches (an address would be personal data the service does not need).
+    email_domain = models.CharField(max_length=255, blank=True)
     joined_at = models.DateTimeField(null=True, blank=True)
     first_detected_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
@@ -131,26 +133,17 @@ class SeniorMember(models.Model):
         return f"{self.username or self.user_id} ({self.title})"
 
 
-class DetectionQuerySet(models.QuerySet):
-    def waiting(self) -> DetectionQuerySet:
-        """Detections waiting for a digest: in none yet, and not left out by a build."""
-        return self.filter(digest__isnull=True, left_out="")
-
-
 class Detection(models.Model):
     """History: someone became senior (`first`) or moved from VP to C-suite (`promotion`).
 
     A snapshot of the member, not a foreign key: members are deleted when they stop
-    being senior, and their detections must survive for digests and reports.
+    being senior, and their detections must survive for digests and reports. Which audiences
+    received it, in which digest or alert, is in digests.Receipt.
     """
 
     class Kind(models.TextChoices):
         FIRST = "first", "First detection"
         PROMOTION = "promotion", "Promotion to C-suite"
-
-    class LeftOut(models.TextChoices):
-        NOT_SENIOR = "not_senior", "No longer senior when a digest was built"
-        NOT_CSUITE = "not_csuite", "Back to VP when a digest was built: the promotion no longer held"
 
     user_id = models.CharField(max_length=64, db_index=True)
     username = models.CharField(max_length=255, blank=True)
@@ -163,22 +156,9 @@ class Detection(models.Model):
     detected_at = models.DateTimeField(default=timezone.now, db_index=True)
     rules_version = models.CharField(max_length=64)
     event = models.ForeignKey(RawEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    digest = models.ForeignKey(
-        "digests.Digest", null=True, blank=True, on_delete=models.SET_NULL, related_name="detections"
-    )
-    digest_chunk = models.PositiveIntegerField(null=True, blank=True)
-    # Set, instead of a digest, when a build found the detection no longer true: it waits no more.
-    left_out = models.CharField(max_length=12, choices=LeftOut.choices, blank=True, db_default="")
-
-    objects = DetectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-detected_at"]
-        indexes = [
-            models.Index(
-                fields=["detected_at"], name="detection_waiting", condition=Q(digest__isnull=True, left_out="")
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.username or self.user_id} ({self.title})"

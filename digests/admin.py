@@ -1,7 +1,9 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -11,10 +13,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from access.services import audit_record
+from classification.models import Level
 from core.admin import ReadOnlyModelAdmin
 
-from . import rendering, selectors, services
-from .models import ChannelCircuit, Digest, DigestDelivery
+from . import addresses, rendering, selectors, services
+from .models import Audience, ChannelCircuit, Digest, DigestDelivery
 
 Status = DigestDelivery.Status
 
@@ -35,8 +38,18 @@ class DeliveryInline(admin.TabularInline):
 class DigestAdmin(ReadOnlyModelAdmin):
     """A digest records what was sent."""
 
-    list_display = ["__str__", "kind", "covers", "member_count", "detection_count", "left_out_count", "built_at"]
-    list_filter = ["kind"]
+    list_display = [
+        "__str__",
+        "audience",
+        "kind",
+        "covers",
+        "member_count",
+        "detection_count",
+        "left_out_count",
+        "built_at",
+    ]
+    list_filter = ["kind", "audience"]
+    list_select_related = ["audience"]
     date_hierarchy = "week_ending"
     inlines = [DeliveryInline]
     change_list_template = "admin/digests/digest/change_list.html"
@@ -53,7 +66,7 @@ class DigestAdmin(ReadOnlyModelAdmin):
         return [send, *super().get_urls()]
 
     def send_view(self, request):
-        """Send an extra digest now: GET shows what would go out and to whom; POST sends it."""
+        """Send extra digests now: GET shows what each audience would get and where; POST sends them."""
         if not request.user.has_perm("digests.send_digest"):
             raise PermissionDenied
         if request.method == "POST":
@@ -62,11 +75,12 @@ class DigestAdmin(ReadOnlyModelAdmin):
                 request.user,
                 "digest.send_extra",
                 via="admin",
-                target=build.digest or "",
+                target=", ".join(str(digest) for digest in build.digests) or "nothing to send",
                 detections=build.detection_ids,
             )
-            level = messages.SUCCESS if build.digest else messages.WARNING
-            self.message_user(request, services.build_summary(build), level)
+            waiting = len(selectors.detections_waiting(now=timezone.now()))
+            level = messages.SUCCESS if build.digests else messages.WARNING
+            self.message_user(request, services.build_summary(build, waiting=waiting), level)
             shown = request.POST.get("shown", "")
             if shown.isdigit() and int(shown) != len(build.detection_ids):
                 self.message_user(
@@ -79,11 +93,11 @@ class DigestAdmin(ReadOnlyModelAdmin):
         plan = selectors.digest_plan(now=timezone.now())
         context = {
             **self.admin_site.each_context(request),
-            "title": "Send an extra digest now?",
+            "title": "Send extra digests now?",
             "opts": self.model._meta,
             "plan": plan,
-            "rows": plan.composition.rows,
-            "left_out": len(plan.composition.left_out),
+            "detection_count": len(plan.detection_ids),
+            "left_out": len({pk for item in plan.audiences for pk in item.composition.left_out}),
         }
         return TemplateResponse(request, "admin/digests/digest/send_confirm.html", context)
 
@@ -101,7 +115,8 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         "deployment",
         "preview_link",
     ]
-    list_filter = ["status", "channel", "digest__week_ending"]
+    list_filter = ["status", "channel", "digest__audience", "digest__week_ending"]
+    list_select_related = ["digest__audience"]
     search_fields = ["deployment_id", "last_error", "run_message"]
     date_hierarchy = "created_at"
     actions = ["send_now", "resend"]
@@ -183,7 +198,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
 
     def _send_confirm(self, request, chosen, going, action, title):
         """The page that asks before an action sends: each delivery that would go, and to whom."""
-        going = list(going.select_related("digest"))
+        going = list(going.select_related("digest__audience"))
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -205,7 +220,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
     def preview_view(self, request, pk):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        delivery = get_object_or_404(DigestDelivery.objects.select_related("digest"), pk=pk)
+        delivery = get_object_or_404(DigestDelivery.objects.select_related("digest__audience"), pk=pk)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Preview: {delivery}",
@@ -225,3 +240,168 @@ class ChannelCircuitAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class AudienceForm(forms.ModelForm):
+    """Ticks for levels and kinds, one entry per line for recipients and companies."""
+
+    levels = forms.MultipleChoiceField(
+        choices=Level.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=Audience._meta.get_field("levels").help_text,
+    )
+    kinds = forms.MultipleChoiceField(
+        choices=Audience._meta.get_field("kinds").base_field.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=Audience._meta.get_field("kinds").help_text,
+    )
+    email_to = SimpleArrayField(
+        forms.EmailField(),
+        delimiter="\n",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=Audience._meta.get_field("email_to").help_text,
+    )
+    teams_webhook_url = forms.URLField(
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        widget=forms.PasswordInput(render_value=True),
+        help_text=Audience._meta.get_field("teams_webhook_url").help_text,
+    )
+    companies = SimpleArrayField(
+        forms.CharField(max_length=255),
+        delimiter="\n",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=Audience._meta.get_field("companies").help_text,
+    )
+
+    class Meta:
+        model = Audience
+        fields = [
+            "name",
+            "is_active",
+            "levels",
+            "kinds",
+            "countries",
+            "companies",
+            "cadence",
+            "alerts_per_hour",
+            "email_to",
+            "teams_webhook_url",
+            "use_settings_channels",
+            "starts_at",
+        ]
+
+    def clean_email_to(self):
+        return [address.strip() for address in self.cleaned_data["email_to"] if address.strip()]
+
+    def clean_companies(self):
+        return [entry.strip() for entry in self.cleaned_data["companies"] if entry.strip()]
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    """Who hears about which executives. Saving and deleting go through the same services as the API."""
+
+    form = AudienceForm
+    list_display = ["name", "cadence", "filter_text", "channels", "is_active", "preview_link"]
+    list_filter = ["cadence", "is_active"]
+    search_fields = ["name"]
+    actions = None  # deleting goes one at a time, through the page that says what becomes of its deliveries
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "cadence", "alerts_per_hour", "starts_at"]}),
+        ("Who it hears about", {"fields": ["levels", "kinds", "countries", "companies"]}),
+        ("Where it goes", {"fields": ["email_to", "teams_webhook_url", "use_settings_channels"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).live()
+
+    @admin.display(description="filter")
+    def filter_text(self, obj):
+        parts = [
+            "/".join(rendering.LEVEL_LABELS.get(level, level) for level in obj.levels),
+            "/".join(obj.kinds),
+            ", ".join(str(code) for code in obj.countries),
+            ", ".join(obj.companies[:3]) + (" …" if len(obj.companies) > 3 else ""),
+        ]
+        return " · ".join(part for part in parts if part) or "everyone"
+
+    @admin.display(description="channels")
+    def channels(self, obj):
+        return (
+            ", ".join(
+                addresses.address_text(channel, addresses.audience_address(obj, channel))
+                for channel in addresses.audience_channels(obj)
+            )
+            or "none"
+        )
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        return format_html(
+            '<a href="{}">what it would get now</a>', reverse("admin:digests_audience_preview", args=[obj.pk])
+        )
+
+    def save_model(self, request, obj, form, change):
+        for warning in services.audience_save(obj, user=request.user, via="admin"):
+            self.message_user(request, warning, messages.WARNING)
+
+    def get_deleted_objects(self, objs, request):
+        """Deleting cancels or finishes deliveries and archives an audience with digests: nothing
+        is cascaded or protected, so the page lists only the audience (the template says the rest)."""
+        perms_needed = set() if self.has_delete_permission(request) else {"audience"}
+        return [str(obj) for obj in objs], {"audiences": len(objs)}, perms_needed, []
+
+    def delete_view(self, request, object_id, extra_context=None):
+        audience = self.get_object(request, object_id)
+        if audience is not None:
+            in_flight = list(services.audience_in_flight(audience).select_related("digest__audience"))
+            cancellable = sum(1 for d in in_flight if d.status in (DigestDelivery.Status.PENDING, Status.RETRYING))
+            extra_context = {
+                **(extra_context or {}),
+                "in_flight": in_flight,
+                "cancellable": cancellable,
+                "finishing": len(in_flight) - cancellable,
+                "has_digests": audience.digests.exists(),
+            }
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        deletion = services.audience_delete(obj, user=request.user, via="admin", cancel_in_flight=True)
+        if deletion.cancelled or deletion.finishing:
+            self.message_user(
+                request,
+                f"{len(deletion.cancelled)} deliveries cancelled, {len(deletion.finishing)} already with the bot "
+                "left to finish.",
+                messages.WARNING,
+            )
+
+    def get_urls(self):
+        preview = path(
+            "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="digests_audience_preview"
+        )
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request, pk):
+        """What the audience would get if its digest were built now, and the email as it would look."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        audience = get_object_or_404(Audience.objects.live(), pk=pk)
+        preview = services.digest_preview(audience)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview: {audience.name}",
+            "opts": self.model._meta,
+            "audience": audience,
+            "audience_plan": preview.plan,
+            "matching": services.audience_matching_members(audience),
+            "warnings": services.audience_warnings(audience),
+            "email": preview.email,
+            "chunk_count": preview.chunk_count,
+        }
+        return TemplateResponse(request, "admin/digests/audience/preview.html", context)

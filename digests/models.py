@@ -1,5 +1,17 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from classification.models import Level
+from detections.models import Detection
 
 
 class Channel(models.TextChoices):
@@ -7,18 +19,140 @@ class Channel(models.TextChoices):
     TEAMS = "teams", "Microsoft Teams"
 
 
-class Digest(models.Model):
-    """A digest: what went out together. The detections it carries point at it (Detection.digest).
+class AudienceQuerySet(models.QuerySet):
+    def live(self) -> AudienceQuerySet:
+        """Audiences not deleted (a deleted audience with digests is kept, archived, for its history)."""
+        return self.filter(archived_at__isnull=True)
 
-    Friday's scheduled build makes the week's one `weekly` digest; an operator's "send now"
-    makes an `extra` one, which neither replaces nor delays Friday's. A build with nothing to
-    send records no digest.
+    def receiving(self, stream: str) -> AudienceQuerySet:
+        """Live, active audiences whose cadence takes `stream` (Receipt.Stream)."""
+        cadences = CADENCES_OF_STREAM[stream]
+        return self.live().filter(is_active=True, cadence__in=cadences)
+
+
+class Audience(models.Model):
+    """Who hears about which executives, where, and how soon.
+
+    A filter (empty lists match everything) is read against the member as they are when a digest
+    or alert is built; the detection kinds against each detection. Channels are delivered through
+    the same Automation Anywhere bots as every digest.
+    """
+
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", "Weekly digest"
+        REALTIME = "realtime", "Real-time alerts"
+        BOTH = "both", "Both: real-time alerts and the weekly digest"
+
+    name = models.CharField(max_length=100, unique=True)
+    levels = ArrayField(
+        models.CharField(max_length=10, choices=Level.choices),
+        blank=True,
+        default=list,
+        help_text="Levels it hears about; none ticked: every senior level.",
+    )
+    kinds = ArrayField(
+        models.CharField(max_length=10, choices=Detection.Kind.choices),
+        blank=True,
+        default=list,
+        help_text="Detection kinds it hears about; none ticked: both.",
+    )
+    countries = CountryField(multiple=True, blank=True, help_text="Members' countries; none chosen: every country.")
+    companies = ArrayField(
+        models.CharField(max_length=255),
+        blank=True,
+        default=list,
+        help_text="Company names or email domains (acme.com also matches eu.acme.com), one per line; none: every "
+        "company. A domain matches members whose community profile gave an email.",
+    )
+    cadence = models.CharField(max_length=10, choices=Cadence.choices, default=Cadence.WEEKLY)
+    alerts_per_hour = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Real-time alert messages at most in a clock hour (New York); what comes after waits for the next "
+        "hour and goes as one summary.",
+    )
+    email_to = ArrayField(models.EmailField(), blank=True, default=list, help_text="Email recipients, one per line.")
+    teams_webhook_url = models.URLField(
+        max_length=2000, blank=True, help_text="A Teams Workflows webhook (its query string is a secret)."
+    )
+    use_settings_channels = models.BooleanField(
+        default=False,
+        help_text="Deliver where the environment says (DIGEST_CHANNELS, DIGEST_EMAIL_TO, DIGEST_TEAMS_WEBHOOK_URL) "
+        "instead of the channels above: how the audience made at installation keeps today's behaviour.",
+    )
+    starts_at = models.DateTimeField(
+        default=timezone.now, help_text="It hears about detections made from this moment (set it back to catch up)."
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to pause it: nothing is built for it meanwhile.")
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deleted: kept for the history of its digests, never sent to again."
+    )
+    # How far back a build must look for detections it has not received (a day before its previous
+    # build); None: from starts_at. Set back to None when the filter or the start changes.
+    digest_scanned_from = models.DateTimeField(null=True, blank=True, editable=False)
+    alert_scanned_from = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AudienceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(use_settings_channels=True) | ~Q(email_to=[]) | ~Q(teams_webhook_url=""),
+                name="audience_has_a_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Refuse an audience nobody would hear from: one without a channel, or a Teams webhook that
+        is not https (its URL carries a signature)."""
+        errors = {}
+        self.email_to = [address.strip() for address in self.email_to if address.strip()]
+        self.companies = [entry.strip() for entry in self.companies if entry.strip()]
+        self.teams_webhook_url = self.teams_webhook_url.strip()
+        if not (self.use_settings_channels or self.email_to or self.teams_webhook_url):
+            errors["email_to"] = "Give at least one email recipient or a Teams webhook: an audience needs a channel."
+        if self.teams_webhook_url and urlsplit(self.teams_webhook_url).scheme != "https":
+            errors["teams_webhook_url"] = "The Teams webhook must be an https:// URL."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def weekly(self) -> bool:
+        return self.cadence in CADENCES_OF_STREAM["digest"]
+
+    @property
+    def realtime(self) -> bool:
+        return self.cadence in CADENCES_OF_STREAM["alert"]
+
+
+CADENCES_OF_STREAM = {
+    "digest": (Audience.Cadence.WEEKLY, Audience.Cadence.BOTH),
+    "alert": (Audience.Cadence.REALTIME, Audience.Cadence.BOTH),
+}
+
+
+class Digest(models.Model):
+    """What went out together to one audience: its Receipts say which detections it carries.
+
+    Friday's scheduled build makes each weekly audience's one `weekly` digest; an operator's "send
+    now" makes `extra` ones, which neither replace nor delay Friday's. A real-time audience gets
+    `alert` digests within minutes, and a `summary` of what came over its hourly cap. A build with
+    nothing to send records no digest.
     """
 
     class Kind(models.TextChoices):
         WEEKLY = "weekly", "Weekly (Friday's scheduled build)"
         EXTRA = "extra", "Extra (sent now by an operator)"
+        ALERT = "alert", "Real-time alert"
+        SUMMARY = "summary", "Alert summary (over the hourly cap)"
 
+    audience = models.ForeignKey(Audience, on_delete=models.PROTECT, related_name="digests")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEEKLY)
     week_ending = models.DateField(
         help_text="The Friday (America/New_York) of the week it is for: its scheduled run, or the week an extra "
@@ -41,14 +175,55 @@ class Digest(models.Model):
         permissions = [("send_digest", "Can send digests: an extra digest, deliveries now or again")]
         constraints = [
             models.UniqueConstraint(
-                fields=["week_ending"], condition=Q(kind="weekly"), name="one_weekly_digest_per_friday"
+                fields=["audience", "week_ending"],
+                condition=Q(kind="weekly"),
+                name="one_weekly_digest_per_audience_and_friday",
             ),
         ]
+        indexes = [models.Index(fields=["audience", "kind", "built_at"], name="digest_audience_built")]
 
     def __str__(self) -> str:
+        audience = self.audience.name if self.audience_id else "?"
+        if self.kind == self.Kind.WEEKLY:
+            return f"Weekly digest for {self.week_ending:%Y-%m-%d} · {audience}"
         if self.kind == self.Kind.EXTRA:
-            return f"Extra digest #{self.pk} (week ending {self.week_ending:%Y-%m-%d})"
-        return f"Weekly digest for {self.week_ending:%Y-%m-%d}"
+            return f"Extra digest #{self.pk} (week ending {self.week_ending:%Y-%m-%d}) · {audience}"
+        return f"{self.get_kind_display()} #{self.pk} · {audience}"
+
+
+class Receipt(models.Model):
+    """An audience's copy of a detection: the digest (or alert) that carried it, or why it was left out.
+
+    One per audience, detection and stream: a weekly digest and real-time alerts are separate
+    streams, so an audience that asks for both gets a detection in each. Whatever happens to the
+    delivery (sent, retried, dead, resent) is its digest's deliveries'.
+    """
+
+    class Stream(models.TextChoices):
+        DIGEST = "digest", "Digest (weekly or extra)"
+        ALERT = "alert", "Real-time alert"
+
+    class LeftOut(models.TextChoices):
+        NOT_SENIOR = "not_senior", "No longer senior when it was built"
+        NOT_CSUITE = "not_csuite", "Back to VP when it was built: the promotion no longer held"
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="receipts")
+    detection = models.ForeignKey(Detection, on_delete=models.CASCADE, related_name="receipts")
+    stream = models.CharField(max_length=10, choices=Stream.choices)
+    digest = models.ForeignKey(Digest, null=True, blank=True, on_delete=models.CASCADE, related_name="receipts")
+    chunk = models.PositiveIntegerField(null=True, blank=True)
+    left_out = models.CharField(max_length=12, choices=LeftOut.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience", "stream", "detection"], name="one_receipt_per_audience_stream_and_detection"
+            ),
+        ]
+        indexes = [models.Index(fields=["detection"], name="receipt_detection")]
+
+    def __str__(self) -> str:
+        return f"{self.audience} · {self.stream} · detection {self.detection_id}"
 
 
 class DigestDelivery(models.Model):
@@ -65,6 +240,7 @@ class DigestDelivery(models.Model):
         SENT = "sent", "Sent (bot run completed)"
         RETRYING = "retrying", "Failed, will retry"
         DEAD = "dead", "Dead (retries exhausted)"
+        CANCELLED = "cancelled", "Cancelled (its audience was deleted)"
 
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -112,7 +288,8 @@ class DigestDelivery(models.Model):
         """Names the bot run in the Control Room, so each delivery can be traced there."""
         week = f"{self.digest.week_ending:%Y%m%d}"
         kind = "" if self.digest.kind == Digest.Kind.WEEKLY else f"-{self.digest.kind}"
-        return f"captpathfinder-digest-{week}{kind}-{self.channel}-{self.chunk}of{self.chunk_count}-d{self.pk}"
+        where = f"a{self.digest.audience_id}-{self.channel}-{self.chunk}of{self.chunk_count}"
+        return f"captpathfinder-digest-{week}{kind}-{where}-d{self.pk}"
 
 
 class ChannelCircuit(models.Model):

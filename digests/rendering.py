@@ -121,43 +121,31 @@ def covers_text(start: date, end: date) -> str:
     return f"{day_text(start)} – {day_text(end)}"
 
 
-def heading(covers: str, chunk: int, chunk_count: int) -> str:
-    part = f" ({chunk}/{chunk_count})" if chunk_count > 1 else ""
-    return f"{settings.DIGEST_EMAIL_SUBJECT}: {covers}{part}"
-
-
-# The setting that holds each channel's recipients (production's start-up check names them too).
-RECIPIENT_SETTINGS = {"email": "DIGEST_EMAIL_TO", "teams": "DIGEST_TEAMS_WEBHOOK_URL"}
-
-
-def channels_enabled() -> list[str]:
-    """The channels in DIGEST_CHANNELS: a digest has deliveries on these only."""
-    return [channel for channel in RECIPIENT_SETTINGS if channel in settings.DIGEST_CHANNELS]
-
-
-def address_text(channel: str, address: dict) -> str:
-    """Where a channel's deliveries go, for an operator: the email addresses, or the Teams
-    workflow's host (its URL's query is a signature that grants posting, so it is not shown)."""
-    if channel == "email":
-        text = ", ".join(address.get("recipients") or [])
+def digest_title(kind: str, *, covers: str, audience_name: str, entries: list[Entry]) -> str:
+    """A digest's subject without its chunk number. A weekly or extra digest names the days it
+    covers; an alert names its one executive, or how many. An audience other than the installation's
+    own is named, for people who receive several."""
+    if kind in ("alert", "summary"):
+        if len(entries) == 1:
+            title = f"Senior executive detected: {entries[0].name}, {entries[0].title}"
+        else:
+            title = f"{len(entries)} senior executives detected"
+        if kind == "summary":
+            title = f"{title} (summary: over the hourly cap of alerts)"
+        title = one_line(title, 200)
     else:
-        url = address.get("webhook_url") or ""
-        text = f"the Teams workflow at {urlsplit(url).hostname}" if url else ""
-    return text or f"nobody: {RECIPIENT_SETTINGS[channel]} is empty"
+        title = f"{settings.DIGEST_EMAIL_SUBJECT}: {covers}"
+    return f"{title} · {one_line(audience_name, 100)}" if audience_name else title
 
 
-def channel_address(channel: str) -> dict:
-    """Where a channel's deliveries go, from the settings: the email recipients or the Teams
-    webhook. Empty when the channel has none (production does not start that way)."""
-    if channel == "email":
-        return {"recipients": [address for address in settings.DIGEST_EMAIL_TO if address.strip()]}
-    return {"webhook_url": settings.DIGEST_TEAMS_WEBHOOK_URL.strip()}
+def heading(title: str, chunk: int, chunk_count: int) -> str:
+    part = f" ({chunk}/{chunk_count})" if chunk_count > 1 else ""
+    return f"{title}{part}"
 
 
-def email_render(entries: list[Entry], *, covers: str, chunk: int, chunk_count: int) -> dict:
-    context = {"entries": entries, "heading": heading(covers, chunk, chunk_count)}
+def email_render(entries: list[Entry], *, title: str, chunk: int, chunk_count: int) -> dict:
+    context = {"entries": entries, "heading": heading(title, chunk, chunk_count)}
     return {
-        **channel_address("email"),
         "subject": context["heading"],
         "html": render_to_string("digests/email.html", context, using="jinja2"),
         "text": email_text(entries, heading=context["heading"]),
@@ -208,9 +196,9 @@ def teams_entry(entry: Entry) -> dict:
     return container
 
 
-def teams_card(entries: list[Entry], *, covers: str, chunk: int, chunk_count: int) -> dict:
+def teams_card(entries: list[Entry], *, title: str, chunk: int, chunk_count: int) -> dict:
     """The Teams message envelope with one Adaptive Card, as a Workflows webhook expects it."""
-    title = literal((heading(covers, chunk, chunk_count), {"size": "Medium", "weight": "Bolder"}))
+    title = literal((heading(title, chunk, chunk_count), {"size": "Medium", "weight": "Bolder"}))
     return {
         "type": "message",
         "attachments": [
@@ -232,9 +220,8 @@ def message_bytes(message: dict) -> int:
     return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def teams_render(entries: list[Entry], *, covers: str, chunk: int, chunk_count: int) -> dict:
-    message = teams_card(entries, covers=covers, chunk=chunk, chunk_count=chunk_count)
-    return {**channel_address("teams"), "message": message}
+def teams_render(entries: list[Entry], *, title: str, chunk: int, chunk_count: int) -> dict:
+    return {"message": teams_card(entries, title=title, chunk=chunk, chunk_count=chunk_count)}
 
 
 @functools.lru_cache(maxsize=20_000)
@@ -243,17 +230,13 @@ def _entry_bytes(entry: Entry) -> int:
     return message_bytes(teams_entry(entry)) + 1
 
 
-# The longest text covers_text gives: the heading is sized for it.
-_COVERS_LONGEST = "Sep 30, 2026 – Sep 30, 2027"
-
-
-def chunks_pack(entries: list[Entry]) -> list[list[Entry]]:
+def chunks_pack(entries: list[Entry], *, title: str) -> list[list[Entry]]:
     """Split entries into chunks of at most DIGEST_CHUNK_SIZE whose Teams card stays under the limit.
 
     A card's size is its empty size plus each entry's size plus one comma per entry, so each
-    entry is measured once. The heading is sized for the worst case (the longest dates, chunk 999/999).
+    entry is measured once. The heading is sized for the worst case (chunk 999/999).
     """
-    empty = message_bytes(teams_card([], covers=_COVERS_LONGEST, chunk=999, chunk_count=999))
+    empty = message_bytes(teams_card([], title=title, chunk=999, chunk_count=999))
     chunks: list[list[Entry]] = []
     current: list[Entry] = []
     size = empty

@@ -1,9 +1,10 @@
-"""What a digest built now would carry: one row per member in their latest state, and what is left out."""
+"""What a digest or alert built now would carry for each audience: one row per member in their
+latest state, and what is left out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection
@@ -12,29 +13,34 @@ from classification.models import Level
 from core.schedules import schedule_next_run
 from detections.models import Detection
 
-from . import rendering
+from . import addresses, rendering
+from .matching import AudienceFilter
+from .models import Audience, Receipt
 
 WEEKLY_TASK = "digests.tasks.digest_build_weekly"
+# A build looks this far back before its audience's previous build for detections it has not
+# received: a detection's time is taken before its transaction commits, so one committed just
+# after a build can be older than the build. No transaction that applies events lasts near a day.
+LATE_COMMIT_MARGIN = timedelta(days=1)
 
 
-@dataclass
-class Row:
-    entry: rendering.Entry
-    detections: list[Waiting]
+class Waiting(NamedTuple):
+    """What a build reads of a detection. Plain tuples, not model instances: 10,000 of those kept
+    alive through the rendering made each garbage collection pass walk them, which cost a fifth
+    of a 10,000-detection build. The snapshot (level, country, company) decides the audiences of a
+    member no longer senior."""
 
-
-@dataclass
-class Composition:
-    rows: list[Row] = field(default_factory=list)
-    left_out: dict[int, str] = field(default_factory=dict)  # detection id → Detection.LeftOut
-
-    @property
-    def detection_ids(self) -> list[int]:
-        return [d.id for row in self.rows for d in row.detections]
+    id: int
+    user_id: str
+    kind: str
+    detected_at: datetime
+    level: str
+    country: str
+    company: str
 
 
 class MemberNow(NamedTuple):
-    """What a digest row shows of a senior member."""
+    """What a digest row shows of a senior member, and what audiences filter on."""
 
     user_id: str
     username: str
@@ -42,6 +48,7 @@ class MemberNow(NamedTuple):
     level: str
     company: str
     country: str
+    email_domain: str
 
 
 def members_now(user_ids: list[str]) -> dict[str, MemberNow]:
@@ -54,49 +61,101 @@ def members_now(user_ids: list[str]) -> dict[str, MemberNow]:
         return {row[0]: MemberNow(*row) for row in cursor.fetchall()}
 
 
-class Waiting(NamedTuple):
-    """What a build reads of a waiting detection. Plain tuples, not model instances: 10,000 of
-    those kept alive through the rendering made each garbage collection pass walk them, which
-    cost a fifth of a 10,000-detection build."""
-
-    id: int
-    user_id: str
-    kind: str
-    detected_at: datetime
+def scan_from(audience: Audience, stream: str) -> datetime:
+    """The earliest detection a build for `audience` on `stream` considers: its start, or a margin
+    before its previous build on that stream."""
+    scanned = audience.digest_scanned_from if stream == Receipt.Stream.DIGEST else audience.alert_scanned_from
+    return max(audience.starts_at, scanned) if scanned else audience.starts_at
 
 
-def detections_waiting(*, until: datetime, lock: bool = False) -> list[Waiting]:
-    """Detections waiting for a digest and made by `until`, oldest first (a digest's order);
-    with `lock`, locked until the transaction ends (a build takes them)."""
-    queryset = Detection.objects.waiting().filter(detected_at__lte=until).order_by("detected_at", "id")
-    if lock:
-        queryset = queryset.select_for_update()
-    return [Waiting(*row) for row in queryset.values_list(*Waiting._fields)]
+@dataclass
+class Candidates:
+    """The detections any of a build's audiences may take, with their members, read once for all of
+    them; rendered rows are kept so a member's row is rendered once however many audiences get it."""
+
+    by_member: dict[str, list[Waiting]]
+    members: dict[str, MemberNow]
+    entries: dict[tuple, rendering.Entry] = field(default_factory=dict)
+
+    @property
+    def detection_ids(self) -> list[int]:
+        return [d.id for group in self.by_member.values() for d in group]
+
+    def entry(self, member: MemberNow, group: list[Waiting]) -> rendering.Entry:
+        key = (member, tuple(d.id for d in group))
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = rendering.entry_for_member(member, group)
+        return entry
 
 
-def rows_compose(detections: list[Waiting]) -> Composition:
-    """Group waiting detections by member, one row each from the member as they are now.
-
-    A member no longer senior is left out (a later re-detection is a new detection, for the
-    next digest); a member with only a promotion who is back to VP is left out too (they went
-    out as VP before). A VP → C-suite promotion in the same digest as the first detection is
-    one row, "VP → C-suite". Rows keep the order of each member's oldest detection.
-    """
+def candidates_read(audiences: list[Audience], stream: str, *, until: datetime) -> Candidates:
+    """Detections made from the earliest `scan_from` of `audiences` up to `until`, oldest first (a
+    digest's order), grouped by member, and those members as they are now."""
     by_member: dict[str, list[Waiting]] = {}
-    for detection in detections:
-        by_member.setdefault(detection.user_id, []).append(detection)
-    members = members_now(list(by_member))
+    if audiences:
+        since = min(scan_from(audience, stream) for audience in audiences)
+        queryset = Detection.objects.filter(detected_at__gte=since, detected_at__lte=until).order_by(
+            "detected_at", "id"
+        )
+        for row in queryset.values_list(*Waiting._fields):
+            detection = Waiting(*row)
+            by_member.setdefault(detection.user_id, []).append(detection)
+    return Candidates(by_member, members_now(list(by_member)) if by_member else {})
+
+
+def received(audience: Audience, stream: str, *, since: datetime) -> set[int]:
+    """The detections made since `since` that `audience` already has a receipt for on `stream`."""
+    return set(
+        Receipt.objects.filter(audience=audience, stream=stream, detection__detected_at__gte=since).values_list(
+            "detection_id", flat=True
+        )
+    )
+
+
+@dataclass
+class Row:
+    entry: rendering.Entry
+    detections: list[Waiting]
+
+
+@dataclass
+class Composition:
+    rows: list[Row] = field(default_factory=list)
+    left_out: dict[int, str] = field(default_factory=dict)  # detection id → Receipt.LeftOut
+
+    @property
+    def detection_ids(self) -> list[int]:
+        return [d.id for row in self.rows for d in row.detections]
+
+
+def rows_compose(candidates: Candidates, audience: Audience, stream: str, *, taken: set[int]) -> Composition:
+    """What `audience` gets on `stream` of the candidates: one row per member, from the member as
+    they are now, of the detections it has not `taken` and its filter matches.
+
+    A member no longer senior is left out (if their detection's snapshot matched the filter; a later
+    re-detection is a new detection, for the next digest); a member with only a promotion who is back
+    to VP is left out too (they went out as VP before). A VP → C-suite promotion in the same digest
+    as the first detection is one row, "VP → C-suite". Rows keep the order of each member's oldest
+    detection.
+    """
+    audience_filter, since = AudienceFilter.of(audience), scan_from(audience, stream)
     composition = Composition()
-    for user_id, group in by_member.items():
-        member = members.get(user_id)
-        if member is None:
-            reason = Detection.LeftOut.NOT_SENIOR
-        elif member.level != Level.CSUITE and all(d.kind == Detection.Kind.PROMOTION for d in group):
-            reason = Detection.LeftOut.NOT_CSUITE
-        else:
-            composition.rows.append(Row(rendering.entry_for_member(member, group), group))
+    for user_id, detections in candidates.by_member.items():
+        group = [d for d in audience_filter.detections(detections) if d.detected_at >= since and d.id not in taken]
+        if not group:
             continue
-        composition.left_out.update(dict.fromkeys((d.id for d in group), reason))
+        member = candidates.members.get(user_id)
+        if member is None:
+            if audience_filter.member_matches(group[-1]):
+                composition.left_out.update(dict.fromkeys((d.id for d in group), Receipt.LeftOut.NOT_SENIOR))
+        elif not audience_filter.member_matches(member):
+            continue
+        elif member.level != Level.CSUITE and all(d.kind == Detection.Kind.PROMOTION for d in group):
+            composition.left_out.update(dict.fromkeys((d.id for d in group), Receipt.LeftOut.NOT_CSUITE))
+        else:
+            composition.rows.append(Row(candidates.entry(member, group), group))
+    composition.rows.sort(key=lambda row: (row.detections[0].detected_at, row.detections[0].id))
     return composition
 
 
@@ -106,18 +165,51 @@ def weekly_build_next_run(*, now: datetime) -> datetime | None:
 
 
 @dataclass
-class Plan:
-    """What an operator is asked to confirm before sending an extra digest now."""
+class AudiencePlan:
+    """What one audience would get if a digest were built now, and where it would go."""
 
+    audience: Audience
     composition: Composition
     recipients: dict[str, str]  # channel label → where it goes (a webhook shown by its host only)
+
+
+@dataclass
+class Plan:
+    """What an operator is asked to confirm before sending extra digests now."""
+
+    audiences: list[AudiencePlan]
     next_weekly_at: datetime | None
 
+    @property
+    def detection_ids(self) -> set[int]:
+        return {pk for plan in self.audiences for pk in plan.composition.detection_ids}
 
-def digest_plan(*, now: datetime) -> Plan:
-    composition = rows_compose(detections_waiting(until=now))
-    recipients = {
-        channel: rendering.address_text(channel, rendering.channel_address(channel))
-        for channel in rendering.channels_enabled()
+
+def audience_recipients(audience: Audience) -> dict[str, str]:
+    return {
+        channel: addresses.address_text(
+            channel,
+            addresses.audience_address(audience, channel),
+            missing=addresses.missing_text(audience, channel),
+        )
+        for channel in addresses.audience_channels(audience)
     }
-    return Plan(composition, recipients, weekly_build_next_run(now=now))
+
+
+def digest_plan(*, now: datetime, audiences: list[Audience] | None = None) -> Plan:
+    """What each weekly audience (or each of `audiences`) would get in a digest built now."""
+    if audiences is None:
+        audiences = list(Audience.objects.receiving(Receipt.Stream.DIGEST))
+    candidates = candidates_read(audiences, Receipt.Stream.DIGEST, until=now)
+    plans = []
+    for audience in audiences:
+        taken = received(audience, Receipt.Stream.DIGEST, since=scan_from(audience, Receipt.Stream.DIGEST))
+        composition = rows_compose(candidates, audience, Receipt.Stream.DIGEST, taken=taken)
+        plans.append(AudiencePlan(audience, composition, audience_recipients(audience)))
+    return Plan(plans, weekly_build_next_run(now=now))
+
+
+def detections_waiting(*, now: datetime) -> list[int]:
+    """Detections some weekly audience would get in a digest built now (the confirmation pages
+    and the API say how many wait for Friday)."""
+    return sorted(digest_plan(now=now).detection_ids)

@@ -17,6 +17,16 @@ def digest_build_weekly() -> str:
 
 
 @shared_task(expires=50)
+def alerts_build_due() -> str:
+    """Every minute: real-time audiences' alerts whose coalescing window has passed. Not retried by
+    Celery: a detection not taken has no receipt, so the next minute's run takes it."""
+    build = services.alerts_build_due()
+    if build.built_now:
+        services.deliveries_send_enqueue()
+    return services.build_summary(build)
+
+
+@shared_task(expires=50)
 def deliveries_send_due() -> str:
     # Retries are the delivery's own (its schedule and the circuit breaker), not Celery's: a task
     # retry would bypass both. This task also runs every minute, so nothing waits for long.

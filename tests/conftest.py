@@ -33,6 +33,19 @@ def _fresh_caches():
     tracked_fields_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _everyone_audience(request):
+    """Every database test starts with the installation's "Everyone" audience, as a migrated
+    database has it: a test that flushes the database (transaction=True) takes it away."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from tests.factories import everyone_audience
+
+    everyone_audience()
+
+
 def basic_auth_header(username=None, password=None) -> str:
     username = settings.WEBHOOK_BASIC_AUTH_USERNAME if username is None else username
     password = settings.WEBHOOK_BASIC_AUTH_PASSWORD if password is None else password

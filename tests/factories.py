@@ -1,7 +1,10 @@
 import factory
 from django.utils import timezone
 
+from datetime import UTC, datetime
+
 from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
+from digests.models import Audience
 
 
 class SeniorMemberFactory(factory.django.DjangoModelFactory):
@@ -71,3 +74,24 @@ class SeniorDetectionFactory(DetectionFactory):
                     "rules_version": detection.rules_version,
                 },
             )
+
+
+class AudienceFactory(factory.django.DjangoModelFactory):
+    """An audience with its own email recipients, hearing about detections from 2000 on (tests date
+    detections in the past)."""
+
+    class Meta:
+        model = Audience
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    email_to = factory.LazyAttribute(lambda o: [f"{o.name.lower().replace(' ', '-')}@example.com"])
+    starts_at = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def everyone_audience() -> Audience:
+    """The audience migration digests/0007 makes (a test that flushes the database loses it)."""
+    audience, _ = Audience.objects.get_or_create(
+        name="Everyone",
+        defaults={"use_settings_channels": True, "cadence": "weekly", "starts_at": datetime(2000, 1, 1, tzinfo=UTC)},
+    )
+    return audience

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_guid",
     "django_celery_beat",
+    # Country codes for audiences' filters (a multiple-choice field, names and codes).
+    "django_countries",
     "core",
     "classification",
     "detections",
@@ -240,7 +242,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "classification.models.Level",
-        "LeftOutReasonEnum": "detections.models.Detection.LeftOut",
+        "LeftOutReasonEnum": "digests.models.Receipt.LeftOut",
+        "DetectionKindEnum": "detections.models.Detection.Kind",
+        "DigestKindEnum": "digests.models.Digest.Kind",
     },
     # 3.1: JSON Schema proper, which the webhook's payload models (pydantic) generate.
     "OAS_VERSION": "3.1.0",
@@ -392,6 +396,9 @@ COMMUNITY_PROFILE_URL_TEMPLATE = env.str("COMMUNITY_PROFILE_URL_TEMPLATE", defau
 DIGEST_RETRY_SCHEDULE = env.list("DIGEST_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600])
 # A worker's claim on a delivery; past it, a crashed worker's delivery is sent again.
 DIGEST_SEND_LEASE_SECONDS = env.int("DIGEST_SEND_LEASE_SECONDS", default=600)
+# Real-time alerts: a detection waits this long for others to share its message (a burst is one
+# alert), then goes within a minute (the every-minute run).
+DIGEST_ALERT_COALESCE_SECONDS = env.int("DIGEST_ALERT_COALESCE_SECONDS", default=60)
 # Circuit breaker: open after this many failures in a row, pause (doubling) from/to these.
 DIGEST_CIRCUIT_FAILURES = env.int("DIGEST_CIRCUIT_FAILURES", default=5)
 DIGEST_CIRCUIT_PAUSE_SECONDS = env.int("DIGEST_CIRCUIT_PAUSE_SECONDS", default=300)

@@ -42,6 +42,7 @@ _STORED_FIELDS = [
     "country",
     "company",
     "joined_at",
+    "email_domain",
     "enriched_at",
     "enrichment_error",
 ]
@@ -167,6 +168,9 @@ class MemberStates:
     def _set(self, member: SeniorMember, values: Mapping[str, Any]) -> None:
         """Set attributes (or the username) on a member, and on its detections waiting for a digest."""
         for name, value in values.items():
+            if name == "email_domain":  # the member's alone (audiences match it): detections keep no email
+                member.email_domain = value
+                continue
             if name not in FOLLOWED_FIELDS:
                 raise ValueError(f"{name!r} is not a member attribute")
             setattr(member, name, value)
@@ -213,13 +217,11 @@ def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: 
 
 
 def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
-    """Each member's detections not yet in a digest take the values it took: one statement for
-    the lot (a field a member did not take is passed as NULL and left as it is).
+    """Each member's detections no audience has received yet (digests.Receipt) take the values it
+    took: one statement for the lot (a field a member did not take is passed as NULL and left as it is).
 
-    Rows that already match are not rewritten. Rows locked by someone else are skipped: only the
-    weekly digest's build locks undigested detections, and what it has locked is going into a
-    digest as it is (waiting for it here instead could deadlock with its locks, taken in another
-    order).
+    Rows that already match are not rewritten. Rows locked by someone else are skipped: they are
+    being written by another unit of work, which has the member's lock and the newer values.
     """
     if not followed:
         return
@@ -231,7 +233,8 @@ def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
             "coalesce(u.joined_at, d.joined_at) AS joined_at "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
             "AS u(user_id, username, country, company, joined_at) "
-            "JOIN detections_detection d USING (user_id) WHERE d.digest_id IS NULL AND d.left_out = ''), "
+            "JOIN detections_detection d USING (user_id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM digests_receipt r WHERE r.detection_id = d.id)), "
             "target AS (SELECT v.* FROM v JOIN detections_detection d ON d.id = v.id "
             "WHERE (d.username, d.country, d.company, d.joined_at) "
             "IS DISTINCT FROM (v.username, v.country, v.company, v.joined_at) FOR UPDATE OF d SKIP LOCKED) "

@@ -59,6 +59,8 @@ API = [
     ("post", "/api/digests/send", {}, (403, 403, 202)),
     ("post", "/api/reports/generate", {}, (403, 403, 202)),
     ("post", "/api/classify", {"titles": ["CEO"]}, (403, 403, 200)),
+    ("get", "/api/audiences", None, (403, 403, 200)),
+    ("post", "/api/audiences", {"name": "EMEA", "email_to": ["emea@example.com"]}, (403, 403, 201)),
     ("get", "/api/schema/", None, (200, 200, 200)),
 ]
 
@@ -83,12 +85,19 @@ ADMIN = [
     ("post", "admin:classification_reload_now", None, (403, 403, 302)),
     ("get", "admin:detections_seniormember_changelist", None, (403, 200, 200)),
     ("get", "admin:access_auditentry_changelist", None, (403, 403, 200)),
+    ("get", "admin:digests_audience_changelist", None, (403, 403, 200)),
+    ("get", "admin:digests_audience_preview", "audience", (403, 403, 200)),
 ]
 
 
 @pytest.mark.parametrize(("method", "name", "arg", "expected"), ADMIN, ids=[n for _, n, _, _ in ADMIN])
 def test_each_custom_admin_url_checks_the_permission_it_needs(user_of, data, method, name, arg, expected):
-    args = {"delivery": [data["delivery"].pk], "report_csv": [data["report"].pk, "csv"], None: []}[arg]
+    args = {
+        "delivery": [data["delivery"].pk],
+        "report_csv": [data["report"].pk, "csv"],
+        "audience": [data["delivery"].digest.audience_id],
+        None: [],
+    }[arg]
     for role, status in zip(ROLES, expected, strict=True):
         client = Client()
         client.force_login(user_of(role))

@@ -48,8 +48,8 @@ def test_an_operator_confirms_an_extra_digest_then_previews_it(operator, browser
     )
 
     asked = operator("/admin/digests/digest/send/", "digest-send-confirm")
-    assert "sends an extra digest now: 2 members (3 detections)" in asked and "exec-team@example.com" in asked
-    assert "Jane Roe" in asked and "Friday's digest is not replaced" in asked
+    assert "an extra digest now: 3 detections" in asked and "Everyone: 2 members" in asked
+    assert "exec-team@example.com" in asked and "Jane Roe" in asked and "Friday's digests are not replaced" in asked
     assert not DigestDelivery.objects.exists()  # looking sends nothing
     browser.find_element(By.CSS_SELECTOR, "input[type=submit][value^='Yes, send']").click()
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))

@@ -95,11 +95,12 @@ def test_the_extra_digest_button_asks_first_with_what_and_to_whom(admin_client, 
     changelist = admin_client.get(reverse("admin:digests_digest_changelist")).content.decode()
     page = admin_client.get(reverse("admin:digests_digest_send")).content.decode()
 
-    assert reverse("admin:digests_digest_send") in changelist and "Send an extra digest now" in changelist
-    assert "sends</strong> an extra digest now: 1 member" in page
+    assert reverse("admin:digests_digest_send") in changelist and "Send extra digests now" in changelist
+    assert "sends</strong> each weekly audience with something new an extra digest now: 1 detection" in page
+    assert "Everyone: 1 member" in page
     assert "Ana Diaz" in page and "exec-team@example.com" in page and "SECRET" not in page
     assert "the Teams workflow at prod-1.westus.logic.azure.com" in page
-    assert "Friday's digest is not replaced: it goes out on Fri" in page
+    assert "Friday's digests are not replaced: they go out on Fri" in page
     assert not DigestDelivery.objects.exists()  # asking sends nothing
 
 
@@ -117,7 +118,7 @@ def test_with_nothing_waiting_the_button_says_so_and_records_nothing(admin_clien
     page = admin_client.get(reverse("admin:digests_digest_send")).content.decode()
     response = admin_client.post(reverse("admin:digests_digest_send"), follow=True)
 
-    assert "Nothing is waiting for a digest" in page and "Yes, send" not in page
+    assert "No weekly audience has anything new" in page and "Yes, send" not in page
     assert "Nothing to send" in response.content.decode()
     assert not Digest.objects.exists()
 

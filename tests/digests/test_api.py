@@ -37,8 +37,10 @@ def test_build_sends_an_extra_digest_and_says_which_detections_went(staff_api, d
 
     assert response.status_code == 202
     body = response.json()
-    assert (body["digest"]["kind"], body["digest"]["detection_count"], body["digest"]["member_count"]) == (
+    [digest] = body["digests"]
+    assert (digest["kind"], digest["audience"], digest["detection_count"], digest["member_count"]) == (
         "extra",
+        "Everyone",
         1,
         1,
     )
@@ -56,8 +58,8 @@ def test_the_reply_lists_what_is_left_out_and_what_waits(staff_api):
     later = SeniorDetectionFactory(detected_at=timezone.now())
     status = staff_api.post("/api/digests/send", {}, format="json").json()
 
-    assert first["digest"] is None and first["left_out"] == [{"id": gone.pk, "reason": "not_senior"}]
-    assert status["digest"] is None and status["sent"] == [] and status["waiting"] == [later.pk]
+    assert first["digests"] == [] and first["left_out"] == [{"id": gone.pk, "reason": "not_senior"}]
+    assert status["digests"] == [] and status["sent"] == [] and status["waiting"] == [later.pk]
 
 
 def test_dead_deliveries_are_revived_on_request(staff_api):
@@ -84,4 +86,4 @@ def test_the_deliveries_say_which_digest_they_belong_to(staff_api):
 
     rows = staff_api.get("/api/digests").json()["results"]
 
-    assert {(row["digest_id"], row["digest_kind"]) for row in rows} == {(sent["digest"]["id"], "extra")}
+    assert {(row["digest_id"], row["digest_kind"]) for row in rows} == {(sent["digests"][0]["id"], "extra")}

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
-from detections.models import Detection, SeniorMember
-from digests import services
-from digests.models import Digest, DigestDelivery
+from detections.models import SeniorMember
+from digests import selectors, services
+from digests.models import Digest, DigestDelivery, Receipt
 from tests.factories import DetectionFactory, SeniorDetectionFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -22,7 +22,11 @@ def detections(count, *, days_ago=1, before=FRIDAY_5PM):
 
 
 def carried(digest):
-    return set(Detection.objects.filter(digest=digest).values_list("pk", flat=True))
+    return set(Receipt.objects.filter(digest=digest).values_list("detection_id", flat=True))
+
+
+def waiting(now):
+    return selectors.detections_waiting(now=now)
 
 
 @pytest.mark.django_db
@@ -33,7 +37,7 @@ def test_the_weeks_digest_has_chunks_of_ten_on_both_channels():
 
     assert (digest.kind, digest.week_ending.isoformat()) == ("weekly", "2026-11-20")
     assert (digest.detection_count, digest.member_count, digest.chunk_count) == (25, 25, 3)
-    sizes = [Detection.objects.filter(digest=digest, digest_chunk=n).count() for n in (1, 2, 3)]
+    sizes = [Receipt.objects.filter(digest=digest, chunk=n).count() for n in (1, 2, 3)]
     assert sizes == [10, 10, 5]
     assert sorted(DigestDelivery.objects.values_list("chunk", "channel")) == [
         (n, channel) for n in (1, 2, 3) for channel in ("email", "teams")
@@ -49,7 +53,7 @@ def test_chunks_follow_detection_order():
 
     oldest_first = sorted(made, key=lambda d: d.detected_at)
     assert {d.pk for d in oldest_first[:10]} == set(
-        Detection.objects.filter(digest_chunk=1).values_list("pk", flat=True)
+        Receipt.objects.filter(chunk=1).values_list("detection_id", flat=True)
     )
 
 
@@ -62,9 +66,9 @@ def test_building_fridays_digest_again_changes_nothing_and_later_detections_wait
     again = services.digest_build_weekly(now=FRIDAY_5PM + timedelta(hours=10))  # a retry after midnight
 
     assert (again.digest.pk, again.built_now) == (first.digest.pk, False)
-    assert again.waiting_ids == [late.pk] and len(again.detection_ids) == 5
+    assert waiting(FRIDAY_5PM + timedelta(hours=10)) == [late.pk] and len(again.detection_ids) == 5
     assert DigestDelivery.objects.count() == 2
-    assert services.build_summary(again).startswith("Weekly digest for 2026-11-20 was already built on Nov 20")
+    assert services.build_summary(again).startswith("Weekly digest for 2026-11-20 · Everyone was already built on Nov 20")
 
 
 @pytest.mark.django_db
@@ -74,13 +78,14 @@ def test_an_extra_digest_on_sunday_does_not_use_up_friday():
     extra = services.digest_build_extra(now=SUNDAY)
     coo = SeniorDetectionFactory(title="COO", level="csuite", detected_at=SUNDAY + timedelta(minutes=2))
 
-    waiting = services.nothing_built(now=SUNDAY + timedelta(minutes=3))
+    later = services.nothing_built(now=SUNDAY + timedelta(minutes=3))
+    waiting_then = waiting(SUNDAY + timedelta(minutes=3))
     friday = services.digest_build_weekly(now=SUNDAY + timedelta(days=5, minutes=-270))  # Friday 17:00
 
     assert (extra.digest.kind, extra.detection_ids) == ("extra", [d.pk for d in reversed(sunday_five)])
     assert extra.digest.week_ending.isoformat() == "2026-11-27"
-    assert waiting.waiting_ids == [coo.pk]
-    assert waiting.next_weekly_at == datetime(2026, 11, 27, 17, 0, tzinfo=NEW_YORK)
+    assert waiting_then == [coo.pk]
+    assert later.next_weekly_at == datetime(2026, 11, 27, 17, 0, tzinfo=NEW_YORK)
     assert (friday.digest.kind, friday.digest.week_ending.isoformat()) == ("weekly", "2026-11-27")
     assert friday.built_now and friday.detection_ids == [coo.pk]
     assert Digest.objects.filter(kind="weekly").count() == 1 and Digest.objects.filter(kind="extra").count() == 1
@@ -94,8 +99,9 @@ def test_fridays_digest_takes_what_came_after_an_extra_one():
 
     friday = services.digest_build_weekly(now=FRIDAY_5PM)
 
-    assert friday.built_now and friday.detection_ids == [coo.pk] and friday.waiting_ids == []
-    assert "1 detection (1 member) in 1 chunk, being sent. 0 detections waiting" in services.build_summary(friday)
+    assert friday.built_now and friday.detection_ids == [coo.pk] and waiting(FRIDAY_5PM) == []
+    summary = services.build_summary(friday, waiting=0)
+    assert "1 detection (1 member) in 1 chunk, being sent. 0 detections waiting" in summary
 
 
 @pytest.mark.django_db
@@ -126,7 +132,7 @@ def test_a_missed_week_goes_out_with_the_next_and_the_dates_say_so():
     digest = services.digest_build_weekly(now=FRIDAY_5PM).digest
 
     assert digest.detection_count == 5
-    assert not Detection.objects.waiting().exists()
+    assert waiting(FRIDAY_5PM) == []
     subject = DigestDelivery.objects.get(channel="email").content["subject"]
     assert subject == "Senior executives detected: Nov 8 – Nov 20, 2026"
 
@@ -193,7 +199,7 @@ def test_a_member_no_longer_senior_is_left_out_and_a_re_detection_goes_next_time
 
     assert build.left_out == {gone.pk: "not_senior"} and build.digest.left_out_count == 1
     assert "Gone" not in DigestDelivery.objects.filter(digest=build.digest).first().content["text"]
-    assert Detection.objects.get(pk=gone.pk).left_out == "not_senior"
+    assert Receipt.objects.get(detection=gone.pk).left_out == "not_senior"
     assert next_week.detection_ids == [back.pk]
 
 
@@ -274,7 +280,8 @@ def test_concurrent_weekly_builds_make_one_digest_with_each_detection_once():
 
     assert Digest.objects.count() == 1
     assert DigestDelivery.objects.count() == 6
-    assert not Detection.objects.waiting().exists()
+    assert waiting(FRIDAY_5PM) == []
+    assert Receipt.objects.count() == 30
 
 
 @pytest.mark.django_db(transaction=True)
@@ -285,7 +292,8 @@ def test_extra_and_weekly_builds_at_once_carry_each_detection_once():
 
     assert Digest.objects.count() == 1  # the first to lock took all; the others had nothing to send
     assert sum(Digest.objects.values_list("detection_count", flat=True)) == 30
-    assert not Detection.objects.waiting().exists()
+    assert waiting(FRIDAY_5PM) == []
+    assert Receipt.objects.count() == 30
 
 
 @pytest.mark.django_db

@@ -129,7 +129,7 @@ def test_chunks_pack_respects_count_and_size(settings):
     settings.DIGEST_CHUNK_SIZE = 3
     entry = rendering.Entry("n", "t", "VP", False, "c", "x", date(2026, 1, 2), None, "")
 
-    chunks = rendering.chunks_pack([entry] * 7)
+    chunks = rendering.chunks_pack([entry] * 7, title="Senior executives detected: Nov 29, 2026")
 
     assert [len(c) for c in chunks] == [3, 3, 1]
 

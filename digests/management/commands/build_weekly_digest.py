@@ -1,14 +1,17 @@
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from access.services import audit_record
 from digests.models import Digest
+from digests.selectors import detections_waiting
 from digests.services import build_summary, digest_build_and_send
 
 
 class Command(BaseCommand):
     help = (
-        "Build and send the latest Friday's digest if it was not built (what Friday 17:00 does; a built one is "
-        "left as it is). --extra sends what is waiting now as an extra digest, beside Friday's."
+        "Build and send the latest Friday's digests, one per weekly audience, where not built (what Friday 17:00 "
+        "does; a built one is left as it is). --extra sends each weekly audience what it has not received as an "
+        "extra digest, beside Friday's."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +21,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, extra, **options):
         build = digest_build_and_send(Digest.Kind.EXTRA if extra else Digest.Kind.WEEKLY)
-        if build.built_now:
+        if build.built_now or extra:
             action = "digest.send_extra" if extra else "digest.build_weekly"
-            target = build.digest or "nothing to send"
+            target = ", ".join(str(digest) for digest in build.digests if digest) or "nothing to send"
             audit_record(None, action, via="command", target=target, detections=build.detection_ids)
-        self.stdout.write(build_summary(build))
+        self.stdout.write(build_summary(build, waiting=len(detections_waiting(now=timezone.now()))))

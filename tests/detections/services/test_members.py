@@ -132,7 +132,8 @@ def test_attribute_change_after_removal_is_harmless():
 def test_a_detection_waiting_for_its_digest_follows_its_members_name_company_and_country():
     SeniorMemberFactory(user_id="1", username="Ann", country="", company="")
     waiting = DetectionFactory(user_id="1", username="Ann", country="", company="", title="VP of Sales")
-    sent = DetectionFactory(user_id="1", username="Ann", country="", company="", digest=_digest())
+    sent = DetectionFactory(user_id="1", username="Ann", country="", company="")
+    _receipt(sent)
     receive(user_id="1", field="Country", value="Germany")
     receive(user_id="1", field="Company", value="Acme")
     receive(user_id="1", value="VP of Sales", username="Ann Smith", old_value="VP, Sales")
@@ -147,7 +148,7 @@ def test_a_detection_waiting_for_its_digest_follows_its_members_name_company_and
         "Acme",
         "VP of Sales",
     )
-    assert (sent.username, sent.country, sent.company) == ("Ann", "", "")  # in a digest: frozen
+    assert (sent.username, sent.country, sent.company) == ("Ann", "", "")  # an audience received it: frozen
 
 
 def test_a_detection_recorded_in_the_same_batch_takes_what_arrived_after_the_title():
@@ -188,10 +189,13 @@ def test_attributes_outside_the_members_are_refused():
         states.apply(MemberChange(user_id="1", attributes={"level": "csuite"}))
 
 
-def _digest():
-    from digests.models import Digest
+def _receipt(detection):
+    from digests.models import Digest, Receipt
+    from tests.factories import everyone_audience
 
-    return Digest.objects.create(week_ending=timezone.localdate())
+    audience = everyone_audience()
+    digest = Digest.objects.create(audience=audience, week_ending=timezone.localdate())
+    return Receipt.objects.create(audience=audience, detection=detection, stream="digest", digest=digest, chunk=1)
 
 
 @pytest.mark.parametrize("one_batch", [True, False])
@@ -217,7 +221,7 @@ def test_a_member_back_starts_from_what_was_sent_and_what_it_takes_reaches_earli
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_detection_the_digest_build_holds_is_left_to_it_without_waiting():
+def test_a_detection_locked_by_another_writer_is_left_to_it_without_waiting():
     import psycopg
 
     from tests.fixtures.worker import database_url_for_tests
@@ -225,7 +229,7 @@ def test_a_detection_the_digest_build_holds_is_left_to_it_without_waiting():
     SeniorMemberFactory(user_id="6", country="")
     held = DetectionFactory(user_id="6", country="")
     receive(user_id="6", field="Country", value="Peru")
-    with psycopg.connect(database_url_for_tests()) as build:  # a digest build, mid-way
+    with psycopg.connect(database_url_for_tests()) as build:  # another unit of work, mid-way
         build.execute("SELECT id FROM detections_detection WHERE id = %s FOR UPDATE", [held.pk])
 
         events_drain()

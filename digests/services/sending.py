@@ -1,0 +1,275 @@
+"""Delivering digests: every chunk on every channel, retried on a schedule, behind a circuit
+breaker per channel, lost never."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.metrics import DELIVERIES
+
+from .. import addresses
+from ..backends import DeliveryError, backend_get
+from ..models import ChannelCircuit, DigestDelivery
+
+logger = logging.getLogger(__name__)
+Status = DigestDelivery.Status
+
+
+def _address_of(delivery: DigestDelivery) -> dict:
+    """Where a delivery goes: the recipients it was built with, else its audience's today (an
+    operator who set them after the build need not rebuild)."""
+    content = delivery.content
+    if content.get("recipients") or content.get("webhook_url"):
+        return content
+    return addresses.audience_address(delivery.digest.audience, delivery.channel)
+
+
+def delivery_address(delivery: DigestDelivery) -> None:
+    """Give a delivery built without recipients its audience's, or raise DeliveryError: a delivery
+    is never sent to nobody."""
+    address = _address_of(delivery)
+    if address is delivery.content:
+        return
+    if not (address.get("recipients") or address.get("webhook_url")):
+        missing = addresses.missing_text(delivery.digest.audience, delivery.channel)
+        raise DeliveryError(f"no recipients: {missing} (set them, or leave {delivery.channel} out)")
+    delivery.content = {**delivery.content, **address}
+    DigestDelivery.objects.filter(pk=delivery.pk).update(content=delivery.content)
+
+
+def delivery_address_text(delivery: DigestDelivery) -> str:
+    """Where a delivery goes, for an operator (as sending will address it)."""
+    missing = addresses.missing_text(delivery.digest.audience, delivery.channel)
+    return addresses.address_text(delivery.channel, _address_of(delivery), missing=missing)
+
+
+def deliveries_send_enqueue() -> None:
+    from ..tasks import deliveries_send_due
+
+    try:
+        deliveries_send_due.delay()
+    except Exception:  # the every-minute beat run picks them up; nothing is lost
+        logger.warning("could not enqueue digest sending; the periodic run will", exc_info=True)
+
+
+# --- Sending ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    deployed: list[int] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
+
+
+def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> SendReport:
+    """Send due deliveries one by one until none is due, the limit is reached, or circuits open.
+
+    Each delivery is claimed with SELECT … FOR UPDATE SKIP LOCKED and leased for
+    DIGEST_SEND_LEASE_SECONDS, so concurrent senders never send one delivery at the same time;
+    a sender that dies leaves its claim to expire and the delivery is sent again.
+    """
+    report = SendReport()
+    backend = backend_get()
+    for _ in range(limit):
+        moment = now or timezone.now()
+        delivery = _claim_next(moment)
+        if delivery is None:
+            break
+        try:
+            delivery_address(delivery)
+        except DeliveryError as exc:  # not the channel's fault: its circuit is left alone
+            status = delivery_failure_record(delivery, str(exc), now or timezone.now(), channel_failed=False)
+            (report.dead if status == Status.DEAD else report.failed).append(delivery.pk)
+            continue
+        try:
+            deployment_id = backend.send(delivery)
+        except DeliveryError as exc:
+            status = delivery_failure_record(delivery, str(exc), now or timezone.now())
+            (report.dead if status == Status.DEAD else report.failed).append(delivery.pk)
+        else:
+            if backend.reports_runs:  # the Control Room queued a bot run: sent once it completes
+                _record_deployed(delivery, deployment_id, now or timezone.now())
+                report.deployed.append(delivery.pk)
+            else:
+                delivery_sent_record(delivery, now or timezone.now(), deployment_id=deployment_id)
+                report.sent.append(delivery.pk)
+    return report
+
+
+def _claim_next(now: datetime) -> DigestDelivery | None:
+    with transaction.atomic():
+        blocked = _channels_blocked(now)
+        due = Q(status__in=[Status.PENDING, Status.RETRYING], next_attempt_at__lte=now) | Q(
+            status=Status.SENDING, claimed_until__lt=now
+        )
+        delivery = (
+            DigestDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("digest__audience")
+            .filter(due)
+            .exclude(channel__in=blocked)
+            .order_by("next_attempt_at", "id")
+            .first()
+        )
+        if delivery is None:
+            return None
+        _circuit_admit(delivery.channel, now)
+        delivery.status = Status.SENDING
+        delivery.attempts += 1
+        delivery.claimed_until = now + timedelta(seconds=settings.DIGEST_SEND_LEASE_SECONDS)
+        delivery.save(update_fields=["status", "attempts", "claimed_until", "updated_at"])
+        return delivery
+
+
+def _record_deployed(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:
+    """The Control Room took the deploy: the channel answers (circuit closed); its run is read later."""
+    with transaction.atomic():
+        _deployed_update(delivery, deployment_id, now)
+        _circuit_close(delivery.channel)
+    DELIVERIES.labels(channel=delivery.channel, outcome="deployed").inc()
+    logger.info("delivery %s deployed (deployment %s): waiting for the bot run", delivery.pk, deployment_id)
+
+
+def _deployed_update(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:
+    DigestDelivery.objects.filter(pk=delivery.pk).update(
+        status=Status.DEPLOYED,
+        deployment_id=deployment_id[:255],
+        deployed_at=now,
+        run_status="",
+        run_message="",
+        run_checked_at=None,
+        claimed_until=None,
+        last_error="",
+        updated_at=now,
+    )
+
+
+def delivery_sent_record(
+    delivery: DigestDelivery, now: datetime, *, deployment_id: str | None = None, current: dict | None = None, **run
+) -> bool:
+    """The delivery went out (its bot run completed, or the console wrote it): sent, circuit closed.
+    With `current` (e.g. deployed with this deployment id) only a delivery still in that state is
+    changed; returns whether it was."""
+    with transaction.atomic():
+        values = {"deployment_id": deployment_id[:255]} if deployment_id is not None else {}
+        changed = DigestDelivery.objects.filter(pk=delivery.pk, **(current or {})).update(
+            status=Status.SENT, sent_at=now, claimed_until=None, last_error="", updated_at=now, **values, **run
+        )
+        if not changed:
+            return False
+        _circuit_close(delivery.channel)
+    DELIVERIES.labels(channel=delivery.channel, outcome="sent").inc()
+    logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id or delivery.deployment_id)
+    return True
+
+
+def delivery_failure_record(
+    delivery: DigestDelivery,
+    error: str,
+    now: datetime,
+    *,
+    current: dict | None = None,
+    channel_failed: bool = True,
+    **run,
+) -> str | None:
+    """A failed attempt (the deploy, or its bot run): retried on the schedule, dead after the last.
+    Returns the new status, or None when `current` no longer matched (someone else moved it on).
+    `channel_failed` False: our configuration, not the channel, failed; its circuit is left alone."""
+    schedule = settings.DIGEST_RETRY_SCHEDULE
+    if delivery.attempts > len(schedule):
+        status, next_attempt = Status.DEAD, now
+    else:
+        status, next_attempt = Status.RETRYING, now + timedelta(seconds=schedule[delivery.attempts - 1])
+    with transaction.atomic():
+        changed = DigestDelivery.objects.filter(pk=delivery.pk, **(current or {})).update(
+            status=status,
+            next_attempt_at=next_attempt,
+            claimed_until=None,
+            last_error=error[:2000],
+            updated_at=now,
+            **run,
+        )
+        if not changed:
+            return None
+        if channel_failed:
+            _circuit_failure(delivery.channel, now)
+    DELIVERIES.labels(channel=delivery.channel, outcome="dead" if status == Status.DEAD else "failed").inc()
+    logger.warning("delivery %s failed (attempt %d, now %s): %s", delivery.pk, delivery.attempts, status, error)
+    return status
+
+
+# --- Circuit breaker -----------------------------------------------------------------------------
+
+
+def _circuit_close(channel: str) -> None:
+    ChannelCircuit.objects.update_or_create(
+        channel=channel,
+        defaults={
+            "state": ChannelCircuit.State.CLOSED,
+            "consecutive_failures": 0,
+            "opened_until": None,
+            "open_count": 0,
+        },
+    )
+
+
+def _channels_blocked(now: datetime) -> list[str]:
+    """Channels not to call now: open and still pausing, or half-open with a probe in flight."""
+    return list(
+        ChannelCircuit.objects.filter(
+            state__in=[ChannelCircuit.State.OPEN, ChannelCircuit.State.HALF_OPEN], opened_until__gt=now
+        ).values_list("channel", flat=True)
+    )
+
+
+def _circuit_admit(channel: str, now: datetime) -> None:
+    """An open circuit whose pause is over lets exactly one delivery through as a probe."""
+    circuit = ChannelCircuit.objects.select_for_update().filter(channel=channel).first()
+    if circuit and circuit.state != ChannelCircuit.State.CLOSED:
+        circuit.state = ChannelCircuit.State.HALF_OPEN
+        circuit.opened_until = now + timedelta(seconds=settings.DIGEST_SEND_LEASE_SECONDS)
+        circuit.save(update_fields=["state", "opened_until", "updated_at"])
+
+
+def _circuit_failure(channel: str, now: datetime) -> None:
+    circuit, _ = ChannelCircuit.objects.select_for_update().get_or_create(channel=channel)
+    circuit.consecutive_failures += 1
+    if (
+        circuit.state == ChannelCircuit.State.HALF_OPEN
+        or circuit.consecutive_failures >= settings.DIGEST_CIRCUIT_FAILURES
+    ):
+        pause = min(
+            settings.DIGEST_CIRCUIT_PAUSE_SECONDS * 2**circuit.open_count, settings.DIGEST_CIRCUIT_MAX_PAUSE_SECONDS
+        )
+        circuit.state = ChannelCircuit.State.OPEN
+        circuit.opened_until = now + timedelta(seconds=pause)
+        circuit.open_count += 1
+        logger.warning("circuit for %s opened for %ds after %d failures", channel, pause, circuit.consecutive_failures)
+    circuit.save()
+
+
+# --- Operator actions ----------------------------------------------------------------------------
+
+
+def deliveries_make_due(*, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Send now: pending and retrying deliveries become due immediately (dead ones need a resend)."""
+    queryset = DigestDelivery.objects.filter(status__in=[Status.PENDING, Status.RETRYING])
+    if delivery_ids is not None:
+        queryset = queryset.filter(pk__in=delivery_ids)
+    return queryset.update(next_attempt_at=now or timezone.now())
+
+
+def deliveries_resend(*, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Dead deliveries (or the chosen ones, whatever their state but sending or cancelled) get a
+    fresh start. A cancelled delivery's audience was deleted: it is never sent again."""
+    queryset = DigestDelivery.objects.exclude(status__in=[Status.SENDING, Status.CANCELLED])
+    queryset = queryset.filter(pk__in=delivery_ids) if delivery_ids is not None else queryset.filter(status=Status.DEAD)
+    return queryset.update(status=Status.PENDING, attempts=0, next_attempt_at=now or timezone.now(), claimed_until=None)
