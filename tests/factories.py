@@ -1,7 +1,7 @@
+from datetime import UTC, datetime
+
 import factory
 from django.utils import timezone
-
-from datetime import UTC, datetime
 
 from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
 from digests.models import Audience

@@ -283,3 +283,28 @@ def test_a_channel_left_out_of_digest_channels_gets_no_deliveries(control_room, 
     build(2)
 
     assert list(DigestDelivery.objects.values_list("channel", flat=True)) == ["teams"]
+
+
+@pytest.mark.django_db
+def test_a_control_room_failure_is_retried_for_the_audience_it_hit_alone(control_room, settings):
+    from tests.factories import AudienceFactory
+
+    AudienceFactory(name="EMEA", countries=["DE"], email_to=["emea@example.com"])
+    build(1, country="Germany")  # Everyone: email and Teams; EMEA: email
+    emea = DigestDelivery.objects.get(digest__audience__name="EMEA")
+    DigestDelivery.objects.filter(pk=emea.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    control_room.fail_next(*[500] * settings.AA_QUICK_RETRIES)  # EMEA's delivery is claimed first
+    now = timezone.now()
+
+    send_due(now=now)
+    emea.refresh_from_db()
+    assert emea.status == Status.RETRYING and "HTTP 500" in emea.last_error
+    assert set(DigestDelivery.objects.exclude(pk=emea.pk).values_list("status", flat=True)) == {Status.SENT}
+
+    send_due(now=now + timedelta(seconds=settings.DIGEST_RETRY_SCHEDULE[0]))
+
+    emea.refresh_from_db()
+    assert (emea.status, emea.attempts) == (Status.SENT, 2)
+    [emea_run] = [d for d in control_room.deployments if d.deployment_id == emea.deployment_id]
+    assert emea_run.inputs["recipients"] == "emea@example.com"
+    assert len(control_room.deployments) == 3  # one run each: nothing sent twice

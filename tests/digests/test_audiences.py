@@ -1,0 +1,177 @@
+"""Audiences: each gets the detections its filter matches, once, on its own channels."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from detections.models import SeniorMember
+from digests import services
+from digests.matching import country_code
+from digests.models import Audience, DigestDelivery, Receipt
+from tests.factories import AudienceFactory, SeniorDetectionFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW_YORK = ZoneInfo("America/New_York")
+FRIDAY_5PM = datetime(2026, 11, 20, 17, 0, tzinfo=NEW_YORK)
+BOARD_WEBHOOK = "https://example.webhook.office.com/workflows/board?sig=SECRET"
+
+
+def detected(username, *, country="", level="vp", title="VP of Sales", hours_ago=24, **fields):
+    return SeniorDetectionFactory(
+        username=username,
+        country=country,
+        level=level,
+        title=title,
+        detected_at=FRIDAY_5PM - timedelta(hours=hours_ago),
+        **fields,
+    )
+
+
+def carried_by(build):
+    """Audience name → detections its digest carried (audiences that got nothing are left out)."""
+    return {item.audience.name: set(item.detection_ids) for item in build.audiences if item.detection_ids}
+
+
+def test_two_audiences_with_different_filters_get_different_digests():
+    AudienceFactory(name="EMEA sales", countries=["DE", "GB"], email_to=["emea@example.com"])
+    AudienceFactory(name="Board", levels=["csuite"], email_to=[], teams_webhook_url=BOARD_WEBHOOK)
+    lena = detected("Lena", country="Germany")
+    tom = detected("Tom", country="United Kingdom", level="csuite", title="CEO", hours_ago=30)
+    amy = detected("Amy", country="USA", level="csuite", title="CFO")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    assert carried_by(build) == {
+        "Everyone": {lena.pk, tom.pk, amy.pk},
+        "EMEA sales": {lena.pk, tom.pk},
+        "Board": {tom.pk, amy.pk},
+    }
+    emea = DigestDelivery.objects.get(digest__audience__name="EMEA sales")  # email only: its one channel
+    assert emea.content["recipients"] == ["emea@example.com"]
+    assert emea.content["subject"] == "Senior executives detected: Nov 19 – Nov 20, 2026 · EMEA sales"
+    assert "Lena" in emea.content["text"] and "Amy" not in emea.content["text"]
+    board = DigestDelivery.objects.get(digest__audience__name="Board")
+    assert (board.channel, board.content["webhook_url"]) == ("teams", BOARD_WEBHOOK)
+    everyone = DigestDelivery.objects.get(digest__audience__name="Everyone", channel="email")
+    assert everyone.content["subject"] == "Senior executives detected: Nov 19 – Nov 20, 2026"  # as before audiences
+
+
+def test_each_audience_gets_a_detection_once_and_next_friday_only_what_is_new():
+    AudienceFactory(name="Germany", countries=["DE"])
+    first = detected("Lena", country="DE")
+    services.digest_build_weekly(now=FRIDAY_5PM)
+    later = SeniorDetectionFactory(country="Deutschland", detected_at=FRIDAY_5PM + timedelta(days=2))
+    SeniorMember.objects.filter(user_id=later.user_id).update(country="Germany")
+
+    next_week = services.digest_build_weekly(now=FRIDAY_5PM + timedelta(days=7))
+
+    assert carried_by(next_week) == {"Everyone": {later.pk}, "Germany": {later.pk}}
+    assert Receipt.objects.filter(detection=first).count() == 2  # one per audience
+
+
+def test_a_company_filter_matches_names_and_email_domains():
+    AudienceFactory(name="Acme account", companies=["ACME corp", "globex.com"])
+    by_name = detected("Ann", company="Acme  Corp")
+    by_domain = detected("Bo", company="Globex Europe GmbH")
+    SeniorMember.objects.filter(user_id=by_domain.user_id).update(email_domain="eu.globex.com")
+    detected("Cy", company="Initech")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    assert carried_by(build)["Acme account"] == {by_name.pk, by_domain.pk}
+
+
+def test_a_promotions_only_audience_hears_of_promotions_alone():
+    AudienceFactory(name="Promotions", kinds=["promotion"])
+    detected("Vi", user_id="3", hours_ago=48)
+    promotion = detected("Vi", user_id="3", level="csuite", title="COO", kind="promotion")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    assert carried_by(build)["Promotions"] == {promotion.pk}
+    text = DigestDelivery.objects.get(digest__audience__name="Promotions").content["text"]
+    assert "- Vi: COO (VP → C-suite)" in text and "Detected: Promoted Nov 19, 2026" in text
+
+
+def test_a_new_audience_hears_from_its_start_and_can_be_set_back_to_catch_up():
+    old = detected("Old", hours_ago=72)
+    audience = AudienceFactory(name="New team", starts_at=FRIDAY_5PM - timedelta(hours=48))
+    new = detected("New")
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+    assert carried_by(build)["New team"] == {new.pk}
+
+    audience.starts_at = FRIDAY_5PM - timedelta(days=30)
+    services.audience_save(audience, user=None, via="command")
+    extra = services.digest_build_extra(now=FRIDAY_5PM + timedelta(hours=1))
+
+    assert carried_by(extra) == {"New team": {old.pk}}
+
+
+def test_a_widened_filter_looks_again_at_detections_since_the_start():
+    audience = AudienceFactory(name="Americas", countries=["US"])
+    canadian = detected("Cam", country="Canada", hours_ago=24 * 10)  # long before the previous build
+    services.digest_build_weekly(now=FRIDAY_5PM)
+
+    audience.countries = ["US", "CA"]
+    services.audience_save(audience, user=None, via="command")
+    build = services.digest_build_extra(now=FRIDAY_5PM + timedelta(hours=1))
+
+    assert carried_by(build) == {"Americas": {canadian.pk}}
+
+
+def test_a_realtime_only_audience_gets_no_weekly_digest():
+    AudienceFactory(name="Board alerts", cadence=Audience.Cadence.REALTIME)
+    detected("Ann")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    assert set(carried_by(build)) == {"Everyone"}
+
+
+def test_a_paused_audience_gets_nothing_and_later_catches_up():
+    audience = AudienceFactory(name="Paused", is_active=False)
+    ann = detected("Ann")
+    services.digest_build_weekly(now=FRIDAY_5PM)
+    audience.is_active = True
+    services.audience_save(audience, user=None, via="command")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM + timedelta(days=7))
+
+    assert carried_by(build) == {"Paused": {ann.pk}}
+
+
+def test_one_audience_failing_does_not_hold_up_the_others(monkeypatch):
+    AudienceFactory(name="Broken")
+    ann = detected("Ann")
+    real_fill = services.builds._digest_fill
+
+    def fill(digest, audience, composition, now):
+        if audience.name == "Broken":
+            raise ValueError("a rendering bug")
+        return real_fill(digest, audience, composition, now)
+
+    monkeypatch.setattr(services.builds, "_digest_fill", fill)
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    assert carried_by(build) == {"Everyone": {ann.pk}}
+    assert [item.error for item in build.audiences if item.error] == ["a rendering bug"]
+    assert not Receipt.objects.filter(audience__name="Broken").exists()  # its transaction rolled back
+    assert "Broken: failed (a rendering bug)." in services.build_summary(build)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [("Germany", "DE"), ("de", "DE"), ("DEU", "DE"), ("United States", "US"), ("UK", "GB"), (" u.s.a. ", "US")],
+)
+def test_countries_are_read_as_members_type_them(typed, code):
+    assert country_code(typed) == code
+
+
+def test_a_country_that_cannot_be_read_matches_no_country_filter():
+    AudienceFactory(name="Germany", countries=["DE"])
+    detected("Ann", country="Middle Earth")
+
+    assert "Germany" not in carried_by(services.digest_build_weekly(now=FRIDAY_5PM))

@@ -1,0 +1,114 @@
+"""/api/audiences: create, read, update, delete, with clear errors and nothing in flight lost silently."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from access.models import AuditEntry
+from digests import services
+from digests.models import Audience, DigestDelivery
+from digests.runs import deliveries_advance
+from tests.factories import AudienceFactory, SeniorDetectionFactory
+
+pytestmark = pytest.mark.django_db
+
+EMEA = {"name": "EMEA", "countries": ["DE", "GB"], "email_to": ["emea@example.com"]}
+
+
+def test_an_operator_creates_an_audience_and_reads_it_back(staff_api):
+    SeniorDetectionFactory(country="Germany")
+
+    created = staff_api.post("/api/audiences", {**EMEA, "cadence": "both", "levels": ["csuite"]}, format="json")
+
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["countries"], body["cadence"], body["levels"]) == (["DE", "GB"], "both", ["csuite"])
+    read = staff_api.get(f"/api/audiences/{body['id']}").json()
+    assert read["email_to"] == ["emea@example.com"] and read["has_teams_webhook"] is False
+    assert AuditEntry.objects.filter(action="audience.create", via="api").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({**EMEA, "levels": ["ceo"]}, "levels", "not a valid choice"),
+        ({**EMEA, "kinds": ["demotion"]}, "kinds", "not a valid choice"),
+        ({**EMEA, "countries": ["DE", "XX"]}, "countries", "Unknown country codes (ISO 3166-1 alpha-2): XX."),
+        ({**EMEA, "email_to": []}, "email_to", "an audience needs a channel"),
+        ({**EMEA, "email_to": ["not-an-address"]}, "email_to", "valid email"),
+        ({**EMEA, "teams_webhook_url": "http://example.com/hook"}, "teams_webhook_url", "must be an https://"),
+        ({**EMEA, "cadence": "hourly"}, "cadence", "not a valid choice"),
+        ({**EMEA, "alerts_per_hour": 0}, "alerts_per_hour", "greater than or equal to 1"),
+    ],
+)
+def test_bad_input_is_a_400_that_names_the_field(staff_api, body, field, says):
+    response = staff_api.post("/api/audiences", body, format="json")
+
+    assert response.status_code == 400
+    fields = response.json()["fields"]  # a list's item is named by its index: levels.0
+    named = [key for key in fields if key == field or key.startswith(f"{field}.")]
+    assert named, fields
+    assert says in str(fields[named[0]])
+    assert not Audience.objects.filter(name="EMEA").exists()
+
+
+def test_a_filter_that_matches_nobody_is_saved_with_a_warning(staff_api):
+    SeniorDetectionFactory(country="Germany")
+
+    body = staff_api.post("/api/audiences", {**EMEA, "countries": ["JP"]}, format="json").json()
+
+    assert body["warnings"] == [
+        "No current senior member matches this filter: it will get nothing until one does. "
+        "Check the countries and the company names or domains."
+    ]
+
+
+def test_the_teams_webhook_is_write_only(staff_api):
+    url = "https://example.webhook.office.com/workflows/x?sig=SECRET"
+    body = staff_api.post("/api/audiences", {**EMEA, "teams_webhook_url": url}, format="json").json()
+
+    assert "SECRET" not in str(body) and body["has_teams_webhook"] is True
+    assert "SECRET" not in str(staff_api.get("/api/audiences").json())
+
+
+def test_an_update_changes_the_filter_and_is_audited(staff_api):
+    audience = AudienceFactory(name="EMEA", countries=["DE"])
+
+    response = staff_api.patch(f"/api/audiences/{audience.pk}", {"countries": ["DE", "FR"]}, format="json")
+
+    assert response.status_code == 200 and response.json()["countries"] == ["DE", "FR"]
+    assert AuditEntry.objects.filter(action="audience.change").exists()
+
+
+def _audience_with_deliveries():
+    audience = AudienceFactory(name="EMEA", countries=["DE"])
+    SeniorDetectionFactory(country="Germany", detected_at=timezone.now() - timedelta(hours=1))
+    services.digest_build_extra(audience_ids=[audience.pk])
+    return audience
+
+
+def test_deleting_an_audience_with_deliveries_in_flight_is_refused_until_asked_to_cancel(staff_api):
+    audience = _audience_with_deliveries()
+
+    refused = staff_api.delete(f"/api/audiences/{audience.pk}")
+    deleted = staff_api.delete(f"/api/audiences/{audience.pk}?cancel_in_flight=true")
+
+    assert refused.status_code == 409 and refused.json()["code"] == "deliveries_in_flight"
+    assert "has 1 deliveries in flight" in refused.json()["detail"]
+    assert deleted.status_code == 200 and deleted.json()["archived"] is True
+    delivery = DigestDelivery.objects.get(digest__audience=audience)
+    assert delivery.status == "cancelled" and "the audience 'EMEA' was deleted by" in delivery.last_error
+    assert staff_api.get(f"/api/audiences/{audience.pk}").status_code == 404
+    assert [a["name"] for a in staff_api.get("/api/audiences").json()["results"]] == ["Everyone"]
+    assert deliveries_advance()[1].deployed == []  # a cancelled delivery is never sent
+    assert services.deliveries_resend(delivery_ids=[delivery.pk]) == 0
+
+
+def test_an_audience_without_digests_is_removed(staff_api):
+    audience = AudienceFactory(name="Unused")
+
+    response = staff_api.delete(f"/api/audiences/{audience.pk}")
+
+    assert response.json() == {"archived": False, "cancelled": [], "finishing": []}
+    assert not Audience.objects.filter(pk=audience.pk).exists()
