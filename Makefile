@@ -45,7 +45,7 @@ bench: $(VENV)/.installed
 	$(PY) scripts/debian.py wrk
 	PG_DURABLE=1 $(PY) scripts/with_services.py -- $(PY) -m benchmarks.throughput.run $(BENCH_ARGS)
 
-## bench-digest: building the weekly digest for 10,000 pending detections, against one UPDATE
+## bench-digest: Friday's digests for 10,000 pending detections, one audience and twenty
 bench-digest: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.digest_build
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django_countries import countries
 
@@ -66,18 +66,53 @@ class AudienceFilter:
     def member_matches(self, member) -> bool:
         """`member` has level, country, company and email_domain (selectors.MemberNow, or a
         detection's snapshot, which has no email_domain)."""
-        if self.levels and member.level not in self.levels:
+        level, country, companies = member_keys(member)
+        if self.levels and level not in self.levels:
             return False
-        if self.countries and country_code(member.country) not in self.countries:
+        if self.countries and country not in self.countries:
             return False
-        return not self.companies or self._company_matches(member)
+        return not self.companies or not self.companies.isdisjoint(companies)
 
-    def _company_matches(self, member) -> bool:
-        if company_key(member.company) in self.companies:
-            return True
-        domain = company_key(getattr(member, "email_domain", ""))
-        return bool(domain) and any(domain == entry or domain.endswith(f".{entry}") for entry in self.companies)
+    def members_matching(self, index: MemberIndex) -> set[str] | None:
+        """The user ids of the indexed members it matches (None: all of them), by set operations:
+        what member_matches says of each, for a whole build at once."""
+        matching = None
+        for wanted, keyed in ((self.levels, index.by_level), (self.countries, index.by_country),
+                              (self.companies, index.by_company)):  # fmt: skip
+            if wanted:
+                ids = set().union(*(keyed.get(key, ()) for key in wanted))
+                matching = ids if matching is None else matching & ids
+        return matching
 
     def detections(self, detections: Iterable) -> list:
         """The detections of the kinds it hears about (anything with `kind`)."""
         return [d for d in detections if not self.kinds or d.kind in self.kinds]
+
+
+def member_keys(member) -> tuple[str, str, frozenset[str]]:
+    """What a filter compares of a member: level, country code, and company keys — the company
+    name and the email domain with each parent domain (eu.acme.com, acme.com; not the bare TLD)."""
+    labels = company_key(getattr(member, "email_domain", "")).split(".")
+    domains = (".".join(labels[i:]) for i in range(len(labels) - 1))
+    companies = frozenset(key for key in (company_key(member.company), *domains) if key)
+    return member.level, country_code(member.country), companies
+
+
+@dataclass
+class MemberIndex:
+    """Members by each key a filter compares, built once for a build's audiences."""
+
+    by_level: dict[str, set[str]] = field(default_factory=dict)
+    by_country: dict[str, set[str]] = field(default_factory=dict)
+    by_company: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, members: Iterable) -> MemberIndex:
+        index = cls()
+        for member in members:
+            level, country, companies = member_keys(member)
+            index.by_level.setdefault(level, set()).add(member.user_id)
+            index.by_country.setdefault(country, set()).add(member.user_id)
+            for key in companies:
+                index.by_company.setdefault(key, set()).add(member.user_id)
+        return index

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import NamedTuple
 
 from django.db import connection
@@ -14,7 +15,7 @@ from core.schedules import schedule_next_run
 from detections.models import Detection
 
 from . import addresses, rendering
-from .matching import AudienceFilter
+from .matching import AudienceFilter, MemberIndex
 from .models import Audience, Receipt
 
 WEEKLY_TASK = "digests.tasks.digest_build_weekly"
@@ -76,6 +77,14 @@ class Candidates:
     by_member: dict[str, list[Waiting]]
     members: dict[str, MemberNow]
     entries: dict[tuple, rendering.Entry] = field(default_factory=dict)
+
+    @cached_property
+    def index(self) -> MemberIndex:
+        return MemberIndex.of(self.members.values())
+
+    @cached_property
+    def earliest(self) -> datetime | None:
+        return min((group[0].detected_at for group in self.by_member.values()), default=None)
 
     @property
     def detection_ids(self) -> list[int]:
@@ -140,17 +149,24 @@ def rows_compose(candidates: Candidates, audience: Audience, stream: str, *, tak
     detection.
     """
     audience_filter, since = AudienceFilter.of(audience), scan_from(audience, stream)
+    # Most audiences take every candidate of the members they match: no copy of the list then.
+    earliest = candidates.earliest
+    whole = not taken and not audience_filter.kinds and earliest is not None and since <= earliest
+    matching = audience_filter.members_matching(candidates.index)  # None: every member
     composition = Composition()
     for user_id, detections in candidates.by_member.items():
-        group = [d for d in audience_filter.detections(detections) if d.detected_at >= since and d.id not in taken]
-        if not group:
-            continue
         member = candidates.members.get(user_id)
+        if member is not None and matching is not None and user_id not in matching:
+            continue
+        if whole:
+            group = detections
+        else:
+            group = [d for d in audience_filter.detections(detections) if d.detected_at >= since and d.id not in taken]
+            if not group:
+                continue
         if member is None:
             if audience_filter.member_matches(group[-1]):
                 composition.left_out.update(dict.fromkeys((d.id for d in group), Receipt.LeftOut.NOT_SENIOR))
-        elif not audience_filter.member_matches(member):
-            continue
         elif member.level != Level.CSUITE and all(d.kind == Detection.Kind.PROMOTION for d in group):
             composition.left_out.update(dict.fromkeys((d.id for d in group), Receipt.LeftOut.NOT_CSUITE))
         else:

@@ -233,14 +233,20 @@ class Migration(migrations.Migration):
             model_name="receipt",
             name="audience",
             field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="receipts", to="digests.audience"
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="receipts",
+                to="digests.audience",
             ),
         ),
         migrations.AddField(
             model_name="receipt",
             name="detection",
             field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="receipts", to="detections.detection"
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="receipts",
+                to="detections.detection",
             ),
         ),
         migrations.AddField(
@@ -248,6 +254,7 @@ class Migration(migrations.Migration):
             name="digest",
             field=models.ForeignKey(
                 blank=True,
+                db_constraint=False,
                 null=True,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="receipts",

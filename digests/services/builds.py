@@ -298,7 +298,9 @@ def _receipts_insert(
 
 def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
     """Insert the rendered deliveries with server-side parameters: Django's client-side binding
-    escaped the megabytes of rendered content character by character."""
+    escaped the megabytes of rendered content character by character. (A plain psycopg Cursor:
+    the connection's own cursor factory is Django's client-side one.)"""
+    import psycopg
     from psycopg.types.json import Jsonb
 
     if not deliveries:
@@ -308,7 +310,7 @@ def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
         (d.digest_id, d.channel, d.chunk, d.chunk_count, Jsonb(d.content), d.next_attempt_at, now, now)
         for d in deliveries
     ]
-    with connection.connection.cursor() as cursor:  # psycopg's own cursor: server-side binding
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.executemany(
             "INSERT INTO digests_digestdelivery (digest_id, channel, chunk, chunk_count, content, status, attempts, "
             "next_attempt_at, last_error, deployment_id, created_at, updated_at) "

@@ -107,3 +107,39 @@ def test_repeated_failed_logins_show_the_lockout_page(browser, live_server, djan
     browser.save_screenshot(str(folder / "admin-locked-out.png"))
 
     assert "Too many failed logins" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_an_operator_adds_an_audience_previews_it_and_deletes_it_with_its_deliveries(operator, browser):
+    from digests import services
+    from digests.models import Audience
+
+    SeniorDetectionFactory(username="Lena Vogel", title="Chief Executive Officer", level="csuite", country="Germany")
+    SeniorDetectionFactory(username="Amy Chen", title="VP Marketing", country="United States")
+
+    operator("/admin/digests/audience/add/", "audience-add")
+    browser.find_element(By.NAME, "name").send_keys("EMEA leadership")
+    browser.find_element(By.CSS_SELECTOR, "input[name=levels][value=csuite]").click()
+    browser.execute_script(  # the country list is a multiple select of some 250 options
+        "for (const o of document.querySelector('select[name=countries]').options)"
+        " o.selected = ['DE', 'GB', 'FR'].includes(o.value);"
+    )
+    browser.find_element(By.NAME, "email_to").send_keys("emea-leads@example.com\nceo-office@example.com")
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    audience = Audience.objects.get(name="EMEA leadership")
+    assert [str(code) for code in audience.countries] == ["DE", "FR", "GB"]  # stored sorted
+
+    listed = operator("/admin/digests/audience/", "audiences")
+    assert "EMEA leadership" in listed and "C-suite · DE, FR, GB" in listed
+
+    preview = operator(f"/admin/digests/audience/{audience.pk}/preview/", "audience-preview")
+    assert "matches 1 current senior member" in preview and "Lena Vogel" in preview and "Amy Chen" not in preview
+    assert "Senior executives detected:" in preview and "EMEA leadership" in preview
+
+    services.digest_build_extra(audience_ids=[audience.pk])
+    asked = operator(f"/admin/digests/audience/{audience.pk}/delete/", "audience-delete")
+    assert "1 delivery of this audience is in flight" in asked and "archived rather than removed" in asked
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    assert "1 deliveries cancelled" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert DigestDelivery.objects.get(digest__audience=audience).status == "cancelled"
