@@ -16,7 +16,7 @@ from access.services import audit_record
 from classification.models import Level
 from core.admin import ReadOnlyModelAdmin
 
-from . import addresses, rendering, selectors, services
+from . import rendering, selectors, services
 from .models import Audience, ChannelCircuit, Digest, DigestDelivery
 
 Status = DigestDelivery.Status
@@ -333,13 +333,9 @@ class AudienceAdmin(admin.ModelAdmin):
 
     @admin.display(description="channels")
     def channels(self, obj):
-        return (
-            ", ".join(
-                addresses.address_text(channel, addresses.audience_address(obj, channel))
-                for channel in addresses.audience_channels(obj)
-            )
-            or "none"
-        )
+        labels = {"email": "Email", "teams": "Teams"}
+        recipients = selectors.audience_recipients(obj)
+        return "; ".join(f"{labels[channel]}: {where}" for channel, where in recipients.items()) or "none"
 
     @admin.display(description="preview")
     def preview_link(self, obj):

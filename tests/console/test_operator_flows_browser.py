@@ -139,6 +139,7 @@ def test_an_operator_adds_an_audience_previews_it_and_deletes_it_with_its_delive
     services.digest_build_extra(audience_ids=[audience.pk])
     asked = operator(f"/admin/digests/audience/{audience.pk}/delete/", "audience-delete")
     assert "1 delivery of this audience is in flight" in asked and "archived rather than removed" in asked
+    assert "will be deleted" not in asked
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
     assert "1 deliveries cancelled" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
