@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from classification.models import Level
@@ -154,6 +155,9 @@ class Detection(models.Model):
     joined_at = models.DateTimeField(null=True, blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     detected_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When the row was written (detected_at is when its event arrived: a retried event, a backlog
+    # or a backfill writes it later). Digest builds scan on this, so a late row is never skipped.
+    recorded_at = models.DateTimeField(db_default=Now(), db_index=True, editable=False)
     rules_version = models.CharField(max_length=64)
     event = models.ForeignKey(RawEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

@@ -16,7 +16,7 @@ from access.services import audit_record
 from classification.models import Level
 from core.admin import ReadOnlyModelAdmin
 
-from . import rendering, selectors, services
+from . import addresses, rendering, selectors, services
 from .models import Audience, ChannelCircuit, Digest, DigestDelivery
 
 Status = DigestDelivery.Status
@@ -268,9 +268,11 @@ class AudienceForm(forms.ModelForm):
         max_length=2000,
         required=False,
         assume_scheme="https",
-        widget=forms.PasswordInput(render_value=True),
-        help_text=Audience._meta.get_field("teams_webhook_url").help_text,
+        widget=forms.PasswordInput(render_value=False),  # a secret: never sent back to the browser
+        help_text="A Teams Workflows webhook. Its query string is a secret: it is never shown again, and leaving "
+        "this empty keeps the one set.",
     )
+    teams_webhook_remove = forms.BooleanField(required=False, label="Remove the Teams webhook")
     companies = SimpleArrayField(
         forms.CharField(max_length=255),
         delimiter="\n",
@@ -302,6 +304,15 @@ class AudienceForm(forms.ModelForm):
     def clean_companies(self):
         return [entry.strip() for entry in self.cleaned_data["companies"] if entry.strip()]
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("teams_webhook_remove"):
+            cleaned["teams_webhook_url"] = ""
+        elif not cleaned.get("teams_webhook_url") and self.instance.pk:
+            cleaned["teams_webhook_url"] = self.instance.teams_webhook_url  # empty: keep the one set
+        self.instance.teams_webhook_url = cleaned.get("teams_webhook_url", "")
+        return cleaned
+
 
 @admin.register(Audience)
 class AudienceAdmin(admin.ModelAdmin):
@@ -315,8 +326,38 @@ class AudienceAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "is_active", "cadence", "alerts_per_hour", "starts_at"]}),
         ("Who it hears about", {"fields": ["levels", "kinds", "countries", "companies"]}),
-        ("Where it goes", {"fields": ["email_to", "teams_webhook_url", "use_settings_channels"]}),
+        (
+            "Where it goes",
+            {
+                "fields": [
+                    "email_to",
+                    "teams_webhook",
+                    "teams_webhook_url",
+                    "teams_webhook_remove",
+                    "use_settings_channels",
+                ]
+            },
+        ),
     ]
+    readonly_fields = ["teams_webhook"]
+
+    @admin.display(description="Teams webhook set")
+    def teams_webhook(self, obj):
+        """Which workflow it posts to, by host: the URL itself is a secret."""
+        if not (obj and obj.teams_webhook_url):
+            return "none"
+        return addresses.address_text("teams", {"webhook_url": obj.teams_webhook_url})
+
+    def get_fieldsets(self, request, obj=None):
+        """Someone who may only look sees where the webhook goes, never the URL (a read-only field shows its value)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
+            return fieldsets
+        hidden = {"teams_webhook_url", "teams_webhook_remove"}
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
+        ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).live()

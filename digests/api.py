@@ -103,8 +103,8 @@ class DigestSendView(APIView):
         audiences = serializers.PrimaryKeyRelatedField(
             many=True,
             required=False,
-            queryset=Audience.objects.live(),
-            help_text="With build: only these audiences (ids); all weekly audiences when left out.",
+            queryset=Audience.objects.receiving(Receipt.Stream.DIGEST),
+            help_text="With build: only these weekly audiences (active ids); all of them when left out.",
         )
         resend_dead = serializers.BooleanField(default=False, help_text="Give dead deliveries a fresh start.")
 
@@ -128,6 +128,10 @@ class DigestSendView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         options = serializer.validated_data
+        if "audiences" in options and not options["build"]:
+            raise serializers.ValidationError(
+                {"audiences": ["Only with build: true (they choose who gets extra digests)."]}
+            )
         chosen = [audience.pk for audience in options["audiences"]] if "audiences" in options else None
         with transaction.atomic():
             # Building queues the sending of everything due once this commits, revived ones included.

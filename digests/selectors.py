@@ -19,10 +19,13 @@ from .matching import AudienceFilter, MemberIndex
 from .models import Audience, Receipt
 
 WEEKLY_TASK = "digests.tasks.digest_build_weekly"
-# A build looks this far back before its audience's previous build for detections it has not
-# received: a detection's time is taken before its transaction commits, so one committed just
-# after a build can be older than the build. No transaction that applies events lasts near a day.
+# A build looks this far back (by Detection.recorded_at) before its audience's previous build for
+# detections it has not received: a row's time is taken when its transaction starts, so one
+# committed just after a build can be older than the build. No such transaction lasts near a day.
 LATE_COMMIT_MARGIN = timedelta(days=1)
+# Alerts are news: a detection recorded longer ago than this is not alerted (an audience paused
+# or switched to alerts, a worker down for a day); Friday's digest has it for audiences that get one.
+ALERT_LOOKBACK = timedelta(days=1)
 
 
 class Waiting(NamedTuple):
@@ -35,6 +38,7 @@ class Waiting(NamedTuple):
     user_id: str
     kind: str
     detected_at: datetime
+    recorded_at: datetime
     level: str
     country: str
     company: str
@@ -62,11 +66,13 @@ def members_now(user_ids: list[str]) -> dict[str, MemberNow]:
         return {row[0]: MemberNow(*row) for row in cursor.fetchall()}
 
 
-def scan_from(audience: Audience, stream: str) -> datetime:
-    """The earliest detection a build for `audience` on `stream` considers: its start, or a margin
-    before its previous build on that stream."""
+def scan_from(audience: Audience, stream: str, *, now: datetime) -> datetime:
+    """The earliest Detection.recorded_at a build for `audience` on `stream` at `now` looks at:
+    a margin before its previous build on that stream, else its start; never more than
+    ALERT_LOOKBACK back for alerts. (A detection is also made at or after the audience's start.)"""
     scanned = audience.digest_scanned_from if stream == Receipt.Stream.DIGEST else audience.alert_scanned_from
-    return max(audience.starts_at, scanned) if scanned else audience.starts_at
+    since = max(audience.starts_at, scanned) if scanned else audience.starts_at
+    return max(since, now - ALERT_LOOKBACK) if stream == Receipt.Stream.ALERT else since
 
 
 @dataclass
@@ -76,6 +82,7 @@ class Candidates:
 
     by_member: dict[str, list[Waiting]]
     members: dict[str, MemberNow]
+    since: datetime | None  # the earliest recorded_at read
     entries: dict[tuple, rendering.Entry] = field(default_factory=dict)
 
     @cached_property
@@ -83,8 +90,12 @@ class Candidates:
         return MemberIndex.of(self.members.values())
 
     @cached_property
-    def earliest(self) -> datetime | None:
-        return min((group[0].detected_at for group in self.by_member.values()), default=None)
+    def earliest(self) -> tuple[datetime, datetime] | None:
+        """The earliest detected_at and recorded_at among the candidates."""
+        detections = [d for group in self.by_member.values() for d in group]
+        if not detections:
+            return None
+        return min(d.detected_at for d in detections), min(d.recorded_at for d in detections)
 
     @property
     def detection_ids(self) -> list[int]:
@@ -99,24 +110,22 @@ class Candidates:
 
 
 def candidates_read(audiences: list[Audience], stream: str, *, until: datetime) -> Candidates:
-    """Detections made from the earliest `scan_from` of `audiences` up to `until`, oldest first (a
-    digest's order), grouped by member, and those members as they are now."""
+    """Detections recorded from the earliest `scan_from` of `audiences` and made by `until`,
+    oldest first (a digest's order), grouped by member, and those members as they are now."""
     by_member: dict[str, list[Waiting]] = {}
-    if audiences:
-        since = min(scan_from(audience, stream) for audience in audiences)
-        queryset = Detection.objects.filter(detected_at__gte=since, detected_at__lte=until).order_by(
-            "detected_at", "id"
-        )
-        for row in queryset.values_list(*Waiting._fields):
+    since = min((scan_from(audience, stream, now=until) for audience in audiences), default=None)
+    if since is not None:
+        queryset = Detection.objects.filter(recorded_at__gte=since, detected_at__lte=until)
+        for row in queryset.order_by("detected_at", "id").values_list(*Waiting._fields):
             detection = Waiting(*row)
             by_member.setdefault(detection.user_id, []).append(detection)
-    return Candidates(by_member, members_now(list(by_member)) if by_member else {})
+    return Candidates(by_member, members_now(list(by_member)) if by_member else {}, since)
 
 
 def received(audience: Audience, stream: str, *, since: datetime) -> set[int]:
-    """The detections made since `since` that `audience` already has a receipt for on `stream`."""
+    """The detections recorded since `since` that `audience` already has a receipt for on `stream`."""
     return set(
-        Receipt.objects.filter(audience=audience, stream=stream, detection__detected_at__gte=since).values_list(
+        Receipt.objects.filter(audience=audience, stream=stream, detection__recorded_at__gte=since).values_list(
             "detection_id", flat=True
         )
     )
@@ -138,7 +147,9 @@ class Composition:
         return [d.id for row in self.rows for d in row.detections]
 
 
-def rows_compose(candidates: Candidates, audience: Audience, stream: str, *, taken: set[int]) -> Composition:
+def rows_compose(
+    candidates: Candidates, audience: Audience, stream: str, *, taken: set[int], now: datetime
+) -> Composition:
     """What `audience` gets on `stream` of the candidates: one row per member, from the member as
     they are now, of the detections it has not `taken` and its filter matches.
 
@@ -148,10 +159,20 @@ def rows_compose(candidates: Candidates, audience: Audience, stream: str, *, tak
     as the first detection is one row, "VP → C-suite". Rows keep the order of each member's oldest
     detection.
     """
-    audience_filter, since = AudienceFilter.of(audience), scan_from(audience, stream)
+    audience_filter, since, start = (
+        AudienceFilter.of(audience),
+        scan_from(audience, stream, now=now),
+        audience.starts_at,
+    )
     # Most audiences take every candidate of the members they match: no copy of the list then.
     earliest = candidates.earliest
-    whole = not taken and not audience_filter.kinds and earliest is not None and since <= earliest
+    whole = (
+        not taken
+        and not audience_filter.kinds
+        and earliest is not None
+        and start <= earliest[0]
+        and since <= earliest[1]
+    )
     matching = audience_filter.members_matching(candidates.index)  # None: every member
     composition = Composition()
     for user_id, detections in candidates.by_member.items():
@@ -161,7 +182,11 @@ def rows_compose(candidates: Candidates, audience: Audience, stream: str, *, tak
         if whole:
             group = detections
         else:
-            group = [d for d in audience_filter.detections(detections) if d.detected_at >= since and d.id not in taken]
+            group = [
+                d
+                for d in audience_filter.detections(detections)
+                if d.recorded_at >= since and d.detected_at >= start and d.id not in taken
+            ]
             if not group:
                 continue
         if member is None:
@@ -219,8 +244,8 @@ def digest_plan(*, now: datetime, audiences: list[Audience] | None = None) -> Pl
     candidates = candidates_read(audiences, Receipt.Stream.DIGEST, until=now)
     plans = []
     for audience in audiences:
-        taken = received(audience, Receipt.Stream.DIGEST, since=scan_from(audience, Receipt.Stream.DIGEST))
-        composition = rows_compose(candidates, audience, Receipt.Stream.DIGEST, taken=taken)
+        taken = received(audience, Receipt.Stream.DIGEST, since=scan_from(audience, Receipt.Stream.DIGEST, now=now))
+        composition = rows_compose(candidates, audience, Receipt.Stream.DIGEST, taken=taken, now=now)
         plans.append(AudiencePlan(audience, composition, audience_recipients(audience)))
     return Plan(plans, weekly_build_next_run(now=now))
 

@@ -30,6 +30,9 @@ class DetectionFactory(factory.django.DjangoModelFactory):
     level = "vp"
     kind = "first"
     rules_version = "test"
+    detected_at = factory.LazyFunction(timezone.now)
+    # Processing writes a detection as its event is applied: at its time, give or take seconds.
+    recorded_at = factory.SelfAttribute("detected_at")
 
 
 class RawEventFactory(factory.django.DjangoModelFactory):

@@ -180,8 +180,13 @@ class MemberStates:
         self._changed.add(member.user_id)
 
     def created_lacking_attributes(self) -> set[str]:
-        """New members still without a company or country: worth asking the community about."""
-        return {uid for uid in self._created if (m := self._members[uid]) is not None and not (m.country and m.company)}
+        """New members still without a company, a country or an email domain (audiences match on it):
+        worth asking the community about."""
+        return {
+            uid
+            for uid in self._created
+            if (m := self._members[uid]) is not None and not (m.country and m.company and m.email_domain)
+        }
 
     def save(self) -> None:
         """Write every member and detection this unit of work changed.
@@ -217,8 +222,10 @@ def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: 
 
 
 def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
-    """Each member's detections no audience has received yet (digests.Receipt) take the values it
-    took: one statement for the lot (a field a member did not take is passed as NULL and left as it is).
+    """Each member's detections no audience has received yet (digests.Receipt), recorded in the last
+    eight days (a week's digest and a day: one no audience matches is not followed for ever), take
+    the values it took: one statement for the lot (a field a member did not take is passed as NULL
+    and left as it is).
 
     Rows that already match are not rewritten. Rows locked by someone else are skipped: they are
     being written by another unit of work, which has the member's lock and the newer values.
@@ -233,8 +240,8 @@ def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
             "coalesce(u.joined_at, d.joined_at) AS joined_at "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
             "AS u(user_id, username, country, company, joined_at) "
-            "JOIN detections_detection d USING (user_id) "
-            "WHERE NOT EXISTS (SELECT 1 FROM digests_receipt r WHERE r.detection_id = d.id)), "
+            "JOIN detections_detection d USING (user_id) WHERE d.recorded_at > now() - interval '8 days' "
+            "AND NOT EXISTS (SELECT 1 FROM digests_receipt r WHERE r.detection_id = d.id)), "
             "target AS (SELECT v.* FROM v JOIN detections_detection d ON d.id = v.id "
             "WHERE (d.username, d.country, d.company, d.joined_at) "
             "IS DISTINCT FROM (v.username, v.country, v.company, v.joined_at) FOR UPDATE OF d SKIP LOCKED) "

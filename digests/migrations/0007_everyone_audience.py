@@ -8,6 +8,7 @@ detection's digest (or left-out mark) said becomes its receipts, so nothing is s
 from datetime import UTC, datetime
 
 from django.db import migrations
+from django.db.migrations import exceptions
 
 SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -38,10 +39,16 @@ def everyone_create(apps, schema_editor):
 
 
 def everyone_remove(apps, schema_editor):
+    """Back to one digest per detection: only possible while the installation's audience is the
+    only one that received anything."""
     Audience = apps.get_model("digests", "Audience")
-    everyone = Audience.objects.filter(name="Everyone", use_settings_channels=True).first()
-    if everyone is None:
-        return
+    Receipt = apps.get_model("digests", "Receipt")
+    everyone = Audience.objects.filter(use_settings_channels=True).order_by("pk").first()
+    others = Receipt.objects.exclude(audience=everyone).exists() or Receipt.objects.exclude(stream="digest").exists()
+    if everyone is None or others:
+        raise exceptions.IrreversibleError(
+            "other audiences (or alerts) received detections: a detection can no longer be given one digest"
+        )
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
             "UPDATE detections_detection d SET digest_id = r.digest_id, digest_chunk = r.chunk, left_out = r.left_out "

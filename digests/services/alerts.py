@@ -2,7 +2,7 @@
 
 Every minute (core/schedules.py) each real-time audience's new detections are looked at. They wait
 DIGEST_ALERT_COALESCE_SECONDS from the oldest, so a burst goes as one message. An audience gets at
-most `alerts_per_hour` messages in a clock hour (New York); what comes after waits for the next
+most `alerts_per_hour` alerts in a clock hour (New York); what comes after waits for the next
 hour and then goes as one summary. Nothing is dropped: a held detection has no receipt, so the next
 run takes it. The weekly digest is a separate stream: an audience that asks for both gets each
 detection in both.
@@ -11,7 +11,7 @@ detection in both.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -51,8 +51,10 @@ def alerts_build_due(*, now: datetime | None = None) -> Build:
 
 
 def _hour_start(now: datetime) -> datetime:
+    """The start of `now`'s clock hour in New York, in UTC: an hour added or taken there is a real
+    hour across the daylight-saving changes (on New York's wall clock it is not)."""
     local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
-    return local.replace(minute=0, second=0, microsecond=0)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _alerts_between(audience: Audience, start: datetime, end: datetime) -> int:

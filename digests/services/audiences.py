@@ -12,6 +12,7 @@ from detections.models import SeniorMember
 
 from ..matching import AudienceFilter
 from ..models import Audience, DigestDelivery
+from ..selectors import LATE_COMMIT_MARGIN
 
 Status = DigestDelivery.Status
 # What decides which detections an audience gets: a change means its next build looks again from its start.
@@ -49,15 +50,29 @@ def audience_warnings(audience: Audience) -> list[str]:
 
 
 def audience_save(audience: Audience, *, user, via: str) -> list[str]:
-    """Validate and save an audience (new or changed); returns its warnings. A changed filter or
-    start makes its next builds look again at every detection since its start."""
+    """Validate and save an audience (new or changed); returns its warnings.
+
+    Where its builds look (Audience.digest_scanned_from, alert_scanned_from): a changed filter or
+    start makes the next weekly build look again at everything since its start; alerts are news,
+    so a changed filter, a resumed audience or a newly asked-for stream starts from now, never
+    with a flood of what came before. A newly asked-for weekly digest starts from now too.
+    """
     audience.full_clean()
+    now = timezone.now()
     with transaction.atomic():
         created = audience.pk is None
         if not created:
             before = Audience.objects.select_for_update().get(pk=audience.pk)
-            if any(getattr(before, name) != getattr(audience, name) for name in FILTER_FIELDS):
-                audience.digest_scanned_from = audience.alert_scanned_from = None
+            filtered = any(getattr(before, name) != getattr(audience, name) for name in FILTER_FIELDS)
+            if filtered:
+                audience.digest_scanned_from = None
+            if not before.weekly and audience.weekly:
+                audience.digest_scanned_from = now - LATE_COMMIT_MARGIN
+            resumed = audience.is_active and not before.is_active
+            if audience.realtime and (filtered or resumed or not before.realtime):
+                audience.alert_scanned_from = now - LATE_COMMIT_MARGIN
+        elif audience.realtime:
+            audience.alert_scanned_from = max(audience.starts_at, now - LATE_COMMIT_MARGIN)
         audience.save()
         audit_record(user, "audience.create" if created else "audience.change", via=via, target=audience,
                      audience=audience.pk, cadence=audience.cadence)  # fmt: skip
@@ -89,8 +104,9 @@ def audience_in_flight(audience: Audience):
 def audience_delete(audience: Audience, *, user, via: str, cancel_in_flight: bool = False) -> Deletion:
     """Delete an audience. Deliveries in flight are never dropped silently: without
     `cancel_in_flight` they refuse the deletion (AudienceBusy); with it, pending and retrying ones
-    are cancelled (status and last error say so) and those handed to the bot finish. An audience
-    with digests is archived, so their history stays; one without is removed."""
+    are cancelled (status and last error say so; dead ones too, so nobody revives them) and those
+    handed to the bot finish (one that fails then is cancelled, not retried). An audience with
+    digests is archived, so their history stays; one without is removed."""
     with transaction.atomic():
         audience = Audience.objects.select_for_update().get(pk=audience.pk)
         in_flight = audience_in_flight(audience).select_for_update()
@@ -98,7 +114,8 @@ def audience_delete(audience: Audience, *, user, via: str, cancel_in_flight: boo
         if ids and not cancel_in_flight:
             raise AudienceBusy(audience, len(ids))
         now = timezone.now()
-        cancelled = [pk for pk, status in ids if status in CANCELLABLE]
+        dead = DigestDelivery.objects.filter(digest__audience=audience, status=Status.DEAD).values_list("pk", flat=True)
+        cancelled = [pk for pk, status in ids if status in CANCELLABLE] + list(dead)
         DigestDelivery.objects.filter(pk__in=cancelled).update(
             status=Status.CANCELLED,
             last_error=f"cancelled: the audience {audience.name!r} was deleted by {_who(user)} ({via})",
@@ -109,7 +126,7 @@ def audience_delete(audience: Audience, *, user, via: str, cancel_in_flight: boo
                      cancelled=cancelled, finishing=[pk for pk, _ in ids if pk not in cancelled])  # fmt: skip
         if archived:
             Audience.objects.filter(pk=audience.pk).update(
-                archived_at=now, is_active=False, name=f"{audience.name} (deleted {now:%Y-%m-%d %H:%M})"[:100]
+                archived_at=now, is_active=False, name=f"{audience.name[:60]} (deleted #{audience.pk}, {now:%Y-%m-%d})"
             )
         else:
             audience.delete()

@@ -146,16 +146,21 @@ def audience_build(
     of detections left out. `decide(audience, composition)` (alerts) returns how many detections
     must wait (then nothing is built) and the kind to build.
     """
-    stream = STREAM_OF_KIND[kind]
+    stream, original = STREAM_OF_KIND[kind], audience
     with transaction.atomic():
-        audience = Audience.objects.select_for_update().get(pk=audience.pk)
+        audience = Audience.objects.receiving(stream).select_for_update().filter(pk=audience.pk).first()
+        if audience is None:  # deleted, paused or moved off this stream since the build began
+            return AudienceBuild(original, None, built_now=False)
+        since = selectors.scan_from(audience, stream, now=now)
+        if candidates.since is not None and since < candidates.since:  # its filter changed meanwhile
+            candidates = selectors.candidates_read([audience], stream, until=now)
         digest = None
         if kind == Digest.Kind.WEEKLY:
             digest, _ = Digest.objects.get_or_create(audience=audience, kind=kind, week_ending=friday_of_run(now))
             if digest.built_at is not None:
                 return _carried(audience, digest)
-        taken = selectors.received(audience, stream, since=selectors.scan_from(audience, stream))
-        composition = selectors.rows_compose(candidates, audience, stream, taken=taken)
+        taken = selectors.received(audience, stream, since=since)
+        composition = selectors.rows_compose(candidates, audience, stream, taken=taken, now=now)
         _receipts_insert(audience, stream, None, {pk: (None, why) for pk, why in composition.left_out.items()})
         held = 0
         if decide is not None and composition.rows:

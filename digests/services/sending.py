@@ -79,6 +79,7 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
     """
     report = SendReport()
     backend = backend_get()
+    _archived_cancel(now or timezone.now())
     for _ in range(limit):
         moment = now or timezone.now()
         delivery = _claim_next(moment)
@@ -114,7 +115,7 @@ def _claim_next(now: datetime) -> DigestDelivery | None:
         delivery = (
             DigestDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("digest__audience")
-            .filter(due)
+            .filter(due, digest__audience__archived_at__isnull=True)
             .exclude(channel__in=blocked)
             .order_by("next_attempt_at", "id")
             .first()
@@ -259,9 +260,21 @@ def _circuit_failure(channel: str, now: datetime) -> None:
 # --- Operator actions ----------------------------------------------------------------------------
 
 
+def _archived_cancel(now: datetime) -> None:
+    """Deliveries of a deleted audience that became due again (one handed to the bot when it was
+    deleted, whose run then failed) are cancelled, not sent: nothing goes to a deleted audience."""
+    cancelled = DigestDelivery.objects.filter(
+        status__in=[Status.PENDING, Status.RETRYING], digest__audience__archived_at__isnull=False
+    ).update(status=Status.CANCELLED, last_error="cancelled: its audience was deleted", updated_at=now)
+    if cancelled:
+        logger.info("%d deliveries cancelled: their audience was deleted", cancelled)
+
+
 def deliveries_make_due(*, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
     """Send now: pending and retrying deliveries become due immediately (dead ones need a resend)."""
-    queryset = DigestDelivery.objects.filter(status__in=[Status.PENDING, Status.RETRYING])
+    queryset = DigestDelivery.objects.filter(
+        status__in=[Status.PENDING, Status.RETRYING], digest__audience__archived_at__isnull=True
+    )
     if delivery_ids is not None:
         queryset = queryset.filter(pk__in=delivery_ids)
     return queryset.update(next_attempt_at=now or timezone.now())
@@ -270,6 +283,8 @@ def deliveries_make_due(*, delivery_ids: list[int] | None = None, now: datetime 
 def deliveries_resend(*, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
     """Dead deliveries (or the chosen ones, whatever their state but sending or cancelled) get a
     fresh start. A cancelled delivery's audience was deleted: it is never sent again."""
-    queryset = DigestDelivery.objects.exclude(status__in=[Status.SENDING, Status.CANCELLED])
+    queryset = DigestDelivery.objects.exclude(status__in=[Status.SENDING, Status.CANCELLED]).filter(
+        digest__audience__archived_at__isnull=True
+    )
     queryset = queryset.filter(pk__in=delivery_ids) if delivery_ids is not None else queryset.filter(status=Status.DEAD)
     return queryset.update(status=Status.PENDING, attempts=0, next_attempt_at=now or timezone.now(), claimed_until=None)

@@ -134,3 +134,29 @@ def test_sending_warns_when_the_list_changed_since_the_page_was_shown(admin_clie
     response = admin_client.post(reverse("admin:digests_digest_send"), {"shown": "1"}, follow=True)
 
     assert "The page showed 1 detections; 2 went" in response.content.decode()
+
+
+def test_the_audience_page_never_sends_the_teams_webhook_back_and_an_empty_field_keeps_it(admin_client):
+    from tests.factories import AudienceFactory
+
+    url = "https://example.webhook.office.com/workflows/board?sig=SECRET"
+    audience = AudienceFactory(name="Board", teams_webhook_url=url)
+    page = admin_client.get(reverse("admin:digests_audience_change", args=[audience.pk])).content.decode()
+
+    admin_client.post(
+        reverse("admin:digests_audience_change", args=[audience.pk]),
+        {
+            "name": "Board",
+            "is_active": "on",
+            "cadence": "weekly",
+            "alerts_per_hour": "6",
+            "starts_at_0": "2000-01-01",
+            "starts_at_1": "00:00:00",
+            "email_to": "board@example.com",
+            "teams_webhook_url": "",
+        },
+    )
+
+    assert "SECRET" not in page and "the Teams workflow at example.webhook.office.com" in page
+    audience.refresh_from_db()
+    assert audience.teams_webhook_url == url and audience.email_to == ["board@example.com"]

@@ -175,3 +175,59 @@ def test_a_country_that_cannot_be_read_matches_no_country_filter():
     detected("Ann", country="Middle Earth")
 
     assert "Germany" not in carried_by(services.digest_build_weekly(now=FRIDAY_5PM))
+
+
+def test_a_detection_written_late_for_an_old_event_still_goes():
+    """A set-aside event retried days later makes a detection dated when its event arrived."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    detected("First", hours_ago=0).save()
+    services.digest_build_extra(now=now)  # the audience's scan moves to a day before now
+    retried = SeniorDetectionFactory(username="Retried", detected_at=now - timedelta(days=3), recorded_at=now)
+
+    build = services.digest_build_extra(now=now + timedelta(minutes=1))
+
+    assert carried_by(build) == {"Everyone": {retried.pk}}
+
+
+def test_an_audience_deleted_while_a_build_runs_gets_nothing():
+    from digests import selectors
+
+    audience = AudienceFactory(name="Going")
+    detected("Ann")
+    candidates = selectors.candidates_read([audience], "digest", until=FRIDAY_5PM)
+    services.audience_delete(audience, user=None, via="command")
+
+    item = services.builds.audience_build("weekly", audience, candidates, now=FRIDAY_5PM)
+
+    assert item.digest is None and not Receipt.objects.filter(audience=audience).exists()
+
+
+def test_switching_the_installation_audience_to_alerts_sends_no_flood_of_old_detections():
+    from django.utils import timezone
+
+    from tests.factories import everyone_audience
+
+    SeniorDetectionFactory(username="Last month", detected_at=timezone.now() - timedelta(days=30))
+    everyone = everyone_audience()
+    everyone.cadence = Audience.Cadence.BOTH
+    services.audience_save(everyone, user=None, via="command")
+    fresh = SeniorDetectionFactory(username="Fresh", detected_at=timezone.now() - timedelta(minutes=5))
+
+    alerts = services.alerts_build_due(now=timezone.now())
+
+    assert [set(item.detection_ids) for item in alerts.audiences] == [{fresh.pk}]
+
+
+def test_a_deleted_audience_is_renamed_with_its_id_so_its_name_can_be_used_again():
+    first = AudienceFactory(name="N" * 100)
+    services.digest_build_weekly(now=FRIDAY_5PM)  # nothing: removed, not archived
+    detected("Ann")
+    services.digest_build_extra(now=FRIDAY_5PM, audience_ids=[first.pk])
+
+    services.audience_delete(first, user=None, via="command", cancel_in_flight=True)
+    again = AudienceFactory(name="N" * 100)
+
+    first.refresh_from_db()
+    assert first.name == f"{'N' * 60} (deleted #{first.pk}, {first.archived_at:%Y-%m-%d})" and again.pk

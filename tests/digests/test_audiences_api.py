@@ -112,3 +112,26 @@ def test_an_audience_without_digests_is_removed(staff_api):
 
     assert response.json() == {"archived": False, "cancelled": [], "finishing": []}
     assert not Audience.objects.filter(pk=audience.pk).exists()
+
+
+def test_a_delivery_of_a_deleted_audience_that_fails_later_is_cancelled_not_retried(staff_api):
+    audience = _audience_with_deliveries()
+    DigestDelivery.objects.filter(digest__audience=audience).update(status="deployed")  # with the bot
+    staff_api.delete(f"/api/audiences/{audience.pk}?cancel_in_flight=true")
+    DigestDelivery.objects.filter(digest__audience=audience).update(status="retrying")  # its run failed
+
+    services.deliveries_send_due()
+
+    assert DigestDelivery.objects.get(digest__audience=audience).status == "cancelled"
+    assert staff_api.post("/api/digests/send", {"resend_dead": True}, format="json").json()["resent"] == 0
+
+
+def test_extra_digests_for_chosen_audiences_only_with_build_and_only_weekly_ones(staff_api):
+    alerts_only = AudienceFactory(name="Alerts", cadence="realtime")
+    weekly = AudienceFactory(name="Weekly")
+
+    without_build = staff_api.post("/api/digests/send", {"audiences": [weekly.pk]}, format="json")
+    realtime = staff_api.post("/api/digests/send", {"build": True, "audiences": [alerts_only.pk]}, format="json")
+
+    assert without_build.status_code == 400 and "Only with build" in str(without_build.json()["fields"])
+    assert realtime.status_code == 400 and "audiences" in str(realtime.json()["fields"])
