@@ -73,6 +73,10 @@ class AudienceFilter:
             return False
         return not self.companies or not self.companies.isdisjoint(companies)
 
+    @property
+    def filters_members(self) -> bool:
+        return bool(self.levels or self.countries or self.companies)
+
     def members_matching(self, index: MemberIndex) -> set[str] | None:
         """The user ids of the indexed members it matches (None: all of them), by set operations:
         what member_matches says of each, for a whole build at once."""

@@ -221,12 +221,13 @@ class Receipt(models.Model):
     left_out = models.CharField(max_length=12, choices=LeftOut.choices, blank=True)
 
     class Meta:
+        # Led by the detection, it also finds a detection's receipts (what processing and the API ask),
+        # and an audience's among a build's candidates: one index for both, as a Friday writes 36,000.
         constraints = [
             models.UniqueConstraint(
-                fields=["audience", "stream", "detection"], name="one_receipt_per_audience_stream_and_detection"
+                fields=["detection", "audience", "stream"], name="one_receipt_per_detection_audience_and_stream"
             ),
         ]
-        indexes = [models.Index(fields=["detection"], name="receipt_detection")]
 
     def __str__(self) -> str:
         return f"{self.audience} · {self.stream} · detection {self.detection_id}"

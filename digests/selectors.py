@@ -173,7 +173,8 @@ def rows_compose(
         and start <= earliest[0]
         and since <= earliest[1]
     )
-    matching = audience_filter.members_matching(candidates.index)  # None: every member
+    # None: every member (the index is built only when some audience filters members).
+    matching = audience_filter.members_matching(candidates.index) if audience_filter.filters_members else None
     composition = Composition()
     for user_id, detections in candidates.by_member.items():
         member = candidates.members.get(user_id)

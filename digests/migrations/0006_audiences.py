@@ -261,14 +261,10 @@ class Migration(migrations.Migration):
                 to="digests.digest",
             ),
         ),
-        migrations.AddIndex(
-            model_name="receipt",
-            index=models.Index(fields=["detection"], name="receipt_detection"),
-        ),
         migrations.AddConstraint(
             model_name="receipt",
             constraint=models.UniqueConstraint(
-                fields=("audience", "stream", "detection"), name="one_receipt_per_audience_stream_and_detection"
+                fields=("detection", "audience", "stream"), name="one_receipt_per_detection_audience_and_stream"
             ),
         ),
     ]

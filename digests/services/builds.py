@@ -312,7 +312,16 @@ def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
         return
     now = timezone.now()
     rows = [
-        (d.digest_id, d.channel, d.chunk, d.chunk_count, Jsonb(d.content), d.next_attempt_at, now, now)
+        (
+            d.digest_id,
+            d.channel,
+            d.chunk,
+            d.chunk_count,
+            Jsonb(d.content, dumps=_json_text),
+            d.next_attempt_at,
+            now,
+            now,
+        )
         for d in deliveries
     ]
     with psycopg.Cursor(connection.connection) as cursor:
@@ -322,6 +331,13 @@ def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
             "VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', '', %s, %s)",
             rows,
         )
+
+
+def _json_text(value) -> str:
+    """orjson: a tenth of json.dumps' time on a Friday's megabytes of rendered content."""
+    import orjson
+
+    return orjson.dumps(value).decode()
 
 
 def nothing_built(*, now: datetime | None = None) -> Build:
