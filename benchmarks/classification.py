@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from classification.engine import Ruleset
-from classification.evaluation import labelled_titles_read
+from classification.evaluation import SHIPPED_LABELS, labelled_titles_read
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "classification" / "data"
@@ -55,11 +55,8 @@ SUFFIXES = ["", ", Acme", " at Globex", " - EMEA", " | Advisor", " (Interim)", "
 def corpus(size: int) -> list[str]:
     """Labelled titles plus generated ones: realistic mix, mostly unique, so caching cannot help."""
     rng = random.Random(42)
-    titles = [
-        case.title
-        for path in ("labelled_titles.tsv", "holdout_titles.tsv")
-        for case in labelled_titles_read(DATA / path)
-    ]
+    sets = (SHIPPED_LABELS, DATA / "holdout_titles.tsv")
+    titles = [case.title for path in sets for case in labelled_titles_read(path)]
     while len(titles) < size:
         titles.append(f"{rng.choice(SENIORITY)}{rng.choice(ROLES)}{rng.choice(SUFFIXES)} {rng.randrange(10**6)}")
     rng.shuffle(titles)

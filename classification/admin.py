@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -10,7 +10,9 @@ from access.services import audit_record
 
 from . import services
 from .engine import Ruleset, RulesetError
-from .models import StoredRuleset
+from .evaluation import SHIPPED_LABELS, confirmed_labels_read
+from .impact import LabelsBroken
+from .models import ConfirmedLabel, StoredRuleset
 
 
 class StoredRulesetForm(forms.ModelForm):
@@ -29,7 +31,20 @@ class StoredRulesetForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         if StoredRuleset.objects.filter(version=parsed.version).exists():
             raise forms.ValidationError(f"Version {parsed.version} is already stored: change 'version' first.")
+        self.parsed = parsed
         return content
+
+    def clean(self):
+        cleaned = super().clean()
+        parsed = getattr(self, "parsed", None)
+        if cleaned.get("activate") and parsed is not None:
+            broken = services.ruleset_impact(parsed, services.ruleset_active()).broken
+            if broken:
+                raise forms.ValidationError(
+                    f"{LabelsBroken(broken)} To activate it anyway, save it without “activate” and use "
+                    "“Activate the selected ruleset”, which shows every change and asks about each label."
+                )
+        return cleaned
 
 
 class TryTitlesForm(forms.Form):
@@ -91,19 +106,47 @@ class StoredRulesetAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and (obj is None or not obj.is_active)
 
-    @admin.action(description="Activate the selected ruleset", permissions=["change"])
+    @admin.action(description="Activate the selected ruleset…", permissions=["change"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one ruleset to activate.", messages.ERROR)
-            return
-        stored = queryset.get()
+            return None
+        return HttpResponseRedirect(reverse("admin:classification_activate", args=[queryset.get().pk]))
+
+    def activate_view(self, request, pk):
+        """What the ruleset would change on the confirmed and shipped labels; POST activates it, with
+        the confirmed labels it gets wrong that the operator ticked (each one, knowingly)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        stored = self.get_object(request, str(pk))
+        if stored is None:
+            return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
         try:
-            services.ruleset_activate(stored=stored)
+            candidate = Ruleset.from_text(stored.content)
         except RulesetError as exc:
             self.message_user(request, f"Ruleset {stored.version} is not valid: {exc}", messages.ERROR)
-            return
-        audit_record(request.user, "ruleset.activate", via="admin", target=f"ruleset {stored.version}")
-        self.message_user(request, f"Ruleset {stored.version} is active.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
+        if request.method == "POST":
+            accepted = {int(v) for v in request.POST.getlist("accept") if v.isdigit()}
+            try:
+                services.ruleset_activate(stored=stored, accepted=accepted)
+            except RulesetError as exc:
+                self.message_user(request, f"Ruleset {stored.version} was not activated: {exc}", messages.ERROR)
+            else:
+                audit_record(request.user, "ruleset.activate", via="admin", target=f"ruleset {stored.version}",
+                             accepted_broken_labels=sorted(accepted))  # fmt: skip
+                self.message_user(request, f"Ruleset {stored.version} is active.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
+        impact = services.ruleset_impact(candidate, services.ruleset_active())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Activate ruleset {stored.version}?",
+            "opts": self.model._meta,
+            "stored": stored,
+            "impact": impact,
+            "shipped_path": SHIPPED_LABELS.name,
+        }
+        return TemplateResponse(request, "admin/classification/storedruleset/activate.html", context)
 
     @admin.action(description="Go back to the shipped ruleset file", permissions=["change"])
     def use_shipped_file(self, request, queryset):
@@ -121,6 +164,7 @@ class StoredRulesetAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         custom = [
             path("try/", view(self.try_titles_view), name="classification_try_titles"),
+            path("<int:pk>/activate/", view(self.activate_view), name="classification_activate"),
             path("shipped/", view(self.use_shipped_file_view), name="classification_use_shipped_file"),
             path("reload/", view(self.reload_now_view), name="classification_reload_now"),
         ]
@@ -170,3 +214,46 @@ class StoredRulesetAdmin(admin.ModelAdmin):
             "changelist_url": reverse("admin:classification_storedruleset_changelist"),
         }
         return TemplateResponse(request, "admin/classification/try_titles.html", context)
+
+
+@admin.register(ConfirmedLabel)
+class ConfirmedLabelAdmin(admin.ModelAdmin):
+    """Titles whose level a person confirmed: a candidate ruleset is checked against them."""
+
+    list_display = ["title", "level", "note", "created_by", "updated_at"]
+    list_filter = ["level"]
+    search_fields = ["title", "note"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    change_list_template = "admin/classification/confirmedlabel/change_list.html"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        audit_record(request.user, "label.change" if change else "label.add", via="admin", target=obj,
+                     level=obj.level)  # fmt: skip
+
+    def delete_model(self, request, obj):
+        audit_record(request.user, "label.delete", via="admin", target=obj, level=obj.level)
+        super().delete_model(request, obj)
+
+    def get_urls(self):
+        export = path(
+            "export.tsv", self.admin_site.admin_view(self.export_view), name="classification_confirmedlabel_export"
+        )
+        return [export, *super().get_urls()]
+
+    def export_view(self, request):
+        """Every confirmed label as `level<TAB>title` lines: the labelled-file format classify --evaluate reads."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        lines = ["# confirmed labels: level<TAB>title (classify --evaluate reads this format)"]
+        lines += [f"!{case.expected}\t{_tsv_safe(case.title)}" for case in confirmed_labels_read()]
+        response = HttpResponse("\n".join(lines) + "\n", content_type="text/tab-separated-values; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="confirmed_labels.tsv"'
+        return response
+
+
+def _tsv_safe(title: str) -> str:
+    """One line, one field: tabs and line breaks in a title would split it."""
+    return " ".join(title.replace("\t", " ").split())

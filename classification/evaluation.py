@@ -1,6 +1,5 @@
-"""Measure a ruleset against a labelled file of titles (`level<TAB>title` per line).
-
-Lines starting with "#" are comments; a leading "!" marks a case that must be right.
+"""Measure a ruleset against labelled titles: a file (`level<TAB>title` per line; "#" starts a
+comment, a leading "!" marks a case that must be right), or the confirmed labels operators gave.
 """
 
 from __future__ import annotations
@@ -9,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import Ruleset
+
+# The labelled set shipped with the rules: what every issue named, each language, the false friends.
+SHIPPED_LABELS = Path(__file__).parent / "rulesets" / "labelled_titles.tsv"
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,13 @@ def ruleset_evaluate(ruleset: Ruleset, cases: list[LabelledTitle]) -> Evaluation
         else:
             result.misses.append((case, got, decision.rule))
     return result
+
+
+def confirmed_labels_read() -> list[LabelledTitle]:
+    """The confirmed labels as cases, each one required (`line` is the label's id)."""
+    from .models import ConfirmedLabel
+
+    return [
+        LabelledTitle(pk, title, level, True)
+        for pk, title, level in ConfirmedLabel.objects.order_by("pk").values_list("pk", "title", "level")
+    ]

@@ -34,3 +34,29 @@ class StoredRuleset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}{' (active)' if self.is_active else ''}"
+
+
+class ConfirmedLabel(models.Model):
+    """A title a person confirmed the level of: an operator's correction, or one added by hand.
+
+    A candidate ruleset is checked against these (and the shipped labelled set) before it is
+    activated: one that gets a confirmed label wrong is refused unless the operator accepts each.
+    """
+
+    class Label(models.TextChoices):
+        CSUITE = "csuite", "C-suite"
+        VP = "vp", "VP"
+        NONE = "none", "Not a senior executive"
+
+    title = models.CharField(max_length=500, unique=True)
+    level = models.CharField(max_length=10, choices=Label.choices)
+    note = models.TextField(blank=True, help_text="Why, for the next person who changes the rules.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()}: {self.title}"

@@ -20,11 +20,21 @@ from core.metrics import CLASSIFICATIONS, CLASSIFY_SECONDS
 
 from . import selectors
 from .engine import Classification, Ruleset, RulesetError
+from .impact import LabelsBroken, ruleset_impact
 from .models import StoredRuleset
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Classification", "Ruleset", "RulesetError", "classify", "ruleset_active", "ruleset_reload"]
+__all__ = [
+    "Classification",
+    "LabelsBroken",
+    "Ruleset",
+    "RulesetError",
+    "classify",
+    "ruleset_active",
+    "ruleset_impact",
+    "ruleset_reload",
+]
 
 
 @dataclass
@@ -133,8 +143,13 @@ def ruleset_store(*, content: str, change_note: str, user=None, activate: bool =
     return stored
 
 
-def ruleset_activate(*, stored: StoredRuleset) -> None:
-    Ruleset.from_text(stored.content)  # still valid under this code's rules (e.g. after an upgrade)?
+def ruleset_activate(*, stored: StoredRuleset, accepted: set[int] | None = None) -> None:
+    """Make `stored` the ruleset in force. Refused (impact.LabelsBroken) when it gets a confirmed
+    label wrong whose id is not in `accepted`: an operator accepts each one, knowingly."""
+    candidate = Ruleset.from_text(stored.content)  # still valid under this code's rules (e.g. after an upgrade)?
+    broken = [c for c in ruleset_impact(candidate, ruleset_active()).broken if c.label_id not in (accepted or set())]
+    if broken:
+        raise LabelsBroken(broken)
     with transaction.atomic():
         StoredRuleset.objects.filter(is_active=True).exclude(pk=stored.pk).update(is_active=False)
         StoredRuleset.objects.filter(pk=stored.pk).update(is_active=True)

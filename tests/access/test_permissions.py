@@ -86,6 +86,7 @@ ADMIN = [
     ("get", "admin:detections_seniormember_changelist", None, (403, 200, 200)),
     ("get", "admin:access_auditentry_changelist", None, (403, 403, 200)),
     ("get", "admin:digests_audience_changelist", None, (403, 403, 200)),
+    ("get", "admin:classification_confirmedlabel_export", None, (403, 200, 200)),
     ("get", "admin:digests_audience_preview", "audience", (403, 403, 200)),
 ]
 

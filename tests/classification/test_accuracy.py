@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from classification.engine import Ruleset
-from classification.evaluation import labelled_titles_read, ruleset_evaluate
+from classification.evaluation import SHIPPED_LABELS, labelled_titles_read, ruleset_evaluate
 from classification.services import ruleset_shipped_text
 from tests.conftest import report_line
 
@@ -18,7 +18,7 @@ def shipped():
 
 
 def test_every_labelled_title_is_right(shipped):
-    cases = labelled_titles_read(DATA / "labelled_titles.tsv")
+    cases = labelled_titles_read(SHIPPED_LABELS)
 
     result = ruleset_evaluate(shipped, cases)
 

@@ -73,8 +73,10 @@ def test_activate_and_back_to_the_shipped_file_actions(admin_client, django_capt
     stored = services.ruleset_store(content=GOOD, change_note="x")
     url = reverse("admin:classification_storedruleset_changelist")
 
+    asked = admin_client.post(url, {"action": "activate", "_selected_action": [stored.pk]})
+    assert asked["Location"] == reverse("admin:classification_activate", args=[stored.pk])  # shows the impact first
     with django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(url, {"action": "activate", "_selected_action": [stored.pk]})
+        admin_client.post(asked["Location"])
     assert services.ruleset_active().version == "admin-1"
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -144,3 +144,27 @@ def test_an_operator_adds_an_audience_previews_it_and_deletes_it_with_its_delive
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
     assert "1 deliveries cancelled" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert DigestDelivery.objects.get(digest__audience=audience).status == "cancelled"
+
+
+def test_an_operator_sees_what_a_ruleset_would_change_and_accepts_a_broken_label(operator, browser):
+    from classification import services as classification_services
+    from classification.models import ConfirmedLabel, StoredRuleset
+
+    vp = ConfirmedLabel.objects.create(title="VP of Sales", level="vp", note="a customer's VP")
+    ConfirmedLabel.objects.create(title="CEO", level="csuite")
+    content = 'version: "ceo-only"\nroles:\n  - id: csuite.ceo\n    level: csuite\n    pattern: ceo\n'
+    stored = classification_services.ruleset_store(content=content, change_note="only the CEO")
+
+    page = operator(f"/admin/classification/storedruleset/{stored.pk}/activate/", "ruleset-activate")
+
+    assert "Confirmed labels: 1 of 2 right, 1 wrong" in page and "It gets 1 confirmed label wrong" in page
+    assert "Every labelled title whose level would change" in page
+    browser.find_element(By.ID, f"accept-{vp.pk}").click()
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value^='Activate']").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    try:
+        assert "Ruleset ceo-only is active." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+        assert StoredRuleset.objects.get(pk=stored.pk).is_active
+    finally:
+        StoredRuleset.objects.update(is_active=False)
+        classification_services.ruleset_reload(force=True)

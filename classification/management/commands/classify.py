@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from classification.evaluation import labelled_titles_read, ruleset_evaluate
+from classification.evaluation import SHIPPED_LABELS, confirmed_labels_read, labelled_titles_read, ruleset_evaluate
 from classification.services import ruleset_active
 
 
@@ -17,13 +17,21 @@ class Command(BaseCommand):
         parser.add_argument("--file", help="a file with one title per line, or - for standard input")
         parser.add_argument("--explain", action="store_true", help="also print the deciding rule and the version")
         parser.add_argument(
-            "--evaluate", metavar="TSV", help="measure accuracy on a labelled file of 'level<TAB>title' lines"
+            "--evaluate",
+            metavar="TSV",
+            nargs="?",
+            const="",
+            help="measure accuracy on a labelled file of 'level<TAB>title' lines; without one, on the shipped "
+            "labelled set and the confirmed labels",
         )
 
     def handle(self, *args, titles, file, explain, evaluate, **options):
         ruleset = ruleset_active()
-        if evaluate:
-            return self._evaluate(ruleset, evaluate)
+        if evaluate is not None:
+            if evaluate:
+                return self._evaluate(ruleset, evaluate)
+            self._evaluate(ruleset, SHIPPED_LABELS, label="shipped labelled set")
+            return self._report(ruleset, ruleset_evaluate(ruleset, confirmed_labels_read()), "confirmed labels")
         if file:
             titles = list(titles) + self._read(file)
         if not titles:
@@ -43,15 +51,22 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {file}: {exc}") from None
         return [line for line in text.splitlines() if line.strip()]
 
-    def _evaluate(self, ruleset, path: str) -> None:
+    def _evaluate(self, ruleset, path, *, label: str = "") -> None:
         try:
             result = ruleset_evaluate(ruleset, labelled_titles_read(path))
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        self._report(ruleset, result, label)
+
+    def _report(self, ruleset, result, label: str) -> None:
+        where = "label" if label == "confirmed labels" else "line"
         for case, got, rule in result.misses:
             marker = "!" if case.required else " "
-            self.stdout.write(f"{marker} line {case.line}: expected {case.expected}, got {got} ({rule}): {case.title}")
+            self.stdout.write(
+                f"{marker} {where} {case.line}: expected {case.expected}, got {got} ({rule}): {case.title}"
+            )
+        prefix = f"{label}: " if label else ""
         self.stdout.write(
-            f"accuracy {result.accuracy:.2%} ({result.correct}/{result.total}) with rules {ruleset.version}; "
+            f"{prefix}accuracy {result.accuracy:.2%} ({result.correct}/{result.total}) with rules {ruleset.version}; "
             f"required cases wrong: {len(result.required_misses)}"
         )
