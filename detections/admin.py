@@ -1,11 +1,18 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from access.services import audit_record
 from core.admin import ReadOnlyModelAdmin
 
-from .models import BackfillRun, Detection, RawEvent, SeniorMember, TrackedField
+from .models import BackfillRun, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
+from .services.corrections import CorrectionError, member_correct
 from .services.processing import events_retry_failed
 from .services.reclassification import members_reclassify
 
@@ -47,15 +54,76 @@ class RawEventAdmin(ReadOnlyModelAdmin):
         self.message_user(request, f"{count} failed events of {len(user_ids)} members queued again.", messages.SUCCESS)
 
 
+class CorrectionForm(forms.Form):
+    level = forms.ChoiceField(
+        choices=[(v, label) for v, label in MemberPin.Level.choices], widget=forms.RadioSelect, label="This member is"
+    )
+    note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Why (kept with the label)."
+    )
+
+
 @admin.register(SeniorMember)
 class SeniorMemberAdmin(ReadOnlyModelAdmin):
     """Kept by processing (webhooks, backfill, reclassification), never typed in."""
 
-    list_display = ["user_id", "username", "title", "level", "company", "country", "first_detected_at", "last_seen_at"]
+    list_display = [
+        "user_id",
+        "username",
+        "title",
+        "level",
+        "company",
+        "country",
+        "first_detected_at",
+        "last_seen_at",
+        "correct_link",
+    ]
     list_filter = ["level", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
     search_fields = ["user_id", "username", "title", "company", "country"]
     date_hierarchy = "first_detected_at"
     actions = ["reclassify"]
+
+    @admin.display(description="correct")
+    def correct_link(self, obj):
+        return format_html('<a href="{}">correct…</a>', reverse("admin:detections_member_correct", args=[obj.pk]))
+
+    def get_urls(self):
+        correct = path(
+            "<path:user_id>/correct/", self.admin_site.admin_view(self.correct_view), name="detections_member_correct"
+        )
+        return [correct, *super().get_urls()]
+
+    def correct_view(self, request, user_id):
+        """An operator says what the member really is; applied at once, held while the title stays."""
+        if not request.user.has_perm("detections.correct_seniormember"):
+            raise PermissionDenied
+        member = SeniorMember.objects.filter(pk=user_id).first()
+        form = CorrectionForm(request.POST or None, initial={"level": member.level if member else "none"})
+        if member is not None and request.method == "POST" and form.is_valid():
+            try:
+                outcome = member_correct(user_id=user_id, via="admin", user=request.user, **form.cleaned_data)
+            except CorrectionError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                level = dict(MemberPin.Level.choices)[form.cleaned_data["level"]]
+                self.message_user(
+                    request,
+                    f"{member.username or user_id} corrected to {level} ({outcome}); held while their title is "
+                    f"{member.title!r}, and added to the confirmed labels.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:detections_seniormember_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Correct {member.username or user_id}" if member else f"Member {user_id}",
+            "opts": self.model._meta,
+            "member": member,
+            "user_id": user_id,
+            "pin": MemberPin.objects.filter(pk=user_id).first(),
+            "form": form,
+            "detections": Detection.objects.filter(user_id=user_id).prefetch_related("receipts__audience")[:20],
+        }
+        return TemplateResponse(request, "admin/detections/seniormember/correct.html", context)
 
     def has_reclassify_permission(self, request):
         return request.user.has_perm("detections.reclassify_seniormember")
@@ -99,13 +167,29 @@ def receipts_text(receipts) -> str:
 class DetectionAdmin(ReadOnlyModelAdmin):
     """History: a detection is a snapshot of what was detected."""
 
-    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "sent_to"]
+    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "sent_to", "correct"]
     list_filter = ["kind", "level", ("receipts", admin.EmptyFieldListFilter), "detected_at"]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("receipts__audience")
+
+    @admin.display(description="correct")
+    def correct(self, obj):
+        """The member's correction page: a detection is history, the member is what a correction changes."""
+        return format_html('<a href="{}">correct…</a>', reverse("admin:detections_member_correct", args=[obj.user_id]))
+
+    def get_urls(self):
+        correct = path(
+            "<int:pk>/correct/", self.admin_site.admin_view(self.correct_redirect), name="detections_detection_correct"
+        )
+        return [correct, *super().get_urls()]
+
+    def correct_redirect(self, request, pk):
+        """The link a digest row carries: to its member's correction page (the admin login first)."""
+        detection = get_object_or_404(Detection, pk=pk)
+        return HttpResponseRedirect(reverse("admin:detections_member_correct", args=[detection.user_id]))
 
     @admin.display(description="sent to")
     def sent_to(self, obj):

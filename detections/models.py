@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -127,11 +128,40 @@ class SeniorMember(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at"]
-        permissions = [("reclassify_seniormember", "Can reclassify members under the active rules")]
+        permissions = [
+            ("reclassify_seniormember", "Can reclassify members under the active rules"),
+            ("correct_seniormember", "Can correct a member's level (not senior, VP, C-suite)"),
+        ]
         indexes = [models.Index(fields=["level"], name="member_level")]
 
     def __str__(self) -> str:
         return f"{self.username or self.user_id} ({self.title})"
+
+
+class MemberPin(models.Model):
+    """An operator's correction of a member's level, held while their title stays the one corrected.
+
+    Processing applies the pinned level instead of the rules' for that title (none: not senior);
+    the first title change removes the pin and the rules decide again. Kept apart from the member
+    row because "not a senior executive" removes the member.
+    """
+
+    class Level(models.TextChoices):
+        CSUITE = "csuite", "C-suite"
+        VP = "vp", "VP"
+        NONE = "none", "Not a senior executive"
+
+    user_id = models.CharField(max_length=64, primary_key=True)
+    title = models.TextField(help_text="The title the correction is for (as stored, trimmed).")
+    level = models.CharField(max_length=10, choices=Level.choices)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.get_level_display()} while titled {self.title!r}"
 
 
 class Detection(models.Model):

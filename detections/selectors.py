@@ -1,7 +1,10 @@
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Min, QuerySet
+
+from classification.engine import Classification
 
 from .models import PendingEvent, RawEvent, SeniorMember, TrackedField
 
@@ -81,3 +84,25 @@ def members_with_pending_events(*, limit: int) -> list[str]:
     """Members with unprocessed events, the one waiting longest first."""
     rows = PendingEvent.objects.values("user_id").annotate(first=Min("event_id")).order_by("first")[:limit]
     return [row["user_id"] for row in rows]
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An operator's correction as processing applies it: the title it holds for, and the decision."""
+
+    title: str
+    decision: Classification
+
+
+# What a corrected member's rules_version says: the level came from a person, not the rules.
+CORRECTION_VERSION = "correction"
+
+
+def member_pins(*, user_ids: list[str]) -> dict[str, Pin]:
+    from .models import MemberPin
+
+    pins = MemberPin.objects.filter(user_id__in=user_ids).values_list("user_id", "title", "level")
+    return {
+        user_id: Pin(title, Classification(None if level == "none" else level, "correction", CORRECTION_VERSION))
+        for user_id, title, level in pins
+    }

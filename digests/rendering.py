@@ -40,6 +40,7 @@ class Entry:
     detected: date | None  # None: not new, only promoted since their last digest
     promoted_on: date | None
     profile_url: str
+    correct_url: str = ""  # the admin's correction page for the row's latest detection (login first)
 
     # Display strings prepared here rather than with template filters and conditions: the
     # digest of a 10,000-detection week renders 2,000 bodies, and filters dominated that time.
@@ -82,6 +83,15 @@ def profile_url(user_id: str, username: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
+def correct_url(detection_id: int) -> str:
+    """The admin page where an operator corrects the row (ADMIN_PUBLIC_URL; none when unset). The
+    link grants nothing: the admin asks for a login and the correction permission."""
+    base = settings.ADMIN_PUBLIC_URL.rstrip("/")
+    if not base or urlsplit(base).scheme not in ("http", "https"):
+        return ""
+    return f"{base}/admin/detections/detection/{detection_id}/correct/"
+
+
 def entry_for_member(member, detections: list) -> Entry:
     """A member's row from their current state (selectors.MemberNow, or a SeniorMember: they
     may have changed title, company or level since a detection) and their detections waiting
@@ -105,6 +115,7 @@ def entry_for_member(member, detections: list) -> Entry:
         detected=since.astimezone(local).date() if since else None,
         promoted_on=promotions[-1].detected_at.astimezone(local).date() if promoted else None,
         profile_url=profile_url(member.user_id, member.username),
+        correct_url=correct_url(detections[-1].id),
     )
 
 
@@ -187,6 +198,8 @@ def email_text_lines(entry: Entry) -> str:
     ]
     if entry.profile_url:
         lines.append(f"  {entry.profile_url}")
+    if entry.correct_url:
+        lines.append(f"  Not right? Correct it: {entry.correct_url}")
     return "\n".join(lines)
 
 
@@ -217,6 +230,9 @@ def teams_entry(entry: Entry) -> dict:
     }
     if entry.profile_url:
         container["selectAction"] = {"type": "Action.OpenUrl", "url": entry.profile_url}
+    if entry.correct_url:
+        action = {"type": "Action.OpenUrl", "url": entry.correct_url}
+        container["items"].append(literal(("Not right? Correct it", {"selectAction": action}), spacing="None"))
     return container
 
 

@@ -392,6 +392,9 @@ DIGEST_TEAMS_WEBHOOK_URL = env.str("DIGEST_TEAMS_WEBHOOK_URL", default="")
 DIGEST_TEAMS_MAX_BYTES = env.int("DIGEST_TEAMS_MAX_BYTES", default=27 * 1024)
 # Link each entry to the member's community profile: {user_id} and {username} are filled in.
 COMMUNITY_PROFILE_URL_TEMPLATE = env.str("COMMUNITY_PROFILE_URL_TEMPLATE", default="")
+# Where operators reach this service's admin (https://captpathfinder.example.com): each digest row
+# links to its correction page there. Empty: no links.
+ADMIN_PUBLIC_URL = env.str("ADMIN_PUBLIC_URL", default="")
 # Seconds between attempts after quick retries fail; after the last, a delivery is dead.
 DIGEST_RETRY_SCHEDULE = env.list("DIGEST_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600])
 # A worker's claim on a delivery; past it, a crashed worker's delivery is sent again.

@@ -24,7 +24,7 @@ from classification.services import classify
 from core.metrics import DETECTIONS
 
 from .. import selectors
-from ..models import Detection, RawEvent, SeniorMember
+from ..models import Detection, MemberPin, RawEvent, SeniorMember
 
 Outcome = RawEvent.Outcome
 
@@ -107,6 +107,9 @@ class MemberStates:
         # those not senior now; for a member removed and made again here, when that happens.
         self._sent_read = user_ids - set(self._stored)
         self._sent = selectors.attributes_latest_sent(user_ids=list(self._sent_read))
+        # Operators' corrections (MemberPin): applied while the title stays; the first change ends one.
+        self._pins = selectors.member_pins(user_ids=list(user_ids))
+        self._unpinned: set[str] = set()
 
     def member(self, user_id: str) -> SeniorMember | None:
         """The member as it stands after the changes applied so far (None: not senior)."""
@@ -122,7 +125,7 @@ class MemberStates:
                 return Outcome.NOT_A_MEMBER
             self._set(member, change.attributes)
             return Outcome.ATTRIBUTES_UPDATED
-        result = classify(change.title)
+        result = self._classified(change.user_id, change.title)
         if not result.is_senior:
             if member is None:
                 return Outcome.NOT_SENIOR
@@ -150,6 +153,16 @@ class MemberStates:
             self.detections.append(detection)
             self._detections_of.setdefault(member.user_id, []).append(detection)
         return outcome
+
+    def _classified(self, user_id: str, title: str):
+        """The rules' decision on `title`, or an operator's pin while the title is the one pinned."""
+        pin = self._pins.get(user_id)
+        if pin is not None and pin.title == title.strip():
+            return pin.decision
+        if pin is not None:  # a new title: the correction was for the old one
+            del self._pins[user_id]
+            self._unpinned.add(user_id)
+        return classify(title)
 
     def enrichment_record(self, user_id: str, *, attributes: Mapping[str, Any] | None, error: str = "") -> bool:
         """The community profile's attributes fill what the member lacks and `error` (what could not
@@ -206,6 +219,8 @@ class MemberStates:
         )
         _undigested_detections_follow(self._followed)
         Detection.objects.bulk_create(self.detections, batch_size=500)
+        if self._unpinned:
+            MemberPin.objects.filter(user_id__in=self._unpinned).delete()
         for detection in self.detections:
             DETECTIONS.labels(kind=detection.kind, level=detection.level).inc()
 

@@ -159,3 +159,26 @@ def test_a_row_says_what_happened_and_when(promoted, detected, promoted_on, leve
     entry = rendering.Entry("n", "t", "C-suite" if promoted else "VP", promoted, "", "", detected, promoted_on, "")
 
     assert (entry.level_text, entry.detected_text) == (level, when)
+
+
+@pytest.mark.django_db
+def test_each_row_links_to_its_correction_page_which_asks_for_a_login_first(settings, client):
+    from detections.models import Detection
+    from digests.models import DigestDelivery
+    from digests.services import digest_build_extra
+    from tests.factories import SeniorDetectionFactory
+
+    settings.ADMIN_PUBLIC_URL = "https://captpathfinder.example.com/"
+    SeniorDetectionFactory(username="Jane Roe", title="CFO", level="csuite")
+    digest_build_extra()
+    detection = Detection.objects.get()
+    path = f"/admin/detections/detection/{detection.pk}/correct/"
+
+    email = DigestDelivery.objects.get(channel="email").content
+    card = json.dumps(DigestDelivery.objects.get(channel="teams").content["message"])
+
+    assert f'<a href="https://captpathfinder.example.com{path}"' in email["html"]
+    assert f"Not right? Correct it: https://captpathfinder.example.com{path}" in email["text"]
+    assert f"https://captpathfinder.example.com{path}" in card and '"selectAction"' in card
+    anonymous = client.get(path)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
