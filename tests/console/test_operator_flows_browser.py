@@ -168,3 +168,20 @@ def test_an_operator_sees_what_a_ruleset_would_change_and_accepts_a_broken_label
     finally:
         StoredRuleset.objects.update(is_active=False)
         classification_services.ruleset_reload(force=True)
+
+
+def test_an_operator_corrects_a_member_from_the_digest_link(operator, browser):
+    from detections.models import Detection, MemberPin
+
+    SeniorDetectionFactory(user_id="77", username="Sam Partner", title="VP of Partnerships", company="Initech")
+    detection = Detection.objects.get(user_id="77")
+
+    page = operator(f"/admin/detections/detection/{detection.pk}/correct/", "member-correct")
+
+    assert "Sam Partner" in page and "VP of Partnerships" in page and "This member is" in page
+    browser.find_element(By.CSS_SELECTOR, "input[name=level][value=none]").click()
+    browser.find_element(By.NAME, "note").send_keys("A partner, not a customer")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value='Apply the correction']").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    assert "corrected to Not a senior executive (removed)" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert MemberPin.objects.get(pk="77").note == "A partner, not a customer"
