@@ -11,6 +11,7 @@ from classification.services import ruleset_active
 
 from ..locks import members_lock
 from ..models import SeniorMember
+from ..selectors import CORRECTION_VERSION
 from .members import MemberChange, MemberStates
 
 _CHUNK = 1000
@@ -32,7 +33,8 @@ def members_reclassify(*, dry_run: bool, user_ids: list[str] | None = None) -> t
     Members whose level or rules version differ are moved by the state machine with their own
     title, exactly as a webhook carrying that title would move them: removals, promotions (with
     their detection), demotions, or just the new rules version. A member whose title changed
-    meanwhile is left alone: its newer event was classified already.
+    meanwhile is left alone: its newer event was classified already; so is a corrected member
+    (MemberPin), until their title changes.
     """
     ruleset = ruleset_active()
     members = SeniorMember.objects.order_by("pk")
@@ -41,6 +43,8 @@ def members_reclassify(*, dry_run: bool, user_ids: list[str] | None = None) -> t
     changes, titles, read = [], {}, 0
     for member in members.only("user_id", "username", "title", "level", "rules_version").iterator(chunk_size=2000):
         read += 1
+        if member.rules_version == CORRECTION_VERSION:  # an operator's correction holds, not the rules
+            continue
         result = ruleset.classify(member.title)
         if result.level != member.level:
             changes.append(

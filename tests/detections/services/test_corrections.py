@@ -98,3 +98,14 @@ def test_a_viewer_cannot_correct(client, django_user_model):
     response = client.post(reverse("admin:detections_member_correct", args=["9"]), {"level": "none"})
 
     assert response.status_code == 403 and SeniorMember.objects.filter(pk="9").exists()
+
+
+def test_reclassification_leaves_a_corrected_member_to_the_correction():
+    from detections.services.reclassification import members_reclassify
+
+    became("8", "Vice President, Office of the CEO")
+    member_correct(user_id="8", level="csuite", via="command")
+
+    changes, _ = members_reclassify(dry_run=False)
+
+    assert changes == [] and SeniorMember.objects.get(pk="8").level == "csuite"
