@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from classification.models import Level
+from classification.models import ConfirmedLabel, Level
 
 
 class TrackedField(models.Model):
@@ -146,10 +146,7 @@ class MemberPin(models.Model):
     row because "not a senior executive" removes the member.
     """
 
-    class Level(models.TextChoices):
-        CSUITE = "csuite", "C-suite"
-        VP = "vp", "VP"
-        NONE = "none", "Not a senior executive"
+    Level = ConfirmedLabel.Label  # a correction says what a confirmed label says
 
     user_id = models.CharField(max_length=64, primary_key=True)
     title = models.TextField(help_text="The title the correction is for (as stored, trimmed).")
