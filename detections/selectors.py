@@ -6,7 +6,7 @@ from django.db.models import Min, QuerySet
 
 from classification.engine import Classification
 
-from .models import PendingEvent, RawEvent, SeniorMember, TrackedField
+from .models import MemberPin, PendingEvent, RawEvent, SeniorMember, TrackedField
 
 _TRACKED_FIELDS_TTL_SECONDS = 30.0
 _tracked_fields_cache: tuple[float, dict[str, str]] | None = None
@@ -99,8 +99,6 @@ CORRECTION_VERSION = "correction"
 
 
 def member_pins(*, user_ids: list[str]) -> dict[str, Pin]:
-    from .models import MemberPin
-
     pins = MemberPin.objects.filter(user_id__in=user_ids).values_list("user_id", "title", "level")
     return {
         user_id: Pin(title, Classification(None if level == "none" else level, "correction", CORRECTION_VERSION))

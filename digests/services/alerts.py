@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
 from .. import selectors
 from ..models import Audience, Digest, Receipt
-from .builds import AudienceBuild, Build, audience_build
+from .builds import Build, audiences_build
 
 logger = logging.getLogger(__name__)
 ALERT_KINDS = (Digest.Kind.ALERT, Digest.Kind.SUMMARY)
@@ -33,20 +32,7 @@ def alerts_build_due(*, now: datetime | None = None) -> Build:
     audiences = list(Audience.objects.receiving(Receipt.Stream.ALERT))
     build = Build(Digest.Kind.ALERT)
     candidates = selectors.candidates_read(audiences, Receipt.Stream.ALERT, until=now)
-    failure = None
-    for audience in audiences:
-        try:
-            build.audiences.append(
-                audience_build(
-                    Digest.Kind.ALERT, audience, candidates, now=now, decide=lambda a, c: _alert_decide(a, c, now)
-                )
-            )
-        except Exception as exc:  # the other audiences still get theirs
-            logger.exception("alert for audience %r failed", audience.name)
-            build.audiences.append(AudienceBuild(audience, None, built_now=False, error=str(exc)[:500]))
-            failure = failure or (exc if isinstance(exc, DatabaseError) else None)
-    if failure is not None:
-        raise failure
+    audiences_build(build, audiences, candidates, now=now, decide=lambda a, c: _alert_decide(a, c, now))
     return build
 
 

@@ -117,22 +117,32 @@ def digest_build(
     audiences = Audience.objects.receiving(Receipt.Stream.DIGEST)
     if audience_ids is not None:
         audiences = audiences.filter(pk__in=audience_ids)
+    audiences = list(audiences)
     build = Build(kind, next_weekly_at=selectors.weekly_build_next_run(now=now))
-    failure = None
     with _long_lived_objects_frozen(enabled=freeze_gc):
-        candidates = selectors.candidates_read(list(audiences), Receipt.Stream.DIGEST, until=now)
+        candidates = selectors.candidates_read(audiences, Receipt.Stream.DIGEST, until=now)
         if freeze_gc:
             gc.freeze()  # and the candidates just read
-        for audience in audiences:
-            try:
-                build.audiences.append(audience_build(kind, audience, candidates, now=now))
-            except Exception as exc:  # the other audiences still get theirs
-                logger.exception("%s digest for audience %r failed", kind, audience.name)
-                build.audiences.append(AudienceBuild(audience, None, built_now=False, error=str(exc)[:500]))
-                failure = failure or (exc if isinstance(exc, DatabaseError) else None)
+        audiences_build(build, audiences, candidates, now=now)
+    return build
+
+
+def audiences_build(
+    build: Build, audiences: list[Audience], candidates: selectors.Candidates, *, now: datetime, decide=None
+) -> None:
+    """Build each audience in turn into `build`: one audience's failure is logged and reported
+    while the others still get theirs; a database error is raised after them (a retry builds only
+    what is missing)."""
+    failure = None
+    for audience in audiences:
+        try:
+            build.audiences.append(audience_build(build.kind, audience, candidates, now=now, decide=decide))
+        except Exception as exc:  # the other audiences still get theirs
+            logger.exception("%s for audience %r failed", build.kind, audience.name)
+            build.audiences.append(AudienceBuild(audience, None, built_now=False, error=str(exc)[:500]))
+            failure = failure or (exc if isinstance(exc, DatabaseError) else None)
     if failure is not None:
         raise failure
-    return build
 
 
 def audience_build(
