@@ -43,6 +43,13 @@ class StatsView(APIView):
                 child=serializers.DateTimeField(allow_null=True), help_text="Per channel: email, teams."
             )
 
+        class CommunityWriteback(serializers.Serializer):
+            enabled = serializers.BooleanField(help_text="A role or badge is configured (COMMUNITY_WRITEBACK_*).")
+            pending = Count(help_text="Changes waiting to be written, first attempts and retries.")
+            failed = Count(help_text="Changes that need an operator (admin › Community write-back).")
+            written = Count()
+            oldest_due_age_seconds = serializers.FloatField(allow_null=True)
+
         class LatestReport(serializers.Serializer):
             month = serializers.CharField(help_text="YYYY-MM")
             status = serializers.CharField()
@@ -55,10 +62,12 @@ class StatsView(APIView):
         detections = Detections()
         events = Events()
         deliveries = Deliveries(help_text="Digest deliveries by status, and the last send per channel.")
+        community_writeback = CommunityWriteback(help_text="Roles and badges written back to the community.")
         latest_report = LatestReport(allow_null=True)
         rules_version = serializers.CharField(help_text="The active classification ruleset.")
 
     @extend_schema(responses=OutputSerializer, tags=["stats"])
     def get(self, request):
-        """Members by level, recent detections, the event backlog, deliveries, the latest report, rules version."""
+        """Members by level, recent detections, the event backlog, deliveries, the community write-back,
+        the latest report, rules version."""
         return Response(self.OutputSerializer(stats_overview()).data)

@@ -5,6 +5,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from .selectors import (
+    community_writeback_overview,
     deliveries_overview,
     event_backlog,
     events_set_aside,
@@ -72,6 +73,20 @@ class DatabaseCollector:
             recent.add_metric([level], last_day[level])
         yield members
         yield recent
+        writeback = community_writeback_overview(now=now)
+        grants = GaugeMetricFamily(
+            "captpathfinder_community_writeback_changes",
+            "Community write-back changes (roles and badges) by status: pending, failed, written.",
+            labels=["status"],
+        )
+        for name in ("pending", "failed", "written"):
+            grants.add_metric([name], writeback[name])
+        yield grants
+        yield _gauge(
+            "captpathfinder_community_writeback_oldest_due_age_seconds",
+            "How long the oldest due community write-back change has waited; 0 when none.",
+            writeback["oldest_due_age_seconds"] or 0,
+        )
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from classification.models import Level
 from classification.services import ruleset_active
-from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
+from detections.models import CommunityGrant, Detection, PendingEvent, RawEvent, SeniorMember
+from detections.services.writeback import writeback_targets
 from digests.models import Channel, DigestDelivery
 from reports.models import Report
 
@@ -67,6 +68,21 @@ def deliveries_overview(*, now: datetime | None = None) -> dict:
     }
 
 
+def community_writeback_overview(*, now: datetime) -> dict:
+    """The community write-back's changes by status, and how long the oldest due one has waited."""
+    counts = dict(CommunityGrant.objects.values_list("status").annotate(n=Count("id")).order_by())
+    oldest = CommunityGrant.objects.filter(status=CommunityGrant.Status.PENDING, next_attempt_at__lte=now).aggregate(
+        at=Min("next_attempt_at")
+    )["at"]
+    return {
+        "enabled": bool(writeback_targets()),
+        "pending": counts.get(CommunityGrant.Status.PENDING, 0),
+        "failed": counts.get(CommunityGrant.Status.FAILED, 0),
+        "written": counts.get(CommunityGrant.Status.DONE, 0),
+        "oldest_due_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+    }
+
+
 def detections_since(*, now: datetime) -> dict:
     week, month = now - timedelta(days=7), now - timedelta(days=30)
     counts = Detection.objects.aggregate(
@@ -100,6 +116,7 @@ def stats_overview(*, now: datetime | None = None) -> dict:
         "detections": detections_since(now=now),
         "events": {**event_backlog(now=now), **{f"set_aside_{k}": v for k, v in events_set_aside().items()}},
         "deliveries": deliveries_overview(),
+        "community_writeback": community_writeback_overview(now=now),
         "latest_report": latest_report(),
         "rules_version": ruleset_active().version,
     }

@@ -42,6 +42,11 @@ COMMUNITY_FIELDS_MISSING = Counter(
     "Community profiles read without a configured profile field (COMMUNITY_FIELD_*), by field name.",
     ["field"],
 )
+COMMUNITY_WRITES = Counter(
+    "captpathfinder_community_writes_total",
+    "Community write-back attempts by kind (role, badge), action (give, take) and outcome (written, retrying, failed).",
+    ["kind", "action", "outcome"],
+)
 DELIVERIES = Counter(
     "captpathfinder_digest_deliveries_total", "Digest delivery attempts by channel and outcome.", ["channel", "outcome"]
 )

@@ -87,6 +87,22 @@ SCHEDULES: tuple[Schedule, ...] = (
         expires_seconds=3600,
     ),
     Schedule(
+        name="community: write back roles and badges",
+        task="detections.tasks.community_grants_write_due",
+        # Every minute: changes whose retry time has come, and any a lost wake-up left behind.
+        every_seconds=60,
+        description="Give senior members the community role/badge, take them from others (when configured).",
+        expires_seconds=50,
+    ),
+    Schedule(
+        name="community: reconcile roles and badges",
+        task="detections.tasks.community_reconcile",
+        # Every day at 04:30 America/New_York (clear of the daylight-saving changes at 01:00-03:00).
+        crontab=("30", "4", "*", "*", "*"),
+        description="Compare the community's role/badge holders with the senior members and fix the drift.",
+        expires_seconds=3600,
+    ),
+    Schedule(
         name="outbox: sweep unprocessed events",
         task="detections.tasks.events_sweep_unprocessed",
         # Every minute: events stored while the broker or the workers were down get enqueued.

@@ -5,16 +5,18 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from access.services import audit_record
 from core.admin import ReadOnlyModelAdmin
 
-from .models import BackfillRun, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
+from .models import BackfillRun, CommunityGrant, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
 from .selectors import tracked_fields_cache_clear
 from .services.corrections import CorrectionError, member_correct
 from .services.processing import events_retry_failed
 from .services.reclassification import members_reclassify
+from .services.writeback import grants_retry
 
 
 @admin.register(TrackedField)
@@ -218,3 +220,38 @@ class BackfillRunAdmin(admin.ModelAdmin):
     @admin.display(description="errors")
     def errors_count(self, obj):
         return obj.counts.get("errors", 0)
+
+
+@admin.register(CommunityGrant)
+class CommunityGrantAdmin(ReadOnlyModelAdmin):
+    """The community write-back: roles and badges given to senior members and taken from others."""
+
+    list_display = ["user_id", "change", "reason", "status", "outcome", "updated_at"]
+    list_filter = ["status", "kind", "wanted", "updated_at"]
+    search_fields = ["user_id", "name", "last_error", "result"]
+    actions = ["retry"]
+
+    @admin.display(description="change")
+    def change(self, obj):
+        return f"{'give' if obj.wanted else 'take away'} {obj.get_kind_display().lower()} {obj.name}"
+
+    @admin.display(description="answer or error")
+    def outcome(self, obj):
+        """What the community answered; else the last error (whole: its end names the setting to fix),
+        and when a change waiting for a retry is tried again."""
+        if obj.status == CommunityGrant.Status.DONE:
+            return obj.result
+        retry = ""
+        if obj.status == CommunityGrant.Status.PENDING and obj.attempts:
+            retry = f"attempt {obj.attempts + 1} at {timezone.localtime(obj.next_attempt_at):%Y-%m-%d %H:%M}: "
+        return f"{retry}{obj.last_error[:400]}" if obj.last_error else "—"
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("detections.retry_communitygrant")
+
+    @admin.action(description="Retry the selected failed changes now", permissions=["retry"])
+    def retry(self, request, queryset):
+        ids = list(queryset.filter(status=CommunityGrant.Status.FAILED).values_list("pk", flat=True))
+        count = grants_retry(ids)
+        audit_record(request.user, "community.retry", via="admin", target=f"{count} changes", grant_ids=ids)
+        self.message_user(request, f"{count} failed changes queued again.", messages.SUCCESS)

@@ -1,16 +1,18 @@
-"""Client for the inSided (Gainsight Customer Communities) API: OAuth2 and user profiles.
+"""Client for the inSided (Gainsight Customer Communities) API: OAuth2, user profiles, roles and badges.
 
 Speaks the published User API (version 20260811093422): `POST /oauth2/token` (client
-credentials), `GET /user/{id}` and the member list `GET /user`. Used by enrichment, the
-registration webhook (which carries no profile) and backfills. Transient failures (5xx, and
-429, which inSided does not document but a proxy may send) are retried a bounded number of
-times here; callers decide what a final failure means.
+credentials), `GET /user/{id}` and the member list `GET /user`, used by enrichment, the
+registration webhook (which carries no profile) and backfills; and, with a token of the `write`
+scope, the role and badge endpoints the write-back uses. Transient failures (5xx, and 429, which
+inSided does not document but a proxy may send) are retried a bounded number of times here;
+callers decide what a final failure means.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,12 +37,16 @@ class CommunityError(Exception):
     """The community API could not give an answer (after retries)."""
 
 
-class _TransientError(CommunityError):
-    pass
+class CommunityNotFound(CommunityError):
+    """404: the documented reply when the user (or, for a badge, the user or the badge) does not exist."""
+
+
+class CommunityUnavailable(CommunityError):
+    """The community did not answer usefully (5xx, 429) after the quick retries: worth trying later."""
 
 
 def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, (_TransientError, requests.ConnectionError, requests.Timeout))
+    return isinstance(exc, (CommunityUnavailable, requests.ConnectionError, requests.Timeout))
 
 
 _retry = retry(
@@ -86,31 +92,56 @@ def community_configured() -> bool:
     return bool(settings.COMMUNITY_API_URL and settings.COMMUNITY_CLIENT_ID and settings.COMMUNITY_CLIENT_SECRET)
 
 
+class RateLimiter:
+    """At most `per_second` calls a second (none published: a client keeps itself polite)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if now < self.next_at:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
 class CommunityClient:
-    def __init__(self, *, base_url: str | None = None, session: requests.Session | None = None) -> None:
+    """`limiter`: waited on before every request (token requests aside), retries included."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        session: requests.Session | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.base_url = (base_url or settings.COMMUNITY_API_URL).rstrip("/")
         self.session = session or requests.Session()
         self.timeout = settings.COMMUNITY_API_TIMEOUT_SECONDS
+        self.limiter = limiter
 
     # --- OAuth2 client credentials ------------------------------------------------------
-    def _token(self, *, refresh: bool = False) -> str:
+    def _token(self, *, refresh: bool = False, scope: str = "read") -> str:
+        """A bearer token of `scope` ("read", or "write" for changes), cached until shortly before it expires."""
+        key = f"{_TOKEN_CACHE_KEY}:{scope}"
         if not refresh:
-            token = cache.get(_TOKEN_CACHE_KEY)
+            token = cache.get(key)
             if token:
                 return token
-        token, expires_in = self._request_token()
-        cache.set(_TOKEN_CACHE_KEY, token, timeout=max(expires_in - _TOKEN_EXPIRY_MARGIN_SECONDS, 1))
+        token, expires_in = self._request_token(scope)
+        cache.set(key, token, timeout=max(expires_in - _TOKEN_EXPIRY_MARGIN_SECONDS, 1))
         return token
 
     @_retry
-    def _request_token(self) -> tuple[str, int]:
+    def _request_token(self, scope: str) -> tuple[str, int]:
         response = self.session.post(
             f"{self.base_url}/oauth2/token",
             data={
                 "grant_type": "client_credentials",
                 "client_id": settings.COMMUNITY_CLIENT_ID,
                 "client_secret": settings.COMMUNITY_CLIENT_SECRET,
-                "scope": "read",
+                "scope": scope,
             },
             timeout=self.timeout,
         )
@@ -157,6 +188,8 @@ class CommunityClient:
 
     @_retry
     def _get_once(self, path: str, params: dict, what: str, token: str):
+        if self.limiter is not None:
+            self.limiter.wait()
         response = self.session.get(
             f"{self.base_url}{path}",
             params=params,
@@ -174,12 +207,115 @@ class CommunityClient:
     def profile_get(self, user_id: str) -> CommunityProfile:
         return profile_from_user(self.user_get(user_id), user_id=user_id)
 
+    def users_holding(self, filters: Mapping[str, str], *, page_size: int) -> Iterator[str]:
+        """The user ids (as strings) of every member the list returns with `filters` (e.g.
+        `{"filter[roles.rolename][]": "roles.Executives"}`), page by page until an empty page or the
+        list's count. A member without a userid is an error: it cannot be left out unseen."""
+        page, seen = 1, 0
+        while True:
+            listed = self.users_page(page=page, page_size=page_size, filters=filters)
+            for user in listed.users:
+                user_id = user.get("userid")
+                if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip():
+                    raise CommunityError(f"user list page {page}: a user without a userid")
+                yield str(user_id).strip()
+            seen += len(listed.users)
+            if not listed.users or (listed.count is not None and seen >= listed.count):
+                return
+            page += 1
+
+    # --- Roles and badges (the `write` scope) ---------------------------------------------
+    def role_add(self, user_id: str, role: str) -> None:
+        """POST /user/{id}/role `{"data": {"user_role": [role]}}`: 200 with the text "Done".
+        What adding a role the member holds already answers is not documented; the write-back
+        asks only for a role the list says the member lacks, or after a change of theirs."""
+        self._write(
+            "POST",
+            f"/user/{_quoted(user_id)}/role",
+            f"role {role!r} for user {user_id}",
+            json={"data": {"user_role": [role]}},
+        )
+
+    def role_revoke(self, user_id: str, role: str) -> None:
+        """DELETE /user/{userId}/role/{roleName}: 204; 404 (no such user or role: the
+        documentation does not say which) and 422 (a validation error, e.g. not a custom role) are
+        errors."""
+        what = f"revoke role {role!r} of user {user_id}"
+        self._write("DELETE", f"/user/{_quoted(user_id)}/role/{_quoted(role)}", what)
+
+    def badge_award(self, user_id: str, badge_id: str) -> bool:
+        """PUT /user/{userId}/badge/{badgeId}: 201 awarded, 204 the member had it (returns False)."""
+        status = self._write(
+            "PUT", f"/user/{_quoted(user_id)}/badge/{_quoted(badge_id)}", f"badge {badge_id} for user {user_id}"
+        )
+        return status == 201
+
+    def badge_revoke(self, user_id: str, badge_id: str) -> bool:
+        """DELETE /user/{userId}/badge/{badgeId}: 204 revoked; 400 the member did not have it
+        (returns False); 404 no such user or badge."""
+        what = f"revoke badge {badge_id} of user {user_id}"
+        try:
+            self._write("DELETE", f"/user/{_quoted(user_id)}/badge/{_quoted(badge_id)}", what)
+        except _BadRequest:
+            return False
+        return True
+
+    def _write(self, method: str, path: str, what: str, *, json: dict | None = None) -> int:
+        """A change with the `write` token; on a 401 the token is renewed once. Returns the status."""
+        try:
+            return self._write_once(method, path, what, json, self._token(scope="write"))
+        except _Unauthorized:
+            return self._write_once(method, path, what, json, self._token(refresh=True, scope="write"))
+
+    @_retry
+    def _write_once(self, method: str, path: str, what: str, json: dict | None, token: str) -> int:
+        if self.limiter is not None:
+            self.limiter.wait()
+        response = self.session.request(
+            method,
+            f"{self.base_url}{path}",
+            json=json,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=self.timeout,
+        )
+        if response.status_code == 401:
+            raise _Unauthorized("community API refused the token")
+        if response.status_code == 404:
+            raise CommunityNotFound(f"{what}: HTTP 404 (no such user, or no such role or badge)")
+        if response.status_code == 400:
+            raise _BadRequest(f"{what}: HTTP 400")
+        if response.status_code == 403:  # not documented; what a token without the scope would get
+            scope = "(changes need credentials with the `write` scope)"
+            raise CommunityError(f"{what}: HTTP 403{_message_of(response)} {scope}")
+        self._raise_for_status(response, what)
+        return response.status_code
+
     @staticmethod
     def _raise_for_status(response: requests.Response, what: str) -> None:
         if response.status_code == 429 or response.status_code >= 500:
-            raise _TransientError(f"{what}: HTTP {response.status_code}")
+            raise CommunityUnavailable(f"{what}: HTTP {response.status_code}{_message_of(response)}")
+        if response.status_code == 404:
+            raise CommunityNotFound(f"{what}: HTTP 404")
         if response.status_code >= 400:
-            raise CommunityError(f"{what}: HTTP {response.status_code}")
+            raise CommunityError(f"{what}: HTTP {response.status_code}{_message_of(response)}")
+
+
+def _quoted(value: str) -> str:
+    return requests.utils.quote(str(value), safe="")
+
+
+def _message_of(response: requests.Response) -> str:
+    """The documented error body's `message` (`{"message": "..."}`), for the operator; "" without one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return f": {message[:300]}" if isinstance(message, str) and message else ""
+
+
+class _BadRequest(CommunityError):
+    pass
 
 
 class _Unauthorized(CommunityError):

@@ -195,6 +195,54 @@ class Detection(models.Model):
         return f"{self.get_kind_display()}: {self.username or self.user_id} ({self.title})"
 
 
+class CommunityGrant(models.Model):
+    """The write-back's outbox: a role or badge a member should hold in the community (`wanted`), or
+    lose, until it is written there.
+
+    One row per member and role or badge, kept after it is written (what the community was last
+    told). A change of the member's seniority, or drift `community_sync` found, sets the row
+    wanted/pending again and bumps `generation`; a writer records its outcome only on the
+    generation it wrote, so a change made meanwhile is written next, never lost.
+    """
+
+    class Kind(models.TextChoices):
+        ROLE = "role", "Role"
+        BADGE = "badge", "Badge"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be written"
+        DONE = "done", "Written"
+        FAILED = "failed", "Failed: needs an operator"
+
+    user_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=255, help_text="The role's name, or the badge's id.")
+    wanted = models.BooleanField("should hold it", help_text="Whether the member should hold it (no: take it away).")
+    reason = models.CharField(max_length=100, blank=True, help_text="What asked for the change.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    result = models.CharField(max_length=100, blank=True, help_text="What the community answered, once written.")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    generation = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+    written_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = "community write-back change"
+        verbose_name_plural = "community write-back changes"
+        permissions = [("retry_communitygrant", "Can retry community write-back changes")]
+        constraints = [models.UniqueConstraint(fields=["user_id", "kind", "name"], name="communitygrant_unique")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="communitygrant_due", condition=models.Q(status="pending"))
+        ]
+
+    def __str__(self) -> str:
+        action = "give" if self.wanted else "take away"
+        return f"{action} {self.get_kind_display().lower()} {self.name} ({self.user_id})"
+
+
 class BackfillRun(models.Model):
     """One loading of the existing membership (CSV export or community API), resumable.
 

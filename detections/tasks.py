@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from .services import enrichment, housekeeping, processing
+from .services import enrichment, housekeeping, processing, writeback
 
 
 @shared_task(
@@ -45,3 +45,25 @@ def member_enrich(user_id: str) -> bool:
 @shared_task(expires=3600)
 def events_purge_old() -> int:
     return housekeeping.events_purge_old()
+
+
+@shared_task(expires=50, autoretry_for=(DatabaseError,), retry_backoff=5, max_retries=5)
+def community_grants_write_due() -> dict:
+    """Write the community roles and badges that are due. One writer at a time: a run that finds
+    another writing leaves it the work. Changes the community did not answer wait for their retry time."""
+    if not writeback.writeback_targets():
+        return {}
+    report = writeback.grants_write_due()
+    if report.more and not report.retrying:  # the time budget ran out: carry on in a fresh task
+        writeback.grants_write_enqueue()
+    return vars(report)
+
+
+@shared_task(expires=3600)
+def community_reconcile() -> dict:
+    """Ask for and write every difference between the community's role and badge holders and the
+    senior members (`manage.py community_sync` on a schedule)."""
+    if not writeback.writeback_targets():
+        return {}
+    report = writeback.community_sync(dry_run=False)
+    return {str(d.target): {"give": len(d.give), "take": len(d.take)} for d in report.drift}

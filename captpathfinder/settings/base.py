@@ -338,6 +338,32 @@ COMMUNITY_FIELD_COMPANY = env.str("COMMUNITY_FIELD_COMPANY", default="Company")
 # is not documented; paging follows the reply's count either way) and request rate.
 COMMUNITY_USERS_PAGE_SIZE = env.int("COMMUNITY_USERS_PAGE_SIZE", default=100)
 COMMUNITY_BACKFILL_REQUESTS_PER_SECOND = env.float("COMMUNITY_BACKFILL_REQUESTS_PER_SECOND", default=5.0)
+# Write-back (opt-in): current senior members at COMMUNITY_WRITEBACK_LEVELS hold this role and/or
+# badge in the community, and lose them when they stop being senior. Both belong to this service:
+# `community_sync` takes them from anyone else who holds them. The role is named as the community
+# names it everywhere (e.g. "roles.Executives"); the badge by its id (GET /gamification/badges).
+# Needs credentials the community gave the `write` scope.
+COMMUNITY_WRITEBACK_ROLE = env.str("COMMUNITY_WRITEBACK_ROLE", default="")
+COMMUNITY_WRITEBACK_BADGE_ID = env.str("COMMUNITY_WRITEBACK_BADGE_ID", default="")
+COMMUNITY_WRITEBACK_LEVELS = env.list("COMMUNITY_WRITEBACK_LEVELS", default=["vp", "csuite"])
+# No rate limits are published: stay under this many write requests per second (one writer at a time).
+COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND = env.float("COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND", default=2.0)
+# Seconds between attempts at a change the community refused or did not answer; after the last, failed.
+COMMUNITY_WRITEBACK_RETRY_SCHEDULE = env.list(
+    "COMMUNITY_WRITEBACK_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600]
+)
+
+# A write-back set up wrong would write nothing, or the wrong thing, without a word: refuse to start.
+if COMMUNITY_WRITEBACK_ROLE or COMMUNITY_WRITEBACK_BADGE_ID:
+    if not (COMMUNITY_API_URL and COMMUNITY_CLIENT_ID and COMMUNITY_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "COMMUNITY_WRITEBACK_ROLE/_BADGE_ID need COMMUNITY_API_URL, COMMUNITY_CLIENT_ID and "
+            "COMMUNITY_CLIENT_SECRET."
+        )
+    if COMMUNITY_WRITEBACK_BADGE_ID and not COMMUNITY_WRITEBACK_BADGE_ID.strip().isdigit():
+        raise ImproperlyConfigured(f"COMMUNITY_WRITEBACK_BADGE_ID {COMMUNITY_WRITEBACK_BADGE_ID!r} is not a badge id.")
+    if not COMMUNITY_WRITEBACK_LEVELS or set(COMMUNITY_WRITEBACK_LEVELS) - {"vp", "csuite"}:
+        raise ImproperlyConfigured("COMMUNITY_WRITEBACK_LEVELS must be vp, csuite or both.")
 
 # --- Classification -------------------------------------------------------------------------
 CLASSIFICATION_RULESET_PATH = env.path(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from classification.services import classify
 
-from ..community import CommunityClient, CommunityError, has_profile_fields, profile_from_user
+from ..community import CommunityClient, CommunityError, RateLimiter, has_profile_fields, profile_from_user
 from ..locks import members_lock
 from ..models import BackfillRun, RawEvent
 from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, MAX_USER_ID_LENGTH
@@ -151,20 +150,6 @@ def _parse_moment(text: str) -> datetime | None:
 
 def community_source_key(filters: dict[str, str]) -> str:
     return "community:" + "&".join(f"{key}={filters[key]}" for key in sorted(filters))
-
-
-class RateLimiter:
-    """At most `per_second` calls a second, so a backfill never crowds out the community."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.next_at = 0.0
-
-    def wait(self) -> None:
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
 
 
 def community_pages(

@@ -25,6 +25,7 @@ from core.metrics import DETECTIONS
 
 from .. import selectors
 from ..models import Detection, MemberPin, RawEvent, SeniorMember
+from . import writeback
 
 Outcome = RawEvent.Outcome
 
@@ -96,6 +97,7 @@ class MemberStates:
         self.record_detections = record_detections
         user_ids = set(user_ids)
         self._stored = SeniorMember.objects.in_bulk(list(user_ids))
+        self._stored_levels = {uid: m.level for uid, m in self._stored.items()}  # members are moved in place
         self._members: dict[str, SeniorMember | None] = dict.fromkeys(user_ids)
         self._members.update(self._stored)
         self._changed: set[str] = set()
@@ -221,8 +223,21 @@ class MemberStates:
         Detection.objects.bulk_create(self.detections, batch_size=500)
         if self._unpinned:
             MemberPin.objects.filter(user_id__in=self._unpinned).delete()
+        self._holdings_save()
         for detection in self.detections:
             DETECTIONS.labels(kind=detection.kind, level=detection.level).inc()
+
+    def _holdings_save(self) -> None:
+        """Ask the community write-back (when it is on) for the members whose role and badge change:
+        become senior, stopped, or moved into or out of COMMUNITY_WRITEBACK_LEVELS."""
+        if not writeback.writeback_targets():
+            return
+        changed = {}
+        for uid, member in self._members.items():
+            level = member.level if member is not None else None
+            if writeback.level_holds(level) != writeback.level_holds(self._stored_levels.get(uid)):
+                changed[uid] = level
+        writeback.members_holding_set(changed, now=self.now)
 
 
 def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: RawEvent | None = None) -> Detection:

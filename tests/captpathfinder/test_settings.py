@@ -19,6 +19,12 @@ GOOD = {
     "DIGEST_TEAMS_WEBHOOK_URL": "https://example.webhook.office.com/workflows/abc",
 }
 
+COMMUNITY = {
+    "COMMUNITY_API_URL": "https://api2-us-west-2.insided.com",
+    "COMMUNITY_CLIENT_ID": "client",
+    "COMMUNITY_CLIENT_SECRET": "secret",
+}
+
 
 def run_manage(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in GOOD and k != "DJANGO_SETTINGS_MODULE"}
@@ -51,6 +57,9 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         ({"DIGEST_CHANNELS": "email,sms"}, "unknown channel 'sms'"),
         ({"WEBHOOK_BASIC_AUTH_PASSWORD": "a"}, "WEBHOOK_BASIC_AUTH_PASSWORD is weak"),
         ({"WEBHOOK_BASIC_AUTH_PASSWORD": "alllowercaseletters-only"}, "WEBHOOK_BASIC_AUTH_PASSWORD is weak"),
+        ({"COMMUNITY_WRITEBACK_ROLE": "roles.Executives", "COMMUNITY_API_URL": ""}, "need COMMUNITY_API_URL"),
+        ({**COMMUNITY, "COMMUNITY_WRITEBACK_BADGE_ID": "Executive"}, "'Executive' is not a badge id"),
+        ({**COMMUNITY, "COMMUNITY_WRITEBACK_ROLE": "r", "COMMUNITY_WRITEBACK_LEVELS": "ceo"}, "vp, csuite or both"),
     ],
     ids=[
         "debug-on",
@@ -66,6 +75,9 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         "unknown-channel",
         "one-letter-webhook-password",
         "one-class-webhook-password",
+        "writeback-without-community",
+        "writeback-badge-not-an-id",
+        "writeback-unknown-level",
     ],
 )
 def test_production_refuses_to_start_with_unsafe_settings(overrides, message):

@@ -185,3 +185,39 @@ def test_an_operator_corrects_a_member_from_the_digest_link(operator, browser):
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
     assert "corrected to Not a senior executive (removed)" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert MemberPin.objects.get(pk="77").note == "A partner, not a customer"
+
+
+def test_an_operator_finds_a_failed_community_change_and_retries_it(operator, browser):
+    from detections.models import CommunityGrant
+
+    CommunityGrant.objects.create(
+        user_id="81",
+        kind="role",
+        name="roles.Executives",
+        wanted=True,
+        reason="senior (vp)",
+        status="done",
+        result="role given",
+    )
+    failed = CommunityGrant.objects.create(
+        user_id="81",
+        kind="badge",
+        name="99",
+        wanted=True,
+        reason="senior (vp)",
+        status="failed",
+        attempts=1,
+        last_error="badge 99 for user 81: HTTP 404 (no such user, or no such role or badge); the member exists, "
+        "so the community has no badge '99' (COMMUNITY_WRITEBACK_BADGE_ID)",
+    )
+
+    page = operator("/admin/detections/communitygrant/", "community-writeback")
+
+    assert "give badge 99" in page and "Failed: needs an operator" in page and "COMMUNITY_WRITEBACK_BADGE_ID" in page
+    browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{failed.pk}']").click()
+    browser.find_element(By.CSS_SELECTOR, "select[name=action] option[value=retry]").click()
+    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    assert "1 failed changes queued again." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    failed.refresh_from_db()
+    assert failed.status == "pending"

@@ -89,7 +89,12 @@ DST_EDGES = [  # around the March and November changes of 2026, and an ordinary 
 ]
 
 
-WINDOWS = {"0 17 * * 5": timedelta(days=8), "0 6 * * *": timedelta(days=2), "0 2 * * *": timedelta(days=2)}
+WINDOWS = {
+    "0 17 * * 5": timedelta(days=8),
+    "0 6 * * *": timedelta(days=2),
+    "0 2 * * *": timedelta(days=2),
+    "30 4 * * *": timedelta(days=2),
+}
 
 
 @pytest.mark.parametrize("schedule", [s for s in SCHEDULES if s.crontab and not s.acts_on_last_day_of_month])

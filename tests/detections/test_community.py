@@ -10,6 +10,7 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
+from detections import community
 from detections.community import CommunityClient, CommunityError, profile_from_user
 from tests.fakes.insided import FakeInsided, spec_found_user
 
@@ -136,3 +137,17 @@ def test_the_member_list_asks_for_the_iterable_form_with_documented_filters(insi
     assert page.count == 1
     sent = insided.list_requests[-1]
     assert (sent["_returnIterable"], sent["page"], sent["pageSize"]) == ("true", "1", "10")
+
+
+def test_the_rate_limiter_spaces_calls(monkeypatch):
+    clock, sleeps = [100.0], []
+    monkeypatch.setattr(community.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(
+        community.time, "sleep", lambda seconds: (sleeps.append(seconds), clock.__setitem__(0, clock[0] + seconds))
+    )
+    limiter = community.RateLimiter(4)
+
+    for _ in range(5):
+        limiter.wait()
+
+    assert sleeps == pytest.approx([0.25, 0.25, 0.25, 0.25])

@@ -18,13 +18,28 @@ schemas; the contract tests validate every reply against them):
   "profileFields": [{"name", "NormalizedValue"}], ...}}`;
 - errors: 404 "Not Found" (the spec gives it no body) and 500 `{"message": "..."}`.
 
+Roles and badges (the `write` scope), as the spec documents them:
+
+- `POST /user/{id}/role` `{"data": {"user_role": ["roles.<name>"]}}`: 200 with the text "Done";
+  404 for an unknown user or role;
+- `DELETE /user/{userId}/role/{roleName}`: 204; 404; 422 (validation error, no body) for a main
+  role such as `roles.registered`, which is not a custom role;
+- `PUT /user/{userId}/badge/{badgeId}`: 201 awarded, 204 already held; 404 for an unknown user or badge;
+- `DELETE /user/{userId}/badge/{badgeId}`: 204 revoked; 400 the user does not hold it; 404 for an
+  unknown user or badge;
+- the member list filters on `filter[roles.rolename][]` and `filter[badges.badgeid][]`.
+
 Not documented, so chosen here and said so: the token endpoint's error bodies (OAuth2's
-`{"error": ...}`), a 401 for an expired or revoked token (no body), and 429, which inSided does not
-publish (no rate limits are documented) but a proxy in front of it may send.
+`{"error": ...}`), a 401 for an expired or revoked token (no body), 429, which inSided does not
+publish (no rate limits are documented) but a proxy in front of it may send, a 403 for a change
+made with a `read` token, what revoking a role the user does not hold answers (here 404, one of the
+documented statuses), adding a role the user holds (here 200 "Done", unchanged), and the shape of
+`_related.badges` items (the spec gives none: the fake keeps badge holders apart and lists none).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -113,30 +128,33 @@ def spec_user(
             ],
             "badges": [],
             "badgesCount": 0,
-            "roles": [
-                {
-                    "auth_item_id": 3,
-                    "itemname": "roles.registered",
-                    "userid": user_id,
-                    "bizrule": None,
-                    "data": None,
-                    "_related": {
-                        "items": {
-                            "id": 3,
-                            "name": "roles.registered",
-                            "type": 2,
-                            "description": None,
-                            "bizrule": None,
-                            "data": None,
-                            "visible": 1,
-                            "main": 1,
-                            "order": 3,
-                            "exclude_for_spam_check": 0,
-                            "_related": [],
-                        }
-                    },
-                }
-            ],
+            "roles": [_auth_item(user_id, "roles.registered", {"id": 3, "main": 1})],
+        },
+    }
+
+
+def _auth_item(user_id: int, name: str, role: dict) -> dict:
+    """One of a `User`'s `_related.roles`."""
+    return {
+        "auth_item_id": role["id"],
+        "itemname": name,
+        "userid": user_id,
+        "bizrule": None,
+        "data": None,
+        "_related": {
+            "items": {
+                "id": role["id"],
+                "name": name,
+                "type": 2,
+                "description": None,
+                "bizrule": None,
+                "data": None,
+                "visible": 1,
+                "main": role["main"],
+                "order": role["id"],
+                "exclude_for_spam_check": 0,
+                "_related": [],
+            }
         },
     }
 
@@ -167,7 +185,13 @@ class FakeInsided:
     def __init__(self, *, token_lifetime: int = 7200) -> None:
         self.token_lifetime = token_lifetime
         self.users: dict[str, dict] = {}
-        self.tokens: dict[str, float] = {}  # token -> expiry (monotonic)
+        self.tokens: dict[str, tuple[float, str]] = {}  # token -> (expiry (monotonic), scope)
+        # The community's roles by name (main: a main role, which cannot be revoked) and badges by id.
+        self.roles: dict[str, dict] = {"roles.registered": {"id": 3, "main": 1}}
+        self.badges: dict[int, dict] = {}
+        self.badge_holders: dict[int, set[str]] = {}
+        self.writes: list[tuple[str, str, int]] = []  # (method, path, status) of each write request
+        self.write_failures: list[int] = []  # statuses to answer the next write requests with
         self.token_requests = 0
         self.user_requests = 0
         self.failures: list[int] = []  # statuses to answer the next user requests with
@@ -221,6 +245,26 @@ class FakeInsided:
         self.users[str(user_id)] = user
         return user
 
+    def add_role(self, name: str) -> None:
+        """A custom role the community's admin created."""
+        self.roles[name] = {"id": 10 + len(self.roles), "main": 0}
+
+    def add_badge(self, badge_id: int, title: str = "Executive") -> None:
+        self.badges[badge_id] = {"id": badge_id, "title": title}
+        self.badge_holders.setdefault(badge_id, set())
+
+    def roles_of(self, user_id) -> set[str]:
+        return {r["itemname"] for r in self.users[str(user_id)]["_related"]["roles"]}
+
+    def role_give(self, user_id, name: str) -> None:
+        """Give a role directly (a community manager's doing)."""
+        user = self.users[str(user_id)]
+        if name not in self.roles_of(user_id):
+            user["_related"]["roles"].append(_auth_item(user["userid"], name, self.roles[name]))
+
+    def holders_of_badge(self, badge_id: int) -> set[str]:
+        return set(self.badge_holders.get(badge_id, set()))
+
     def revoke_tokens(self) -> None:
         with self._lock:
             self.tokens.clear()
@@ -231,7 +275,7 @@ class FakeInsided:
         class Handler(JSONHandler):
             def do_POST(self):
                 if self.path != "/oauth2/token":
-                    return self._reply(404, b"Not Found")
+                    return self._write("POST")
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 with fake._lock:
@@ -242,7 +286,7 @@ class FakeInsided:
                     return self._reply(401, {"error": "invalid_client"})
                 token = uuid.uuid4().hex
                 with fake._lock:
-                    fake.tokens[token] = time.monotonic() + fake.token_lifetime
+                    fake.tokens[token] = (time.monotonic() + fake.token_lifetime, form.get("scope", "read"))
                 return self._reply(
                     200, {"token_type": "bearer", "access_token": token, "expires_in": fake.token_lifetime}
                 )
@@ -293,11 +337,116 @@ class FakeInsided:
                 fake.request_times.append(now)
                 return too_fast
 
-            def _token_valid(self) -> bool:
+            def _token_valid(self, scope: str = "read") -> bool | None:
+                """True: a valid token of the scope; None: valid, but of another scope; False: none."""
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 with fake._lock:
-                    expiry = fake.tokens.get(token)
-                return expiry is not None and expiry >= time.monotonic()
+                    expiry, granted = fake.tokens.get(token, (None, None))
+                if expiry is None or expiry < time.monotonic():
+                    return False
+                return True if scope == "read" or granted == scope else None
+
+            def do_PUT(self):
+                return self._write("PUT")
+
+            def do_DELETE(self):
+                return self._write("DELETE")
+
+            def _write(self, method: str) -> None:
+                parts = [unquote(p) for p in urlsplit(self.path).path.removeprefix("/api1").strip("/").split("/")]
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with fake._lock:
+                    failure = fake.write_failures.pop(0) if fake.write_failures else None
+                    too_fast = self._too_fast()
+                status = self._write_status(method, parts, body, failure or (429 if too_fast else None))
+                with fake._lock:
+                    fake.writes.append((method, "/" + "/".join(parts), status))
+
+            def _write_status(self, method: str, parts: list[str], body: bytes, failure: int | None) -> int:
+                if failure:
+                    self._fail(failure)
+                    return failure
+                valid = self._token_valid("write")
+                if not valid:
+                    status = 401 if valid is False else 403
+                    self._reply(status, b"" if valid is False else {"message": "Forbidden"})
+                    return status
+                if len(parts) < 3 or parts[0] != "user" or parts[2] not in ("role", "badge"):
+                    self._reply(404, b"Not Found")
+                    return 404
+                user = fake.users.get(parts[1])
+                handler = {
+                    ("POST", "role", 3): self._role_add,
+                    ("DELETE", "role", 4): self._role_revoke,
+                    ("PUT", "badge", 4): self._badge_award,
+                    ("DELETE", "badge", 4): self._badge_revoke,
+                }.get((method, parts[2], len(parts)))
+                if handler is None or user is None:
+                    self._reply(404, b"Not Found")
+                    return 404
+                return handler(user, parts, body)
+
+            def _role_add(self, user: dict, parts: list[str], body: bytes) -> int:
+                try:
+                    names = json.loads(body)["data"]["user_role"]
+                    assert isinstance(names, list) and all(isinstance(n, str) for n in names)
+                except (ValueError, KeyError, TypeError, AssertionError):
+                    self._reply(500, {"message": "Internal Server Error"})  # a malformed body: not documented
+                    return 500
+                if any(name not in fake.roles for name in names):
+                    self._reply(404, b"Not Found")
+                    return 404
+                with fake._lock:
+                    for name in names:
+                        fake.role_give(user["userid"], name)
+                self._reply_text(200, b"Done")
+                return 200
+
+            def _role_revoke(self, user: dict, parts: list[str], body: bytes) -> int:
+                name = parts[3]
+                if fake.roles.get(name, {}).get("main"):
+                    self._reply(422, b"")
+                    return 422
+                with fake._lock:
+                    held = [r for r in user["_related"]["roles"] if r["itemname"] == name]
+                    for role in held:
+                        user["_related"]["roles"].remove(role)
+                status = 204 if held else 404
+                self._reply(status, b"" if held else b"Not Found")
+                return status
+
+            def _badge_award(self, user: dict, parts: list[str], body: bytes) -> int:
+                return self._badge_change(user, parts, award=True)
+
+            def _badge_revoke(self, user: dict, parts: list[str], body: bytes) -> int:
+                return self._badge_change(user, parts, award=False)
+
+            def _badge_change(self, user: dict, parts: list[str], *, award: bool) -> int:
+                """Award: 201, or 204 when held. Revoke: 204, or 400 when not held. 404: no such badge."""
+                badge_id = int(parts[3]) if parts[3].isdigit() else None
+                if badge_id not in fake.badges:
+                    self._reply(404, b"Not Found")
+                    return 404
+                with fake._lock:
+                    holders = fake.badge_holders[badge_id]
+                    held = parts[1] in holders
+                    if award:
+                        status = 204 if held else 201
+                        holders.add(parts[1])
+                    else:
+                        status = 204 if held else 400
+                        holders.discard(parts[1])
+                    user["_related"]["badgesCount"] = sum(parts[1] in h for h in fake.badge_holders.values())
+                self._reply(status, b"")
+                return status
+
+            def _reply_text(self, status: int, text: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
 
             def _list(self, query: dict) -> None:
                 params = {k: v if k.endswith("[]") else v[0] for k, v in query.items()}
@@ -322,6 +471,12 @@ class FakeInsided:
                     return self._reply(401, b"")
                 users = sorted(fake.users.values(), key=lambda u: u["userid"])
                 users = [u for u in users if _matches(u, bounds, params.get("filter[userid][]"))]
+                if (roles := params.get("filter[roles.rolename][]")) is not None:
+                    users = [u for u in users if {r["itemname"] for r in u["_related"]["roles"]} & set(roles)]
+                if (badges := params.get("filter[badges.badgeid][]")) is not None:
+                    wanted = {int(b) for b in badges if b.isdigit()}
+                    holders = set().union(*(fake.badge_holders.get(b, set()) for b in wanted))
+                    users = [u for u in users if str(u["userid"]) in holders]
                 chunk = users[(page - 1) * size : page * size]
                 if fake.list_without_fields:
                     chunk = [{k: v for k, v in u.items() if k != "_related"} for u in chunk]

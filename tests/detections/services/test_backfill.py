@@ -260,20 +260,6 @@ def test_rate_limit_answers_are_waited_out(community):
     assert SeniorMember.objects.count() == 10  # some 429s, retried with backoff, nothing lost
 
 
-def test_the_rate_limiter_spaces_calls(monkeypatch):
-    clock, sleeps = [100.0], []
-    monkeypatch.setattr(backfill.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(
-        backfill.time, "sleep", lambda seconds: (sleeps.append(seconds), clock.__setitem__(0, clock[0] + seconds))
-    )
-    limiter = backfill.RateLimiter(4)
-
-    for _ in range(5):
-        limiter.wait()
-
-    assert sleeps == pytest.approx([0.25, 0.25, 0.25, 0.25])
-
-
 def test_a_page_that_keeps_failing_stops_the_run_which_resumes_later(community):
     community.page_failures = {2: [500, 500, 500]}
 

@@ -202,7 +202,8 @@ def test_registration_with_community_down_is_recorded_and_processing_goes_on(ins
     member_events_process(user_id="14")
 
     event = RawEvent.objects.get()
-    assert (event.outcome, event.error) == ("profile_unavailable", "community profile unavailable: user 14: HTTP 500")
+    assert event.outcome == "profile_unavailable"
+    assert event.error == "community profile unavailable: user 14: HTTP 500: Internal Server Error"
     assert insided.user_requests == 3  # bounded retries
 
 

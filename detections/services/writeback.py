@@ -1,0 +1,361 @@
+"""Write-back (opt-in): the community shows who its senior executives are.
+
+With COMMUNITY_WRITEBACK_ROLE and/or COMMUNITY_WRITEBACK_BADGE_ID set (and the community client
+configured with credentials of the `write` scope), every current senior member at
+COMMUNITY_WRITEBACK_LEVELS holds that role and badge in the community, and loses them when they stop
+being senior or leave those levels.
+
+- **Asking**: the member state machine (`MemberStates.save`) asks for a change, in its own
+  transaction, when a member's holding changes: one row per member and role or badge
+  (`CommunityGrant`), an outbox. The webhook never waits for the community.
+- **Writing**: `grants_write_due` writes due rows one at a time, one writer at a time (an advisory
+  lock), at most COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND; quick retries in the client, then
+  COMMUNITY_WRITEBACK_RETRY_SCHEDULE, then failed (admin › Community write-back changes, /metrics). A run
+  stops at the first change the community did not answer: the rest wait for the next run.
+- **Reconciling**: `community_sync` lists who holds the role and the badge in the community (the
+  member list's documented filters) and asks for every difference from the senior members. The role
+  and badge belong to this service: anyone else holding them loses them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.metrics import COMMUNITY_WRITES
+
+from ..community import (
+    CommunityClient,
+    CommunityError,
+    CommunityNotFound,
+    CommunityUnavailable,
+    RateLimiter,
+    community_configured,
+)
+from ..models import CommunityGrant, SeniorMember
+
+logger = logging.getLogger(__name__)
+Kind, Status = CommunityGrant.Kind, CommunityGrant.Status
+
+# First key of the writer's advisory lock (detections.locks uses 7201 and 7202).
+WRITER_LOCK_KEY = 7203
+# A run of the periodic task stops after this long (the next starts a minute later).
+RUN_BUDGET_SECONDS = 50.0
+_BATCH = 50
+
+
+class WritebackNotConfigured(Exception):
+    """Neither a role nor a badge is configured, or the community client is not."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A role or badge the senior members hold, and the member list's filter that finds its holders."""
+
+    kind: str
+    name: str
+
+    @property
+    def list_filter(self) -> str:
+        # GET /user's documented filters: role names and badge ids.
+        return "filter[roles.rolename][]" if self.kind == Kind.ROLE else "filter[badges.badgeid][]"
+
+    def __str__(self) -> str:
+        return f"role {self.name!r}" if self.kind == Kind.ROLE else f"badge {self.name}"
+
+
+def writeback_targets() -> list[Target]:
+    """The configured role and badge; [] when the write-back is off."""
+    if not community_configured():
+        return []
+    targets = []
+    if settings.COMMUNITY_WRITEBACK_ROLE.strip():
+        targets.append(Target(Kind.ROLE, settings.COMMUNITY_WRITEBACK_ROLE.strip()))
+    if settings.COMMUNITY_WRITEBACK_BADGE_ID.strip():
+        targets.append(Target(Kind.BADGE, settings.COMMUNITY_WRITEBACK_BADGE_ID.strip()))
+    return targets
+
+
+def level_holds(level: str | None) -> bool:
+    """Whether a member at `level` (None: not senior) holds the role and badge."""
+    return level is not None and level in settings.COMMUNITY_WRITEBACK_LEVELS
+
+
+# --- Asking ---------------------------------------------------------------------------------------
+
+
+def members_holding_set(levels: Mapping[str, str | None], *, now: datetime | None = None) -> int:
+    """Members whose holding changed, by their new level ({user_id: level}, None: not senior): their
+    rows for every target are asked for. Part of the caller's transaction; the writer is woken after
+    it commits."""
+    changes = []
+    for user_id, level in levels.items():
+        holds = level_holds(level)
+        if holds or level is None:
+            reason = f"senior ({level})" if holds else "not senior"
+        else:
+            reason = f"{level}: not in COMMUNITY_WRITEBACK_LEVELS"
+        changes += [Change(user_id, target, holds, reason) for target in writeback_targets()]
+    return grants_ask(changes, now=now)
+
+
+@dataclass(frozen=True)
+class Change:
+    user_id: str
+    target: Target
+    wanted: bool
+    reason: str
+
+
+def grants_ask(changes: list[Change], *, now: datetime | None = None) -> int:
+    """Rows set pending, each a new generation, in one statement."""
+    if not changes:
+        return 0
+    now = now or timezone.now()
+    columns = [
+        [c.user_id for c in changes],
+        [c.target.kind for c in changes],
+        [c.target.name for c in changes],
+        [c.wanted for c in changes],
+        [c.reason[:100] for c in changes],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO detections_communitygrant AS g (user_id, kind, name, wanted, reason, status, result, "
+            "attempts, next_attempt_at, last_error, generation, updated_at) "
+            "SELECT u, k, n, w, r, 'pending', '', 0, %s, '', 1, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[]) AS c(u, k, n, w, r) "
+            "ON CONFLICT (user_id, kind, name) DO UPDATE SET wanted = EXCLUDED.wanted, reason = EXCLUDED.reason, "
+            "status = 'pending', result = '', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at, "
+            "last_error = '', generation = g.generation + 1, updated_at = EXCLUDED.updated_at",
+            [now, now, *columns],
+        )
+    transaction.on_commit(grants_write_enqueue)
+    return len(changes)
+
+
+def grants_write_enqueue() -> None:
+    from ..tasks import community_grants_write_due
+
+    try:
+        community_grants_write_due.delay()
+    except Exception:  # the every-minute beat run writes them; nothing is lost
+        logger.warning("could not enqueue the community write-back; the periodic run will", exc_info=True)
+
+
+def grants_retry(grant_ids: list[int], *, now: datetime | None = None) -> int:
+    """Failed rows (an operator's retry) become due now, their attempts counted afresh."""
+    now = now or timezone.now()
+    count = CommunityGrant.objects.filter(pk__in=grant_ids, status=Status.FAILED).update(
+        status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+    )
+    if count:
+        transaction.on_commit(grants_write_enqueue)
+    return count
+
+
+# --- Writing --------------------------------------------------------------------------------------
+
+
+@dataclass
+class WriteReport:
+    written: int = 0
+    retrying: int = 0
+    failed: int = 0
+    busy: bool = False  # another writer holds the lock
+    more: bool = False  # stopped with changes still due (time budget, or the community not answering)
+
+
+def grants_write_due(
+    *, client: CommunityClient | None = None, wait: bool = False, budget_seconds: float | None = RUN_BUDGET_SECONDS
+) -> WriteReport:
+    """Write the due changes, oldest first, until none is due, the budget is spent, or the community
+    does not answer. `wait`: wait for a writer already running instead of leaving it the work."""
+    report = WriteReport()
+    with _writer_lock(wait=wait) as held:
+        if not held:
+            report.busy = True
+            return report
+        client = client or CommunityClient(limiter=RateLimiter(settings.COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND))
+        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+        while batch := list(_due().order_by("next_attempt_at", "id")[:_BATCH]):
+            for grant in batch:
+                if deadline is not None and time.monotonic() > deadline:
+                    report.more = True
+                    return report
+                status = grant_write(client, grant)
+                if status == "retrying":
+                    report.retrying += 1
+                    report.more = _due().exists()
+                    return report
+                setattr(report, status, getattr(report, status) + 1)
+    return report
+
+
+def _due():
+    return CommunityGrant.objects.filter(status=Status.PENDING, next_attempt_at__lte=timezone.now())
+
+
+@contextmanager
+def _writer_lock(*, wait: bool) -> Iterator[bool]:
+    """One writer at a time, so the rate limit holds for the service, not per process. A session lock:
+    no transaction is held open across the community's replies."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, 0)", [WRITER_LOCK_KEY])
+        held = wait or cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [WRITER_LOCK_KEY])
+
+
+def grant_write(client: CommunityClient, grant: CommunityGrant) -> str:
+    """Write one change and record the outcome: "written", "retrying" or "failed"."""
+    action = "give" if grant.wanted else "take"
+    try:
+        try:
+            result = _write(client, grant)
+        except CommunityNotFound as exc:
+            result = _not_found(client, grant, exc)
+    except (CommunityUnavailable, requests.RequestException) as exc:
+        status = _failure_record(grant, str(exc) or exc.__class__.__name__, retryable=True)
+    except CommunityError as exc:
+        status = _failure_record(grant, str(exc), retryable=False)
+    else:
+        _record(grant, status=Status.DONE, result=result, last_error="", written_at=timezone.now())
+        logger.info("community: %s %s %s for user %s: %s", action, grant.kind, grant.name, grant.user_id, result)
+        status = "written"
+    COMMUNITY_WRITES.labels(kind=grant.kind, action=action, outcome=status).inc()
+    return status
+
+
+def _write(client: CommunityClient, grant: CommunityGrant) -> str:
+    if grant.kind == Kind.ROLE and grant.wanted:
+        client.role_add(grant.user_id, grant.name)
+        return "role given"
+    if grant.kind == Kind.ROLE:
+        client.role_revoke(grant.user_id, grant.name)
+        return "role taken away"
+    if grant.wanted:
+        return "badge awarded" if client.badge_award(grant.user_id, grant.name) else "badge already held"
+    return "badge taken away" if client.badge_revoke(grant.user_id, grant.name) else "badge not held"
+
+
+def _not_found(client: CommunityClient, grant: CommunityGrant, exc: CommunityNotFound) -> str:
+    """A 404 says "no such user, or no such role or badge" without saying which: the member's profile
+    (GET /user/{id}) tells. No member: nothing to hold. A role revoked from someone who does not hold
+    it (what the API answers then is not documented): nothing to take away. Otherwise the role or
+    badge does not exist: the configuration is wrong, and that is an error."""
+    try:
+        user = client.user_get(grant.user_id)
+    except CommunityNotFound:
+        return "not in the community"
+    if grant.kind == Kind.ROLE and not grant.wanted and grant.name not in roles_of(user):
+        return "role not held"
+    setting = "COMMUNITY_WRITEBACK_ROLE" if grant.kind == Kind.ROLE else "COMMUNITY_WRITEBACK_BADGE_ID"
+    raise CommunityError(f"{exc}; the member exists, so the community has no {grant.kind} {grant.name!r} ({setting})")
+
+
+def roles_of(user: Mapping) -> set[str]:
+    """The role names a `User` (GET /user/{id}) holds: `_related.roles[].itemname`. A reply
+    without the list is an error: an empty set would read as "holds none"."""
+    related = user.get("_related")
+    roles = related.get("roles") if isinstance(related, dict) else None
+    if not isinstance(roles, list):
+        raise CommunityError("user reply has no _related.roles list")
+    return {r["itemname"] for r in roles if isinstance(r, dict) and isinstance(r.get("itemname"), str)}
+
+
+def _failure_record(grant: CommunityGrant, error: str, *, retryable: bool) -> str:
+    schedule = settings.COMMUNITY_WRITEBACK_RETRY_SCHEDULE
+    attempts = grant.attempts + 1
+    now = timezone.now()
+    if retryable and attempts <= len(schedule):
+        _record(
+            grant,
+            status=Status.PENDING,
+            attempts=attempts,
+            next_attempt_at=now + timedelta(seconds=schedule[attempts - 1]),
+            last_error=error[:2000],
+        )
+        logger.warning("community: %s not written (%s); retrying", grant, error)
+        return "retrying"
+    _record(grant, status=Status.FAILED, attempts=attempts, last_error=error[:2000])
+    logger.error("community: %s failed: %s", grant, error)
+    return "failed"
+
+
+def _record(grant: CommunityGrant, **values) -> bool:
+    """Record an outcome on the generation written: a change asked for meanwhile stays pending."""
+    return bool(
+        CommunityGrant.objects.filter(pk=grant.pk, generation=grant.generation).update(
+            updated_at=timezone.now(), **values
+        )
+    )
+
+
+# --- Reconciling ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    target: Target
+    give: list[str]  # senior members the community does not show holding it
+    take: list[str]  # holders who are not (or not at the configured levels) senior members
+
+
+@dataclass
+class SyncReport:
+    drift: list[Drift]
+    outcomes: list[CommunityGrant] = field(default_factory=list)  # the drift's rows after writing
+    write: WriteReport | None = None
+
+
+def community_drift(client: CommunityClient) -> list[Drift]:
+    """Where the community differs from the senior members, per role and badge."""
+    targets = writeback_targets()
+    if not targets:
+        raise WritebackNotConfigured(
+            "community write-back is off: set COMMUNITY_WRITEBACK_ROLE and/or COMMUNITY_WRITEBACK_BADGE_ID, "
+            "and COMMUNITY_API_URL, COMMUNITY_CLIENT_ID and COMMUNITY_CLIENT_SECRET"
+        )
+    members = SeniorMember.objects.filter(level__in=settings.COMMUNITY_WRITEBACK_LEVELS)
+    wanted = set(members.values_list("user_id", flat=True))
+    drift = []
+    for target in targets:
+        listed = client.users_holding({target.list_filter: target.name}, page_size=settings.COMMUNITY_USERS_PAGE_SIZE)
+        holders = set(listed)
+        drift.append(Drift(target, give=_ordered(wanted - holders), take=_ordered(holders - wanted)))
+    return drift
+
+
+def _ordered(user_ids: set[str]) -> list[str]:
+    return sorted(user_ids, key=lambda uid: (len(uid), uid))  # numeric ids in numeric order
+
+
+def community_sync(*, dry_run: bool, client: CommunityClient | None = None) -> SyncReport:
+    """Find the drift; unless `dry_run`, ask for every difference and write them now."""
+    client = client or CommunityClient(limiter=RateLimiter(settings.COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND))
+    report = SyncReport(drift=community_drift(client))
+    if dry_run:
+        return report
+    changes = [Change(uid, d.target, True, "community_sync: lacks it") for d in report.drift for uid in d.give]
+    changes += [Change(uid, d.target, False, "community_sync: not senior") for d in report.drift for uid in d.take]
+    with transaction.atomic():
+        grants_ask(changes)
+    report.write = grants_write_due(client=client, wait=True, budget_seconds=None)
+    keys = {(c.user_id, c.target.kind, c.target.name) for c in changes}
+    rows = CommunityGrant.objects.filter(user_id__in={k[0] for k in keys}).order_by("kind", "user_id")
+    report.outcomes = [row for row in rows if (row.user_id, row.kind, row.name) in keys]
+    return report

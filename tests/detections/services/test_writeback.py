@@ -1,0 +1,314 @@
+"""The community write-back: roles and badges given and taken through the fake inSided API."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from access.models import AuditEntry
+from detections.community import CommunityClient, RateLimiter
+from detections.models import CommunityGrant
+from detections.services import writeback
+from detections.services.corrections import member_correct
+from detections.services.processing import events_drain
+from tests.detections.services.helpers import receive
+from tests.factories import SeniorMemberFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLE, BADGE = "roles.Executives", 7
+Status = CommunityGrant.Status
+
+
+@pytest.fixture
+def community(insided, settings):
+    """The fake community with the write-back's role and badge, and the write-back configured."""
+    insided.add_role(ROLE)
+    insided.add_badge(BADGE)
+    settings.COMMUNITY_WRITEBACK_ROLE = ROLE
+    settings.COMMUNITY_WRITEBACK_BADGE_ID = str(BADGE)
+    settings.COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND = 1000
+    settings.COMMUNITY_WRITEBACK_RETRY_SCHEDULE = [60, 300]
+    return insided
+
+
+def rows():
+    return {(g.user_id, g.kind, g.wanted, g.status, g.result) for g in CommunityGrant.objects.all()}
+
+
+def test_off_without_a_role_or_badge_and_no_rows_are_written(insided):
+    insided.add_user(30, job_title="VP Sales")
+    receive(user_id="30", value="VP Sales")
+    events_drain()
+
+    assert writeback.writeback_targets() == []
+    assert not CommunityGrant.objects.exists()
+
+
+def test_a_new_senior_member_gets_the_role_and_badge_and_loses_them_when_no_longer_senior(community):
+    community.add_user(31, job_title="VP Sales")
+    receive(user_id="31", value="VP Sales")
+    events_drain()
+
+    assert writeback.grants_write_due().written == 2
+    assert ROLE in community.roles_of(31)
+    assert community.holders_of_badge(BADGE) == {"31"}
+    assert rows() == {
+        ("31", "role", True, Status.DONE, "role given"),
+        ("31", "badge", True, Status.DONE, "badge awarded"),
+    }
+
+    receive(user_id="31", value="Sales Manager", old_value="VP Sales")
+    events_drain()
+    writeback.grants_write_due()
+
+    assert ROLE not in community.roles_of(31)
+    assert "roles.registered" in community.roles_of(31)  # the member's main role is left alone
+    assert community.holders_of_badge(BADGE) == set()
+    assert rows() == {
+        ("31", "role", False, Status.DONE, "role taken away"),
+        ("31", "badge", False, Status.DONE, "badge taken away"),
+    }
+    assert ("DELETE", f"/user/31/role/{ROLE}", 204) in community.writes
+
+
+def test_a_promotion_or_a_change_within_the_levels_asks_for_nothing(community):
+    community.add_user(32, job_title="VP Sales")
+    receive(user_id="32", value="VP Sales")
+    events_drain()
+    writeback.grants_write_due()
+    writes = len(community.writes)
+
+    receive(user_id="32", value="Chief Executive Officer", old_value="VP Sales")
+    events_drain()
+
+    assert writeback.grants_write_due().written == 0
+    assert len(community.writes) == writes
+
+
+def test_only_the_configured_levels_hold_them(community, settings):
+    settings.COMMUNITY_WRITEBACK_LEVELS = ["csuite"]
+    community.add_user(33, job_title="VP Sales")
+    receive(user_id="33", value="VP Sales")
+    events_drain()
+    assert not CommunityGrant.objects.exists()
+
+    receive(user_id="33", value="Chief Revenue Officer", old_value="VP Sales")
+    events_drain()
+    writeback.grants_write_due()
+    assert ROLE in community.roles_of(33)
+
+    receive(user_id="33", value="SVP Sales", old_value="Chief Revenue Officer")
+    events_drain()
+    writeback.grants_write_due()
+    assert ROLE not in community.roles_of(33)
+    assert CommunityGrant.objects.filter(kind="role").get().reason == "vp: not in COMMUNITY_WRITEBACK_LEVELS"
+
+
+def test_an_operators_correction_takes_the_role_away(community, admin_user):
+    community.add_user(34, job_title="VP of Vibes")
+    receive(user_id="34", value="VP of Vibes")
+    events_drain()
+    writeback.grants_write_due()
+    assert ROLE in community.roles_of(34)
+
+    member_correct(user_id="34", level="none", note="a joke title", user=admin_user, via="admin")
+    writeback.grants_write_due()
+
+    assert ROLE not in community.roles_of(34)
+    assert community.holders_of_badge(BADGE) == set()
+
+
+def test_writes_ask_for_a_write_scoped_token_and_a_read_token_is_refused(community):
+    community.add_user(35, job_title="CEO")
+    SeniorMemberFactory(user_id="35", level="csuite")
+    writeback.members_holding_set({"35": "csuite"})
+    token = CommunityClient()._token(scope="read")
+
+    client = CommunityClient()
+    client._token = lambda refresh=False, scope="read": token  # a client that sends its read token
+    assert writeback.grants_write_due(client=client).failed == 2
+    assert "HTTP 403: Forbidden (changes need credentials with the `write` scope)" in (
+        CommunityGrant.objects.filter(kind="role").get().last_error
+    )
+
+    CommunityGrant.objects.update(status=Status.PENDING)
+    assert writeback.grants_write_due().written == 2  # the client asks for scope=write
+
+
+def test_a_server_error_is_retried_on_schedule_then_failed_and_visible(community, settings):
+    settings.COMMUNITY_WRITEBACK_BADGE_ID = ""
+    community.add_user(36, job_title="CEO")
+    writeback.members_holding_set({"36": "csuite", "136": "csuite"})
+    community.write_failures = [500] * 3  # the client's three quick tries at the first change
+
+    report = writeback.grants_write_due()
+
+    # The run stops at the first change not answered: the community is struggling.
+    assert (report.retrying, report.written, report.more) == (1, 0, True)
+    grant = CommunityGrant.objects.get(user_id="36")
+    assert (grant.status, grant.attempts) == (Status.PENDING, 1)
+    assert "HTTP 500: Internal Server Error" in grant.last_error
+    assert (grant.next_attempt_at - grant.updated_at).total_seconds() == pytest.approx(60, abs=1)
+
+    CommunityGrant.objects.filter(user_id="136").delete()
+    community.write_failures = [503] * 6
+    for _retry in range(2):  # a schedule of two retries
+        CommunityGrant.objects.update(next_attempt_at=grant.updated_at)
+        writeback.grants_write_due()
+    grant.refresh_from_db()
+    assert (grant.status, grant.attempts) == (Status.FAILED, 3)
+    assert "HTTP 503" in grant.last_error
+
+    # An operator retries it once the community is back.
+    assert writeback.grants_retry([grant.pk]) == 1
+    assert writeback.grants_write_due().written == 1
+    assert ROLE in community.roles_of(36)
+
+
+def test_a_badge_that_does_not_exist_fails_at_once_and_says_which_setting(community, settings):
+    settings.COMMUNITY_WRITEBACK_BADGE_ID = "99"
+    community.add_user(37, job_title="CEO")
+    writeback.members_holding_set({"37": "csuite"})
+
+    writeback.grants_write_due()
+
+    badge = CommunityGrant.objects.get(kind="badge")
+    assert badge.status == Status.FAILED and badge.attempts == 1
+    assert "no badge '99' (COMMUNITY_WRITEBACK_BADGE_ID)" in badge.last_error
+    assert ROLE in community.roles_of(37)  # the role is written regardless
+
+
+def test_a_member_gone_from_the_community_or_not_holding_it_is_nothing_to_do(community):
+    community.add_user(38, job_title="Engineer")
+    writeback.members_holding_set({"38": None, "39": "vp"})  # 39 is not in the community
+
+    assert writeback.grants_write_due().written == 4
+    assert rows() == {
+        ("38", "role", False, Status.DONE, "role not held"),
+        ("38", "badge", False, Status.DONE, "badge not held"),
+        ("39", "role", True, Status.DONE, "not in the community"),
+        ("39", "badge", True, Status.DONE, "not in the community"),
+    }
+
+
+def test_revoking_a_main_role_is_the_documented_validation_error(community, settings):
+    settings.COMMUNITY_WRITEBACK_ROLE = "roles.registered"
+    settings.COMMUNITY_WRITEBACK_BADGE_ID = ""
+    community.add_user(40, job_title="Engineer")
+    writeback.members_holding_set({"40": None})
+
+    writeback.grants_write_due()
+
+    assert "HTTP 422" in CommunityGrant.objects.get().last_error
+
+
+def test_a_change_asked_for_while_one_is_written_is_not_lost(community):
+    community.add_user(41, job_title="VP Sales")
+    writeback.members_holding_set({"41": "vp"})
+    grant = CommunityGrant.objects.get(kind="role")
+    writeback.members_holding_set({"41": None})  # the member stopped being senior meanwhile
+
+    writeback.grant_write(CommunityClient(), grant)  # the writer had read the earlier generation
+
+    grant.refresh_from_db()
+    assert (grant.wanted, grant.status, grant.generation) == (False, Status.PENDING, 2)
+    writeback.grants_write_due()
+    assert ROLE not in community.roles_of(41)
+
+
+def test_one_writer_at_a_time(community):
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, 0)", [writeback.WRITER_LOCK_KEY])
+    community.add_user(42, job_title="VP Sales")
+    try:
+        writeback.members_holding_set({"42": "vp"})
+        assert writeback.grants_write_due().busy is True
+        assert CommunityGrant.objects.filter(status=Status.PENDING).count() == 2
+    finally:
+        other.close()
+    assert writeback.grants_write_due().written == 2
+
+
+def test_writes_keep_to_the_rate_limit(community, settings):
+    for user_id in range(50, 56):
+        community.add_user(user_id, job_title="CEO")
+    writeback.members_holding_set({str(u): "csuite" for u in range(50, 56)})
+    community.max_per_second = 4.5  # the fake answers 429 to anything faster
+
+    client = CommunityClient(limiter=RateLimiter(4))
+    assert writeback.grants_write_due(client=client).written == 12
+    statuses = [status for _, _, status in community.writes]
+    assert 429 not in statuses and len(statuses) == 12
+
+
+def test_community_sync_dry_run_shows_drift_and_changes_nothing(community, capsys):
+    for user_id in (60, 61, 62):
+        community.add_user(user_id, job_title="x")
+    SeniorMemberFactory(user_id="60", level="vp")
+    SeniorMemberFactory(user_id="61", level="csuite")
+    community.role_give(61, ROLE)
+    community.role_give(62, ROLE)  # given by hand to someone who is not senior
+    community.badge_holders[BADGE] = {"61"}
+
+    call_command("community_sync", "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "role 'roles.Executives': 1 to give (60), 1 to take away (62)" in out
+    assert "badge 7: 1 to give (60), 0 to take away (none)" in out
+    assert "Dry run: nothing changed." in out
+    assert community.writes == [] and not CommunityGrant.objects.exists()
+
+
+def test_community_sync_fixes_the_drift_prints_it_and_is_audited(community, capsys):
+    for user_id in (60, 61, 62):
+        community.add_user(user_id, job_title="x")
+    SeniorMemberFactory(user_id="60", level="vp")
+    SeniorMemberFactory(user_id="61", level="csuite")
+    community.role_give(61, ROLE)
+    community.role_give(62, ROLE)
+    community.badge_holders[BADGE] = {"61"}
+
+    call_command("community_sync")
+
+    out = capsys.readouterr().out
+    assert "give role roles.Executives — user 60: role given" in out
+    assert "take away role roles.Executives — user 62: role taken away" in out
+    assert "give badge 7 — user 60: badge awarded" in out
+    assert "Changed 3; failed 0; waiting for a retry 0." in out
+    assert {u for u in ("60", "61", "62") if ROLE in community.roles_of(u)} == {"60", "61"}
+    assert community.holders_of_badge(BADGE) == {"60", "61"}
+    assert AuditEntry.objects.get(action="community.sync").details["drift"]["role 'roles.Executives'"] == {
+        "give": 1,
+        "take": 1,
+    }
+
+    call_command("community_sync", "--dry-run")
+    assert "0 to give (none), 0 to take away (none)" in capsys.readouterr().out
+
+
+def test_community_sync_pages_through_the_holders(community, settings, capsys):
+    settings.COMMUNITY_USERS_PAGE_SIZE = 2
+    for user_id in range(70, 75):
+        community.add_user(user_id, job_title="x")
+        community.role_give(user_id, ROLE)
+        SeniorMemberFactory(user_id=str(user_id), level="vp")
+
+    call_command("community_sync", "--dry-run")
+
+    assert "role 'roles.Executives': 0 to give (none), 0 to take away (none)" in capsys.readouterr().out
+    pages = [r["page"] for r in community.list_requests if "filter[roles.rolename][]" in r]
+    assert pages == ["1", "2", "3"]
+
+
+def test_community_sync_refuses_when_the_write_back_is_off(insided):
+    with pytest.raises(CommandError, match="COMMUNITY_WRITEBACK_ROLE"):
+        call_command("community_sync", "--dry-run")
+
+
+def test_community_sync_fails_loudly_when_the_community_cannot_be_read(community):
+    community.page_failures[1] = [500] * 3
+    with pytest.raises(CommandError, match="could not be read: user list page 1: HTTP 500"):
+        call_command("community_sync", "--dry-run")
