@@ -44,7 +44,8 @@ COMMUNITY_FIELDS_MISSING = Counter(
 )
 COMMUNITY_WRITES = Counter(
     "captpathfinder_community_writes_total",
-    "Community write-back attempts by kind (role, badge), action (give, take) and outcome (written, retrying, failed).",
+    "Community write-back attempts by kind (role, badge), action (give, take) and outcome "
+    "(written, retrying, failed, superseded).",
     ["kind", "action", "outcome"],
 )
 DELIVERIES = Counter(

@@ -145,6 +145,8 @@ class CommunityClient:
             },
             timeout=self.timeout,
         )
+        if response.status_code == 404:  # not a missing user: the URL is wrong
+            raise CommunityError("token request: HTTP 404 (is COMMUNITY_API_URL the community API's base URL?)")
         self._raise_for_status(response, "token request")
         try:
             body = response.json()
@@ -233,6 +235,7 @@ class CommunityClient:
             "POST",
             f"/user/{_quoted(user_id)}/role",
             f"role {role!r} for user {user_id}",
+            {200},
             json={"data": {"user_role": [role]}},
         )
 
@@ -241,13 +244,12 @@ class CommunityClient:
         documentation does not say which) and 422 (a validation error, e.g. not a custom role) are
         errors."""
         what = f"revoke role {role!r} of user {user_id}"
-        self._write("DELETE", f"/user/{_quoted(user_id)}/role/{_quoted(role)}", what)
+        self._write("DELETE", f"/user/{_quoted(user_id)}/role/{_quoted(role)}", what, {204})
 
     def badge_award(self, user_id: str, badge_id: str) -> bool:
         """PUT /user/{userId}/badge/{badgeId}: 201 awarded, 204 the member had it (returns False)."""
-        status = self._write(
-            "PUT", f"/user/{_quoted(user_id)}/badge/{_quoted(badge_id)}", f"badge {badge_id} for user {user_id}"
-        )
+        what = f"badge {badge_id} for user {user_id}"
+        status = self._write("PUT", f"/user/{_quoted(user_id)}/badge/{_quoted(badge_id)}", what, {201, 204})
         return status == 201
 
     def badge_revoke(self, user_id: str, badge_id: str) -> bool:
@@ -255,20 +257,24 @@ class CommunityClient:
         (returns False); 404 no such user or badge."""
         what = f"revoke badge {badge_id} of user {user_id}"
         try:
-            self._write("DELETE", f"/user/{_quoted(user_id)}/badge/{_quoted(badge_id)}", what)
+            self._write("DELETE", f"/user/{_quoted(user_id)}/badge/{_quoted(badge_id)}", what, {204})
         except _BadRequest:
             return False
         return True
 
-    def _write(self, method: str, path: str, what: str, *, json: dict | None = None) -> int:
-        """A change with the `write` token; on a 401 the token is renewed once. Returns the status."""
+    def _write(self, method: str, path: str, what: str, documented: set[int], *, json: dict | None = None) -> int:
+        """A change with the `write` token; on a 401 the token is renewed once. Returns the status,
+        one of the `documented` successes: any other answer (a redirect, which would turn the
+        change into a GET, or an undocumented 2xx) is an error, not a success."""
         try:
-            return self._write_once(method, path, what, json, self._token(scope="write"))
+            return self._write_once(method, path, what, documented, json, self._token(scope="write"))
         except _Unauthorized:
-            return self._write_once(method, path, what, json, self._token(refresh=True, scope="write"))
+            return self._write_once(method, path, what, documented, json, self._token(refresh=True, scope="write"))
 
     @_retry
-    def _write_once(self, method: str, path: str, what: str, json: dict | None, token: str) -> int:
+    def _write_once(
+        self, method: str, path: str, what: str, documented: set[int], json: dict | None, token: str
+    ) -> int:
         if self.limiter is not None:
             self.limiter.wait()
         response = self.session.request(
@@ -277,6 +283,7 @@ class CommunityClient:
             json=json,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=self.timeout,
+            allow_redirects=False,
         )
         if response.status_code == 401:
             raise _Unauthorized("community API refused the token")
@@ -288,6 +295,9 @@ class CommunityClient:
             scope = "(changes need credentials with the `write` scope)"
             raise CommunityError(f"{what}: HTTP 403{_message_of(response)} {scope}")
         self._raise_for_status(response, what)
+        if response.status_code not in documented:
+            expected = " or ".join(str(code) for code in sorted(documented))
+            raise CommunityError(f"{what}: HTTP {response.status_code}, not the documented {expected}")
         return response.status_code
 
     @staticmethod

@@ -1,9 +1,13 @@
 """Celery tasks: thin callers of detections.services, each owning its retry policy."""
 
+import logging
+
 from celery import shared_task
 from django.db import DatabaseError
 
 from .services import enrichment, housekeeping, processing, writeback
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -66,4 +70,6 @@ def community_reconcile() -> dict:
     if not writeback.writeback_targets():
         return {}
     report = writeback.community_sync(dry_run=False)
-    return {str(d.target): {"give": len(d.give), "take": len(d.take)} for d in report.drift}
+    drift = {str(d.target): {"give": len(d.give), "take": len(d.take)} for d in report.drift}
+    logger.info("community reconciled: drift %s, %s", drift, report.write)
+    return drift

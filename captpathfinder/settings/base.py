@@ -348,7 +348,8 @@ COMMUNITY_WRITEBACK_BADGE_ID = env.str("COMMUNITY_WRITEBACK_BADGE_ID", default="
 COMMUNITY_WRITEBACK_LEVELS = env.list("COMMUNITY_WRITEBACK_LEVELS", default=["vp", "csuite"])
 # No rate limits are published: stay under this many write requests per second (one writer at a time).
 COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND = env.float("COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND", default=2.0)
-# Seconds between attempts at a change the community refused or did not answer; after the last, failed.
+# Seconds between attempts at a change the community did not answer (5xx, 429, no reply); after the
+# last, failed. A refusal (4xx) fails at once.
 COMMUNITY_WRITEBACK_RETRY_SCHEDULE = env.list(
     "COMMUNITY_WRITEBACK_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600]
 )
@@ -360,6 +361,8 @@ if COMMUNITY_WRITEBACK_ROLE or COMMUNITY_WRITEBACK_BADGE_ID:
             "COMMUNITY_WRITEBACK_ROLE/_BADGE_ID need COMMUNITY_API_URL, COMMUNITY_CLIENT_ID and "
             "COMMUNITY_CLIENT_SECRET."
         )
+    if len(COMMUNITY_WRITEBACK_ROLE) > 255:
+        raise ImproperlyConfigured("COMMUNITY_WRITEBACK_ROLE is longer than 255 characters.")
     if COMMUNITY_WRITEBACK_BADGE_ID and not COMMUNITY_WRITEBACK_BADGE_ID.strip().isdigit():
         raise ImproperlyConfigured(f"COMMUNITY_WRITEBACK_BADGE_ID {COMMUNITY_WRITEBACK_BADGE_ID!r} is not a badge id.")
     if not COMMUNITY_WRITEBACK_LEVELS or set(COMMUNITY_WRITEBACK_LEVELS) - {"vp", "csuite"}:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 import requests
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.metrics import COMMUNITY_WRITES
@@ -134,6 +135,8 @@ def grants_ask(changes: list[Change], *, now: datetime | None = None) -> int:
             "attempts, next_attempt_at, last_error, generation, updated_at) "
             "SELECT u, k, n, w, r, 'pending', '', 0, %s, '', 1, %s "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[]) AS c(u, k, n, w, r) "
+            # Rows locked in one order by every writer (members' transactions, a sync): no deadlock.
+            "ORDER BY u, k, n "
             "ON CONFLICT (user_id, kind, name) DO UPDATE SET wanted = EXCLUDED.wanted, reason = EXCLUDED.reason, "
             "status = 'pending', result = '', attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at, "
             "last_error = '', generation = g.generation + 1, updated_at = EXCLUDED.updated_at",
@@ -197,7 +200,8 @@ def grants_write_due(
                     report.retrying += 1
                     report.more = _due().exists()
                     return report
-                setattr(report, status, getattr(report, status) + 1)
+                if status != "superseded":
+                    setattr(report, status, getattr(report, status) + 1)
     return report
 
 
@@ -221,8 +225,17 @@ def _writer_lock(*, wait: bool) -> Iterator[bool]:
 
 
 def grant_write(client: CommunityClient, grant: CommunityGrant) -> str:
-    """Write one change and record the outcome: "written", "retrying" or "failed"."""
+    """Write one change and record the outcome: "written", "retrying", "failed", or "superseded" (a
+    newer change of the row was asked for meanwhile: it is written next)."""
+    grant = _grant_current(grant)
+    if grant is None:
+        return "superseded"
     action = "give" if grant.wanted else "take"
+    if Target(grant.kind, grant.name) not in writeback_targets():
+        setting = "COMMUNITY_WRITEBACK_ROLE" if grant.kind == Kind.ROLE else "COMMUNITY_WRITEBACK_BADGE_ID"
+        _record(grant, status=Status.FAILED, last_error=f"not written: {setting} no longer names this {grant.kind}")
+        COMMUNITY_WRITES.labels(kind=grant.kind, action=action, outcome="failed").inc()
+        return "failed"
     try:
         try:
             result = _write(client, grant)
@@ -233,11 +246,34 @@ def grant_write(client: CommunityClient, grant: CommunityGrant) -> str:
     except CommunityError as exc:
         status = _failure_record(grant, str(exc), retryable=False)
     else:
-        _record(grant, status=Status.DONE, result=result, last_error="", written_at=timezone.now())
-        logger.info("community: %s %s %s for user %s: %s", action, grant.kind, grant.name, grant.user_id, result)
-        status = "written"
+        if _record(grant, status=Status.DONE, result=result, last_error="", written_at=timezone.now()):
+            logger.info("community: %s: %s", grant, result)
+            status = "written"
+        else:
+            status = "superseded"
     COMMUNITY_WRITES.labels(kind=grant.kind, action=action, outcome=status).inc()
     return status
+
+
+def _grant_current(grant: CommunityGrant) -> CommunityGrant | None:
+    """The change as the member stands now. A change asked for earlier may be out of date: a sync
+    decides from a member list read over minutes while members change, and changes asked for
+    before the write-back was switched off and on again missed what happened meanwhile. Writing
+    what holds now makes both right. None: the row moved on since it was read (written next)."""
+    level = SeniorMember.objects.filter(pk=grant.user_id).values_list("level", flat=True).first()
+    wanted = level_holds(level)
+    if wanted == grant.wanted:
+        return grant
+    changed = CommunityGrant.objects.filter(pk=grant.pk, generation=grant.generation).update(
+        wanted=wanted,
+        reason="changed since asked: " + ("senior" if wanted else "not senior"),
+        generation=F("generation") + 1,
+        updated_at=timezone.now(),
+    )
+    if not changed:
+        return None
+    grant.refresh_from_db()
+    return grant
 
 
 def _write(client: CommunityClient, grant: CommunityGrant) -> str:

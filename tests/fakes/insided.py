@@ -367,14 +367,14 @@ class FakeInsided:
                 if failure:
                     self._fail(failure)
                     return failure
+                if len(parts) < 3 or parts[0] != "user" or parts[2] not in ("role", "badge"):
+                    self._reply(404, b"Not Found")  # no such endpoint
+                    return 404
                 valid = self._token_valid("write")
                 if not valid:
                     status = 401 if valid is False else 403
                     self._reply(status, b"" if valid is False else {"message": "Forbidden"})
                     return status
-                if len(parts) < 3 or parts[0] != "user" or parts[2] not in ("role", "badge"):
-                    self._reply(404, b"Not Found")
-                    return 404
                 user = fake.users.get(parts[1])
                 handler = {
                     ("POST", "role", 3): self._role_add,

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from access.models import AuditEntry
 from detections.community import CommunityClient, RateLimiter
-from detections.models import CommunityGrant
+from detections.models import CommunityGrant, SeniorMember
 from detections.services import writeback
 from detections.services.corrections import member_correct
 from detections.services.processing import events_drain
@@ -29,6 +29,17 @@ def community(insided, settings):
     settings.COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND = 1000
     settings.COMMUNITY_WRITEBACK_RETRY_SCHEDULE = [60, 300]
     return insided
+
+
+def ask(levels: dict):
+    """Members as they now stand ({user_id: level or None}), and the write-back asked for them, as the
+    member state machine asks."""
+    for user_id, level in levels.items():
+        if level is None:
+            SeniorMember.objects.filter(pk=user_id).delete()
+        else:
+            SeniorMemberFactory(user_id=user_id, level=level)
+    writeback.members_holding_set(levels)
 
 
 def rows():
@@ -120,8 +131,7 @@ def test_an_operators_correction_takes_the_role_away(community, admin_user):
 
 def test_writes_ask_for_a_write_scoped_token_and_a_read_token_is_refused(community):
     community.add_user(35, job_title="CEO")
-    SeniorMemberFactory(user_id="35", level="csuite")
-    writeback.members_holding_set({"35": "csuite"})
+    ask({"35": "csuite"})
     token = CommunityClient()._token(scope="read")
 
     client = CommunityClient()
@@ -138,7 +148,7 @@ def test_writes_ask_for_a_write_scoped_token_and_a_read_token_is_refused(communi
 def test_a_server_error_is_retried_on_schedule_then_failed_and_visible(community, settings):
     settings.COMMUNITY_WRITEBACK_BADGE_ID = ""
     community.add_user(36, job_title="CEO")
-    writeback.members_holding_set({"36": "csuite", "136": "csuite"})
+    ask({"36": "csuite", "37": "csuite"})
     community.write_failures = [500] * 3  # the client's three quick tries at the first change
 
     report = writeback.grants_write_due()
@@ -150,7 +160,7 @@ def test_a_server_error_is_retried_on_schedule_then_failed_and_visible(community
     assert "HTTP 500: Internal Server Error" in grant.last_error
     assert (grant.next_attempt_at - grant.updated_at).total_seconds() == pytest.approx(60, abs=1)
 
-    CommunityGrant.objects.filter(user_id="136").delete()
+    CommunityGrant.objects.filter(user_id="37").delete()
     community.write_failures = [503] * 6
     for _retry in range(2):  # a schedule of two retries
         CommunityGrant.objects.update(next_attempt_at=grant.updated_at)
@@ -168,7 +178,7 @@ def test_a_server_error_is_retried_on_schedule_then_failed_and_visible(community
 def test_a_badge_that_does_not_exist_fails_at_once_and_says_which_setting(community, settings):
     settings.COMMUNITY_WRITEBACK_BADGE_ID = "99"
     community.add_user(37, job_title="CEO")
-    writeback.members_holding_set({"37": "csuite"})
+    ask({"37": "csuite"})
 
     writeback.grants_write_due()
 
@@ -180,7 +190,7 @@ def test_a_badge_that_does_not_exist_fails_at_once_and_says_which_setting(commun
 
 def test_a_member_gone_from_the_community_or_not_holding_it_is_nothing_to_do(community):
     community.add_user(38, job_title="Engineer")
-    writeback.members_holding_set({"38": None, "39": "vp"})  # 39 is not in the community
+    ask({"38": None, "39": "vp"})  # 39 is not in the community
 
     assert writeback.grants_write_due().written == 4
     assert rows() == {
@@ -195,7 +205,7 @@ def test_revoking_a_main_role_is_the_documented_validation_error(community, sett
     settings.COMMUNITY_WRITEBACK_ROLE = "roles.registered"
     settings.COMMUNITY_WRITEBACK_BADGE_ID = ""
     community.add_user(40, job_title="Engineer")
-    writeback.members_holding_set({"40": None})
+    ask({"40": None})
 
     writeback.grants_write_due()
 
@@ -204,9 +214,9 @@ def test_revoking_a_main_role_is_the_documented_validation_error(community, sett
 
 def test_a_change_asked_for_while_one_is_written_is_not_lost(community):
     community.add_user(41, job_title="VP Sales")
-    writeback.members_holding_set({"41": "vp"})
+    ask({"41": "vp"})
     grant = CommunityGrant.objects.get(kind="role")
-    writeback.members_holding_set({"41": None})  # the member stopped being senior meanwhile
+    ask({"41": None})  # the member stopped being senior meanwhile
 
     writeback.grant_write(CommunityClient(), grant)  # the writer had read the earlier generation
 
@@ -224,7 +234,7 @@ def test_one_writer_at_a_time(community):
         cursor.execute("SELECT pg_advisory_lock(%s, 0)", [writeback.WRITER_LOCK_KEY])
     community.add_user(42, job_title="VP Sales")
     try:
-        writeback.members_holding_set({"42": "vp"})
+        ask({"42": "vp"})
         assert writeback.grants_write_due().busy is True
         assert CommunityGrant.objects.filter(status=Status.PENDING).count() == 2
     finally:
@@ -235,7 +245,7 @@ def test_one_writer_at_a_time(community):
 def test_writes_keep_to_the_rate_limit(community, settings):
     for user_id in range(50, 56):
         community.add_user(user_id, job_title="CEO")
-    writeback.members_holding_set({str(u): "csuite" for u in range(50, 56)})
+    ask({str(u): "csuite" for u in range(50, 56)})
     community.max_per_second = 4.5  # the fake answers 429 to anything faster
 
     client = CommunityClient(limiter=RateLimiter(4))
@@ -312,3 +322,56 @@ def test_community_sync_fails_loudly_when_the_community_cannot_be_read(community
     community.page_failures[1] = [500] * 3
     with pytest.raises(CommandError, match="could not be read: user list page 1: HTTP 500"):
         call_command("community_sync", "--dry-run")
+
+
+def test_a_change_out_of_date_is_written_as_the_member_stands_now(community):
+    """A sync listed the community while the member stopped being senior: the writer takes the role
+    away instead of giving it back."""
+    community.add_user(43, job_title="Engineer")
+    writeback.grants_ask([writeback.Change("43", writeback.Target("role", ROLE), True, "community_sync: lacks it")])
+
+    assert writeback.grants_write_due().written == 1
+
+    grant = CommunityGrant.objects.get()
+    assert (grant.wanted, grant.reason, grant.result) == (False, "changed since asked: not senior", "role not held")
+    assert ROLE not in community.roles_of(43)
+
+
+def test_a_change_for_a_role_no_longer_configured_fails_and_says_so(community, settings):
+    community.add_user(44, job_title="CEO")
+    ask({"44": "csuite"})
+    settings.COMMUNITY_WRITEBACK_ROLE = "roles.Board"
+
+    writeback.grants_write_due()
+
+    role = CommunityGrant.objects.get(kind="role")
+    assert role.status == Status.FAILED
+    assert role.last_error == "not written: COMMUNITY_WRITEBACK_ROLE no longer names this role"
+    assert ROLE not in community.roles_of(44)
+
+
+@pytest.mark.parametrize("status", [302, 200])
+def test_an_undocumented_answer_is_an_error_not_a_success(community, settings, status):
+    """A redirect would turn the change into a GET; the badge PUT documents 201 and 204, not 200."""
+    settings.COMMUNITY_WRITEBACK_ROLE = ""
+    community.add_user(45, job_title="CEO")
+    ask({"45": "csuite"})
+    community.write_failures = [status]
+
+    writeback.grants_write_due()
+
+    badge = CommunityGrant.objects.get()
+    assert badge.status == Status.FAILED
+    assert f"HTTP {status}, not the documented 201 or 204" in badge.last_error
+    assert community.holders_of_badge(BADGE) == set()
+
+
+def test_a_wrong_api_url_fails_the_change_rather_than_calling_the_member_gone(community, settings):
+    settings.COMMUNITY_API_URL = community.url + "/nowhere"
+    community.add_user(46, job_title="CEO")
+    ask({"46": "csuite"})
+
+    writeback.grants_write_due()
+
+    assert {g.status for g in CommunityGrant.objects.all()} == {Status.FAILED}
+    assert "token request: HTTP 404 (is COMMUNITY_API_URL" in CommunityGrant.objects.first().last_error
