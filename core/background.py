@@ -66,3 +66,12 @@ class BackgroundCall:
                 with self._condition:
                     self._running = False
                     self._condition.notify_all()
+
+
+def task_enqueue_or_leave(task, *, what: str) -> None:
+    """Ask a worker for `task` now. For work a periodic run also does: an unreachable broker only
+    delays it until then, so the failure is logged, not raised."""
+    try:
+        task.delay()
+    except Exception:  # kombu raises several unrelated types for an unreachable broker
+        logger.warning("could not enqueue %s; the periodic run will", what, exc_info=True)

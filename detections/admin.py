@@ -5,7 +5,6 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from access.services import audit_record
@@ -233,18 +232,11 @@ class CommunityGrantAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="change")
     def change(self, obj):
-        return f"{'give' if obj.wanted else 'take away'} {obj.get_kind_display().lower()} {obj.name}"
+        return obj.change_text
 
     @admin.display(description="answer or error")
     def outcome(self, obj):
-        """What the community answered; else the last error (whole: its end names the setting to fix),
-        and when a change waiting for a retry is tried again."""
-        if obj.status == CommunityGrant.Status.DONE:
-            return obj.result
-        retry = ""
-        if obj.status == CommunityGrant.Status.PENDING and obj.attempts:
-            retry = f"attempt {obj.attempts + 1} at {timezone.localtime(obj.next_attempt_at):%Y-%m-%d %H:%M}: "
-        return f"{retry}{obj.last_error[:400]}" if obj.last_error else "—"
+        return obj.outcome_text
 
     def has_retry_permission(self, request):
         return request.user.has_perm("detections.retry_communitygrant")

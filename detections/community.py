@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import requests
 from django.conf import settings
@@ -26,6 +27,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from core.metrics import COMMUNITY_FIELDS_MISSING
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _TOKEN_CACHE_KEY = "community:oauth-token"  # noqa: S105 (a cache key, not a secret)
 # Renew this long before the token's stated expiry, so no request goes out with a token
@@ -181,12 +183,16 @@ class CommunityClient:
             count=count if isinstance(count, int) and not isinstance(count, bool) else None,
         )
 
-    def _get(self, path: str, params: dict, what: str):
-        """GET with the bearer token; on a 401 the token is renewed once (it may have been revoked)."""
+    def _authorized(self, scope: str, call: Callable[[str], T]) -> T:
+        """`call(token)` with a bearer token of `scope`; on a 401 the token is renewed once (it may
+        have been revoked)."""
         try:
-            return self._get_once(path, params, what, self._token())
+            return call(self._token(scope=scope))
         except _Unauthorized:
-            return self._get_once(path, params, what, self._token(refresh=True))
+            return call(self._token(refresh=True, scope=scope))
+
+    def _get(self, path: str, params: dict, what: str):
+        return self._authorized("read", lambda token: self._get_once(path, params, what, token))
 
     @_retry
     def _get_once(self, path: str, params: dict, what: str, token: str):
@@ -209,22 +215,33 @@ class CommunityClient:
     def profile_get(self, user_id: str) -> CommunityProfile:
         return profile_from_user(self.user_get(user_id), user_id=user_id)
 
-    def users_holding(self, filters: Mapping[str, str], *, page_size: int) -> Iterator[str]:
-        """The user ids (as strings) of every member the list returns with `filters` (e.g.
-        `{"filter[roles.rolename][]": "roles.Executives"}`), page by page until an empty page or the
-        list's count. A member without a userid is an error: it cannot be left out unseen."""
-        page, seen = 1, 0
+    def users_pages(
+        self, *, filters: Mapping[str, str], page_size: int, start_page: int = 1
+    ) -> Iterator[tuple[int, list[dict]]]:
+        """(page number, its users) for each page of the member list from `start_page`, until an empty
+        page or, from the first page, the list's count (when resuming, the users before are not known:
+        a server may have answered smaller pages than asked)."""
+        page, seen = start_page, 0 if start_page == 1 else None
         while True:
             listed = self.users_page(page=page, page_size=page_size, filters=filters)
-            for user in listed.users:
-                user_id = user.get("userid")
-                if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip():
-                    raise CommunityError(f"user list page {page}: a user without a userid")
-                yield str(user_id).strip()
-            seen += len(listed.users)
-            if not listed.users or (listed.count is not None and seen >= listed.count):
+            if not listed.users:
+                return
+            yield page, listed.users
+            seen = None if seen is None else seen + len(listed.users)
+            if listed.count is not None and seen is not None and seen >= listed.count:
                 return
             page += 1
+
+    def users_holding(self, filters: Mapping[str, str], *, page_size: int) -> Iterator[str]:
+        """The user ids of every member the list returns with `filters` (e.g.
+        `{"filter[roles.rolename][]": "roles.Executives"}`). A member without a userid is an error:
+        it cannot be left out unseen."""
+        for page, users in self.users_pages(filters=filters, page_size=page_size):
+            for user in users:
+                user_id = user_id_of(user)
+                if user_id is None:
+                    raise CommunityError(f"user list page {page}: a user without a userid")
+                yield user_id
 
     # --- Roles and badges (the `write` scope) ---------------------------------------------
     def role_add(self, user_id: str, role: str) -> None:
@@ -263,13 +280,10 @@ class CommunityClient:
         return True
 
     def _write(self, method: str, path: str, what: str, documented: set[int], *, json: dict | None = None) -> int:
-        """A change with the `write` token; on a 401 the token is renewed once. Returns the status,
+        """A change with the `write` token. Returns the status,
         one of the `documented` successes: any other answer (a redirect, which would turn the
         change into a GET, or an undocumented 2xx) is an error, not a success."""
-        try:
-            return self._write_once(method, path, what, documented, json, self._token(scope="write"))
-        except _Unauthorized:
-            return self._write_once(method, path, what, documented, json, self._token(refresh=True, scope="write"))
+        return self._authorized("write", lambda token: self._write_once(method, path, what, documented, json, token))
 
     @_retry
     def _write_once(
@@ -348,6 +362,14 @@ USER_LIST_FILTERS = {
 
 
 # --- Reading a profile from the documented replies ---------------------------------------------
+def user_id_of(user: Mapping) -> str | None:
+    """A listed user's `userid` (an integer in the spec) as text; None when it has none."""
+    user_id = user.get("userid")
+    if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip():
+        return None
+    return str(user_id).strip()
+
+
 def has_profile_fields(user: Mapping) -> bool:
     """Whether a user object carries its profile fields: `_related.userprofilefields` (a `User`)
     or `profileFields` (the find-by reply's user)."""

@@ -239,8 +239,23 @@ class CommunityGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        action = "give" if self.wanted else "take away"
-        return f"{action} {self.get_kind_display().lower()} {self.name} ({self.user_id})"
+        return f"{self.change_text} ({self.user_id})"
+
+    @property
+    def change_text(self) -> str:
+        """'give role roles.Executives', 'take away badge 7'."""
+        return f"{'give' if self.wanted else 'take away'} {self.get_kind_display().lower()} {self.name}"
+
+    @property
+    def outcome_text(self) -> str:
+        """What the community answered; else the last error (whole: its end names the setting to fix),
+        and when a change waiting for a retry is tried again."""
+        if self.status == self.Status.DONE:
+            return self.result
+        retry = ""
+        if self.status == self.Status.PENDING and self.attempts:
+            retry = f"attempt {self.attempts + 1} at {timezone.localtime(self.next_attempt_at):%Y-%m-%d %H:%M}: "
+        return f"{retry}{self.last_error[:400]}" if self.last_error else "—"
 
 
 class BackfillRun(models.Model):

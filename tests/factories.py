@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import factory
 from django.utils import timezone
 
-from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
+from detections.models import CommunityGrant, Detection, PendingEvent, RawEvent, SeniorMember
 from digests.models import Audience
 
 
@@ -98,3 +98,34 @@ def everyone_audience() -> Audience:
         defaults={"use_settings_channels": True, "cadence": "weekly", "starts_at": datetime(2000, 1, 1, tzinfo=UTC)},
     )
     return audience
+
+
+class CommunityGrantFactory(factory.django.DjangoModelFactory):
+    """A write-back change: by default the role given to a VP."""
+
+    class Meta:
+        model = CommunityGrant
+
+    user_id = factory.Sequence(lambda n: str(80 + n))
+    kind = "role"
+    name = "roles.Executives"
+    wanted = True
+    reason = "senior (vp)"
+    status = "done"
+    result = "role given"
+
+
+class FailedBadgeGrantFactory(CommunityGrantFactory):
+    """A badge change that failed because the community has no such badge."""
+
+    kind = "badge"
+    name = "99"
+    status = "failed"
+    result = ""
+    attempts = 1
+    last_error = factory.LazyAttribute(
+        lambda g: (
+            f"badge 99 for user {g.user_id}: HTTP 404 (no such user, or no such role or badge); the member "
+            "exists, so the community has no badge '99' (COMMUNITY_WRITEBACK_BADGE_ID)"
+        )
+    )

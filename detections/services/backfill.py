@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from classification.services import classify
 
-from ..community import CommunityClient, CommunityError, RateLimiter, has_profile_fields, profile_from_user
+from ..community import CommunityClient, CommunityError, has_profile_fields, profile_from_user, user_id_of
 from ..locks import members_lock
 from ..models import BackfillRun, RawEvent
 from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, MAX_USER_ID_LENGTH
@@ -153,34 +153,25 @@ def community_source_key(filters: dict[str, str]) -> str:
 
 
 def community_pages(
-    client: CommunityClient, *, filters: dict[str, str], start_page: int, page_size: int, per_second: float
+    client: CommunityClient, *, filters: dict[str, str], start_page: int, page_size: int
 ) -> Iterator[tuple[int, list[Item]]]:
     """(page number, its members) for each page of the member list (GET /user), fetching a
     profile one by one where a list entry lacks its profile fields (whether the list includes
     them is not documented). A profile without the configured Job Title field is a row error,
     so a misnamed field shows as errors, not as a community without executives. Transient
     failures are retried by the client (bounded); a page that still fails stops the run, which
-    resumes at that page. Paging stops at an empty page or once the list's count is reached."""
-    # Users seen, to stop at the list's count; not known when resuming (a server may have
-    # answered smaller pages than asked), and then paging stops at the first empty page.
-    limiter, page, seen = RateLimiter(per_second), start_page, 0 if start_page == 1 else None
-    while True:
-        limiter.wait()
-        listed = client.users_page(page=page, page_size=page_size, filters=filters)
-        if not listed.users:
-            return
+    resumes at that page. The client's rate limiter keeps the run polite."""
+    for page, users in client.users_pages(filters=filters, page_size=page_size, start_page=start_page):
         items: list[Item] = []
-        for user in listed.users:
-            user_id = user.get("userid")
-            if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip():
+        for user in users:
+            user_id = user_id_of(user)
+            if user_id is None:
                 items.append(RowError(f"page {page}", "a user without a userid"))
                 continue
-            user_id = str(user_id).strip()
             try:
                 if has_profile_fields(user):
                     profile = profile_from_user(user, user_id=user_id)
                 else:
-                    limiter.wait()
                     profile = client.profile_get(user_id)
             except CommunityError as exc:
                 items.append(RowError(f"page {page}, user {user_id}", str(exc)))
@@ -199,10 +190,6 @@ def community_pages(
                 )
             )
         yield page, items
-        seen = None if seen is None else seen + len(listed.users)
-        if listed.count is not None and seen is not None and seen >= listed.count:
-            return
-        page += 1
 
 
 # --- Applying ---------------------------------------------------------------------------------

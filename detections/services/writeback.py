@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.background import task_enqueue_or_leave
 from core.metrics import COMMUNITY_WRITES
 
 from ..community import (
@@ -149,10 +150,7 @@ def grants_ask(changes: list[Change], *, now: datetime | None = None) -> int:
 def grants_write_enqueue() -> None:
     from ..tasks import community_grants_write_due
 
-    try:
-        community_grants_write_due.delay()
-    except Exception:  # the every-minute beat run writes them; nothing is lost
-        logger.warning("could not enqueue the community write-back; the periodic run will", exc_info=True)
+    task_enqueue_or_leave(community_grants_write_due, what="the community write-back")
 
 
 def grants_retry(grant_ids: list[int], *, now: datetime | None = None) -> int:

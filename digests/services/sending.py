@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.background import task_enqueue_or_leave
 from core.metrics import DELIVERIES
 
 from .. import addresses
@@ -53,10 +54,7 @@ def delivery_address_text(delivery: DigestDelivery) -> str:
 def deliveries_send_enqueue() -> None:
     from ..tasks import deliveries_send_due
 
-    try:
-        deliveries_send_due.delay()
-    except Exception:  # the every-minute beat run picks them up; nothing is lost
-        logger.warning("could not enqueue digest sending; the periodic run will", exc_info=True)
+    task_enqueue_or_leave(deliveries_send_due, what="digest sending")
 
 
 # --- Sending ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from digests.models import DigestDelivery
 from reports import services as report_services
 from reports.months import Month
-from tests.factories import DetectionFactory, SeniorDetectionFactory
+from tests.factories import CommunityGrantFactory, DetectionFactory, FailedBadgeGrantFactory, SeniorDetectionFactory
 from tests.fixtures.browser import admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -188,28 +188,8 @@ def test_an_operator_corrects_a_member_from_the_digest_link(operator, browser):
 
 
 def test_an_operator_finds_a_failed_community_change_and_retries_it(operator, browser):
-    from detections.models import CommunityGrant
-
-    CommunityGrant.objects.create(
-        user_id="81",
-        kind="role",
-        name="roles.Executives",
-        wanted=True,
-        reason="senior (vp)",
-        status="done",
-        result="role given",
-    )
-    failed = CommunityGrant.objects.create(
-        user_id="81",
-        kind="badge",
-        name="99",
-        wanted=True,
-        reason="senior (vp)",
-        status="failed",
-        attempts=1,
-        last_error="badge 99 for user 81: HTTP 404 (no such user, or no such role or badge); the member exists, "
-        "so the community has no badge '99' (COMMUNITY_WRITEBACK_BADGE_ID)",
-    )
+    CommunityGrantFactory(user_id="81")
+    failed = FailedBadgeGrantFactory(user_id="81")
 
     page = operator("/admin/detections/communitygrant/", "community-writeback")
 

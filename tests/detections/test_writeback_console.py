@@ -6,24 +6,15 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from access.models import AuditEntry
-from detections.models import CommunityGrant
+from tests.factories import CommunityGrantFactory, FailedBadgeGrantFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def failed(db):
-    CommunityGrant.objects.create(user_id="80", kind="role", name="roles.Executives", wanted=True, status="done")
-    return CommunityGrant.objects.create(
-        user_id="81",
-        kind="badge",
-        name="99",
-        wanted=True,
-        reason="senior (vp)",
-        status="failed",
-        attempts=1,
-        last_error="badge 99 for user 81: HTTP 404; the member exists, so the community has no badge '99'",
-    )
+    CommunityGrantFactory(user_id="80")
+    return FailedBadgeGrantFactory(user_id="81")
 
 
 def staff_in(django_user_model, group: str):

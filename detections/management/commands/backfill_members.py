@@ -11,7 +11,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from detections.community import USER_LIST_FILTERS, CommunityClient, CommunityError, community_configured
+from detections.community import (
+    USER_LIST_FILTERS,
+    CommunityClient,
+    CommunityError,
+    RateLimiter,
+    community_configured,
+)
 from detections.models import BackfillRun
 from detections.services import backfill
 
@@ -137,12 +143,10 @@ class Command(BaseCommand):
         filters = {param: options[name].isoformat() for name, param in USER_LIST_FILTERS.items() if options[name]}
         per_second = options["rate"] or settings.COMMUNITY_BACKFILL_REQUESTS_PER_SECOND
         page_size = settings.COMMUNITY_USERS_PAGE_SIZE
-        client = CommunityClient()
+        client = CommunityClient(limiter=RateLimiter(per_second))
 
         def pages(start_page: int):
-            return backfill.community_pages(
-                client, filters=filters, start_page=start_page, page_size=page_size, per_second=per_second
-            )
+            return backfill.community_pages(client, filters=filters, start_page=start_page, page_size=page_size)
 
         if options["dry_run"]:
             return self._dry((item for _, items in pages(1) for item in items), None, "members")

@@ -38,9 +38,8 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing changed.")
             return
         for grant in report.outcomes:
-            action = "give" if grant.wanted else "take away"
-            what = grant.result if grant.status == grant.Status.DONE else f"{grant.status}: {grant.last_error}"
-            self.stdout.write(f"  {action} {grant.kind} {grant.name} — user {grant.user_id}: {what}")
+            what = grant.outcome_text if grant.status == grant.Status.DONE else f"{grant.status}: {grant.outcome_text}"
+            self.stdout.write(f"  {grant.change_text} — user {grant.user_id}: {what}")
         done = sum(g.status == g.Status.DONE for g in report.outcomes)
         failed = sum(g.status == g.Status.FAILED for g in report.outcomes)
         waiting = len(report.outcomes) - done - failed
