@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest faults fuzz audit
+.PHONY: run test test-calendar lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest faults fuzz audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ $(TEST_JS): tests/js/package.json tests/js/package-lock.json
 test: $(VENV)/.installed $(TEST_JS)
 	$(PY) scripts/debian.py chromium chromedriver:chromium-driver
 	$(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## test-calendar: the whole suite with every process's clock moved: a year ahead, then to 01:59 before
+## New York's next spring-forward change (scripts/clock.py)
+test-calendar: $(VENV)/.installed $(TEST_JS)
+	$(PY) scripts/debian.py chromium chromedriver:chromium-driver
+	$(PY) scripts/with_services.py --clock +365d -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py --clock spring-forward -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench-classification: titles/s on one core against a plain-regex baseline, and pathological titles
 bench-classification: $(VENV)/.installed
@@ -74,7 +81,7 @@ format: $(VENV)/.installed
 migrations-check: $(VENV)/.installed
 	DEBUG=true $(PY) scripts/with_services.py -- $(PY) manage.py makemigrations --check --dry-run
 
-ci: test migrations-check lint
+ci: test test-calendar migrations-check lint
 
 clean:
 	rm -rf $(VENV) var/postgres var/broker var/media var/outbox var/prometheus

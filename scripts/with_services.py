@@ -11,6 +11,14 @@ on Ctrl-C. The command gets DATABASE_URL, CELERY_BROKER_URL and REDIS_URL pointi
 exits with the command's status. PostgreSQL runs without crash safety (fsync, synchronous_commit
 and full_page_writes off), which tests do not need; PG_DURABLE=1 keeps PostgreSQL's durable
 defaults, as `make bench` does.
+
+    python scripts/with_services.py --clock 2027-03-14T01:59 -- pytest -q
+
+`--clock WHEN` runs the servers and the command with the machine's clock moved to WHEN (an ISO
+date and time, New York time unless it names an offset) or by an offset such as `+365d`, through
+Debian's libfaketime: every process, PostgreSQL's `now()` and the Celery workers included, sees
+the same moved clock, which ticks on from there (`make test-calendar`). Redis keeps the real clock:
+it aborts under libfaketime, and it only times its own (relative) expiries.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from clock import CLOCK_VARIABLES, clock_environ
 from debian import binary_ensure
 from pgserver import throwaway_server
 
@@ -60,10 +69,13 @@ def wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if "--" in argv:
-        argv = argv[argv.index("--") + 1 :]
-    if not argv:
+    options, argv = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else ([], argv)
+    if not argv or (options and (len(options) != 2 or options[0] != "--clock")):
         sys.exit(__doc__)
+    if options:
+        # Before any server starts, so that all of them and the command share the moved clock.
+        os.environ.update(clock_environ(options[1]))
+        log(f"clock moved by {os.environ['FAKETIME']}")
     redis_server = ensure_redis()
     workdir = Path(tempfile.mkdtemp(prefix="captpathfinder-services-"))
     pg_port, redis_port = free_port(), free_port()
@@ -86,6 +98,8 @@ def main(argv: list[str]) -> int:
                 [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                 stdout=redis_log,
                 stderr=subprocess.STDOUT,
+                # Redis aborts under libfaketime; it only times its own expiries, which are relative.
+                env={name: value for name, value in os.environ.items() if name not in CLOCK_VARIABLES},
             )
         wait_for_port(redis_port, "redis-server")
         log(f"PostgreSQL on 127.0.0.1:{pg_port}, Redis on 127.0.0.1:{redis_port} (in {workdir})")

@@ -1,7 +1,6 @@
 """Operators' corrections: applied through the state machine, held while the title stays, labelled."""
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -16,7 +15,6 @@ from digests.models import Receipt
 from tests.detections.services.helpers import receive
 
 pytestmark = pytest.mark.django_db
-FRIDAY_5PM = datetime(2026, 11, 27, 17, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
 def became(user_id, title):
@@ -29,7 +27,8 @@ def test_a_correction_removes_a_pending_detection_from_the_digest_and_pins_the_m
     detection = Detection.objects.get(user_id="7")
 
     outcome = member_correct(user_id="7", level="none", note="a partner, not a customer", user=admin_user, via="admin")
-    build = digest_services.digest_build_weekly(now=FRIDAY_5PM + timedelta(days=7))
+    # Intake stamps the event by the database's clock: the build is timed from the detection.
+    build = digest_services.digest_build_weekly(now=detection.detected_at + timedelta(minutes=1))
 
     assert outcome == "removed" and not SeniorMember.objects.filter(pk="7").exists()
     assert build.digest is None and build.left_out == {detection.pk: "not_senior"}
