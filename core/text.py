@@ -17,6 +17,13 @@ def bidi_strip(text: str) -> str:
     return _BIDI.sub("", text)
 
 
+def bidi_strip_html(html: str) -> str:
+    """An HTML page without bidirectional formatting characters. Member-supplied text reaches the
+    admin's pages through many templates (lists, forms, breadcrumbs, messages, delete pages): one
+    pass over the page reaches them all. No markup of ours uses them."""
+    return _BIDI.sub("", html)
+
+
 def one_line(text: str | None, limit: int = 300) -> str:
     """One line of plain text: controls and bidi formatting out, whitespace collapsed, capped."""
     text = " ".join(_CONTROL.sub(" ", bidi_strip(text or "")).split())

@@ -188,7 +188,10 @@ class DetectionAdmin(ReadOnlyModelAdmin):
         return [correct, *super().get_urls()]
 
     def correct_redirect(self, request, pk):
-        """The link a digest row carries: to its member's correction page (the admin login first)."""
+        """The link a digest row carries: to its member's correction page (the admin login first).
+        Only for those who may see detections: the redirect names the member."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         detection = get_object_or_404(Detection, pk=pk)
         return HttpResponseRedirect(reverse("admin:detections_member_correct", args=[detection.user_id]))
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -119,8 +120,22 @@ class Audience(models.Model):
             errors["email_to"] = "Give at least one email recipient or a Teams webhook: an audience needs a channel."
         if self.teams_webhook_url and urlsplit(self.teams_webhook_url).scheme != "https":
             errors["teams_webhook_url"] = "The Teams webhook must be an https:// URL."
+        errors.update(self._limits_check())
         if errors:
             raise ValidationError(errors)
+
+    def _limits_check(self) -> dict[str, str]:
+        """Every build reads each audience's filter for every candidate: the limits keep Friday's
+        build, the every-minute alerts and the send preview within a second (docs/audiences.md)."""
+        errors = {}
+        if len(self.companies) > settings.AUDIENCE_COMPANIES_MAX:
+            errors["companies"] = (
+                f"At most {settings.AUDIENCE_COMPANIES_MAX} companies or domains per audience "
+                f"(AUDIENCE_COMPANIES_MAX); this has {len(self.companies)}."
+            )
+        if self.pk is None and Audience.objects.live().count() >= settings.AUDIENCES_MAX:
+            errors["name"] = f"At most {settings.AUDIENCES_MAX} audiences (AUDIENCES_MAX): delete one first."
+        return errors
 
     @property
     def weekly(self) -> bool:

@@ -72,6 +72,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Bidirectional formatting characters out of HTML pages (inside CommonMiddleware, which then
+    # sets the Content-Length of what is left).
+    "core.middleware.html_bidi_strip",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
@@ -431,6 +434,9 @@ DIGEST_SEND_LEASE_SECONDS = env.int("DIGEST_SEND_LEASE_SECONDS", default=600)
 # Real-time alerts: a detection waits this long for others to share its message (a burst is one
 # alert), then goes within a minute (the every-minute run).
 DIGEST_ALERT_COALESCE_SECONDS = env.int("DIGEST_ALERT_COALESCE_SECONDS", default=60)
+# Every build matches each audience's filter against every candidate: these bound that work.
+AUDIENCES_MAX = env.int("AUDIENCES_MAX", default=100)
+AUDIENCE_COMPANIES_MAX = env.int("AUDIENCE_COMPANIES_MAX", default=1000)
 # Circuit breaker: open after this many failures in a row, pause (doubling) from/to these.
 DIGEST_CIRCUIT_FAILURES = env.int("DIGEST_CIRCUIT_FAILURES", default=5)
 DIGEST_CIRCUIT_PAUSE_SECONDS = env.int("DIGEST_CIRCUIT_PAUSE_SECONDS", default=300)

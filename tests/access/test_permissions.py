@@ -36,10 +36,10 @@ def user_of(django_user_model):
 @pytest.fixture
 def data(settings, tmp_path, control_room):
     settings.MEDIA_ROOT = tmp_path
-    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(days=40))
+    detection = SeniorDetectionFactory(detected_at=timezone.now() - timedelta(days=40))
     digest_services.digest_build_weekly()
     report = report_services.report_generate_month(month=Month.of(timezone.now()).previous())
-    return {"report": report, "delivery": DigestDelivery.objects.first()}
+    return {"report": report, "delivery": DigestDelivery.objects.first(), "detection": detection}
 
 
 def api_as(user):
@@ -88,6 +88,9 @@ ADMIN = [
     ("get", "admin:digests_audience_changelist", None, (403, 403, 200)),
     ("get", "admin:classification_confirmedlabel_export", None, (403, 200, 200)),
     ("get", "admin:digests_audience_preview", "audience", (403, 403, 200)),
+    # A digest row's link: it names the member, so only for those who may see detections.
+    ("get", "admin:detections_detection_correct", "detection", (403, 302, 302)),
+    ("get", "admin:detections_member_correct", "member", (403, 403, 200)),
 ]
 
 
@@ -97,6 +100,8 @@ def test_each_custom_admin_url_checks_the_permission_it_needs(user_of, data, met
         "delivery": [data["delivery"].pk],
         "report_csv": [data["report"].pk, "csv"],
         "audience": [data["delivery"].digest.audience_id],
+        "detection": [data["detection"].pk],
+        "member": [data["detection"].user_id],
         None: [],
     }[arg]
     for role, status in zip(ROLES, expected, strict=True):

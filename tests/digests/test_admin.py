@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digests import services
-from digests.models import ChannelCircuit, Digest, DigestDelivery
+from digests.models import Audience, ChannelCircuit, Digest, DigestDelivery
 from tests.factories import SeniorDetectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +160,25 @@ def test_the_audience_page_never_sends_the_teams_webhook_back_and_an_empty_field
     assert "SECRET" not in page and "the Teams workflow at example.webhook.office.com" in page
     audience.refresh_from_db()
     assert audience.teams_webhook_url == url and audience.email_to == ["board@example.com"]
+
+
+def test_the_audience_form_names_the_companies_limit(admin_client, settings):
+    settings.AUDIENCE_COMPANIES_MAX = 2
+    form = {
+        "name": "Key accounts",
+        "is_active": "on",
+        "companies": "Acme\nInitech\nGlobex",
+        "cadence": "weekly",
+        "alerts_per_hour": "6",
+        "email_to": "sales@example.com",
+        "starts_at_0": "2026-12-01",
+        "starts_at_1": "09:00:00",
+    }
+
+    response = admin_client.post(reverse("admin:digests_audience_add"), form)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert (
+        "At most 2 companies or domains per audience (AUDIENCE_COMPANIES_MAX); this has 3." in response.content.decode()
+    )
+    assert not Audience.objects.filter(name="Key accounts").exists()

@@ -53,6 +53,34 @@ def test_bad_input_is_a_400_that_names_the_field(staff_api, body, field, says):
     assert not Audience.objects.filter(name="EMEA").exists()
 
 
+def test_companies_past_the_limit_are_a_400_naming_the_limit(staff_api, settings):
+    settings.AUDIENCE_COMPANIES_MAX = 3
+
+    response = staff_api.post("/api/audiences", {**EMEA, "companies": ["a", "b", "c", "d"]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["companies"] == [
+        "At most 3 companies or domains per audience (AUDIENCE_COMPANIES_MAX); this has 4."
+    ]
+    assert not Audience.objects.filter(name="EMEA").exists()
+
+
+def test_audiences_past_the_limit_are_a_400_and_a_deleted_one_frees_a_place(staff_api, settings):
+    settings.AUDIENCES_MAX = 2  # "Everyone" is one
+    staff_api.post("/api/audiences", {**EMEA, "name": "Second"}, format="json")
+
+    refused = staff_api.post("/api/audiences", EMEA, format="json")
+    second = Audience.objects.get(name="Second")
+    renamed = staff_api.patch(f"/api/audiences/{second.pk}", {"name": "Second, renamed"}, format="json")
+    staff_api.delete(f"/api/audiences/{second.pk}")
+    accepted = staff_api.post("/api/audiences", EMEA, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["fields"]["name"] == ["At most 2 audiences (AUDIENCES_MAX): delete one first."]
+    assert renamed.status_code == 200  # an audience that exists is not counted against itself
+    assert accepted.status_code == 201
+
+
 def test_a_filter_that_matches_nobody_is_saved_with_a_warning(staff_api):
     SeniorDetectionFactory(country="Germany")
 
