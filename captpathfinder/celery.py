@@ -23,6 +23,9 @@ def database_connections_check(**kwargs) -> None:
     One round trip per task; tasks here are wake-ups and sweeps, a few per second."""
     from django.db import close_old_connections, connections
 
+    from core.database import soft_time_limit_cancels_statements
+
+    soft_time_limit_cancels_statements()
     close_old_connections()
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None and not connection.is_usable():
@@ -35,4 +38,7 @@ def database_connections_release(**kwargs) -> None:
     error or past CONN_MAX_AGE (with DATABASE_POOL, CONN_MAX_AGE is 0: back to the pool)."""
     from django.db import close_old_connections
 
+    from core.database import statements_interrupted_cancel
+
+    statements_interrupted_cancel()  # a soft time limit may have cut a statement short
     close_old_connections()

@@ -1,5 +1,13 @@
-"""POST /api/classify: what the active rules say about a list of job titles."""
+"""POST /api/classify: what the active rules say about a list of job titles.
 
+A call is bounded in titles, title length and time (CLASSIFY_API_MAX_TITLES, _MAX_TITLE_LENGTH,
+_MAX_SECONDS), each a 400 naming its setting: a web process serves the webhook and /health too,
+so one call must not hold it, whatever the titles and the rules.
+"""
+
+import time
+
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -7,9 +15,6 @@ from rest_framework.views import APIView
 
 from . import services
 from .models import Level
-
-MAX_TITLES = 1000
-MAX_TITLE_LENGTH = 10_000
 
 
 class StrictCharField(serializers.CharField):
@@ -28,11 +33,26 @@ class ClassifyView(APIView):
 
     class InputSerializer(serializers.Serializer):
         titles = serializers.ListField(
-            child=StrictCharField(max_length=MAX_TITLE_LENGTH, allow_blank=True, trim_whitespace=False),
+            child=StrictCharField(allow_blank=True, trim_whitespace=False),
             allow_empty=False,
-            max_length=MAX_TITLES,
-            help_text=f"Up to {MAX_TITLES} job titles.",
+            help_text="Job titles: up to CLASSIFY_API_MAX_TITLES (1000) of up to CLASSIFY_API_MAX_TITLE_LENGTH "
+            "(1000) characters each, classified within CLASSIFY_API_MAX_SECONDS (5).",
         )
+
+        def validate_titles(self, titles: list[str]) -> list[str]:
+            # Read at each call, not at import: the limits are settings an operator may change.
+            if len(titles) > (limit := settings.CLASSIFY_API_MAX_TITLES):
+                raise serializers.ValidationError(
+                    f"At most {limit} titles per call (CLASSIFY_API_MAX_TITLES); this call has {len(titles)}."
+                )
+            limit = settings.CLASSIFY_API_MAX_TITLE_LENGTH
+            for index, title in enumerate(titles):
+                if len(title) > limit:
+                    raise serializers.ValidationError(
+                        f"A title may have at most {limit} characters (CLASSIFY_API_MAX_TITLE_LENGTH); "
+                        f"title {index} has {len(title)}."
+                    )
+            return titles
 
     class OutputSerializer(serializers.Serializer):
         class ResultSerializer(serializers.Serializer):
@@ -48,7 +68,21 @@ class ClassifyView(APIView):
         """Each title's level (csuite, vp or null), deciding rule and rules version, in input order."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        results = [_result(title, services.classify(title)) for title in serializer.validated_data["titles"]]
+        budget = settings.CLASSIFY_API_MAX_SECONDS
+        deadline = time.monotonic() + budget
+        results = []
+        for title in serializer.validated_data["titles"]:
+            # Between titles: one title is bounded by its length (RE2 runs the rules in linear time).
+            if time.monotonic() > deadline:
+                raise serializers.ValidationError(
+                    {
+                        "titles": [
+                            f"Classifying these titles took longer than {budget:g} s (CLASSIFY_API_MAX_SECONDS); "
+                            f"{len(results)} were done. Send fewer titles per call."
+                        ]
+                    }
+                )
+            results.append(_result(title, services.classify(title)))
         return Response(self.OutputSerializer({"results": results}).data)
 
 

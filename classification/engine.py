@@ -2,6 +2,14 @@
 
 A ruleset (see rulesets/default.yaml) lists role patterns and vetoes. All role patterns are
 compiled into one alternation, so a title costs one regex scan plus a veto check per role found.
+
+Every pattern of a ruleset — the shipped file's and an operator's alike — runs on RE2
+(google-re2), whose matching time is linear in the title: a pattern such as `(?:x+x+)+y`, which
+held a worker for minutes under Python's backtracking `re`, costs microseconds. What RE2 cannot run
+(lookarounds, backreferences) is refused when the ruleset is loaded or saved, naming the pattern;
+vetoes say "unless followed/preceded by" with `unless_after` / `unless_before` instead. The only
+`re` patterns left in the package are the code's own fixed ones (normalise.py, misspellings.py),
+never text from a ruleset, so one engine runs everything an operator writes.
 """
 
 from __future__ import annotations
@@ -11,19 +19,18 @@ import gc
 import hashlib
 import os
 import random
-import re
 import signal
 import string
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import re2
 import yaml
 
 from .misspellings import Misspellings
 from .normalise import CLAUSE_BREAK, normalise_title
 from .normalise import MAY_BREAK as _MAY_BREAK
-from .regex_hint import lookahead_for
 
 LEVELS = ("csuite", "vp")
 _RANK = {"csuite": 2, "vp": 1}
@@ -37,6 +44,81 @@ CACHE_SIZE = 65_536
 _SPEED_CHECK_TIMEOUT_SECONDS = 5.0
 _PROBE_WORDS = ("chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ")
 _PURE_JOINS = frozenset({"&", "and", "|", "und", "et", "y", ",", ""})
+# Whole words, as Python's Unicode \w reads them (RE2's \w and \b are ASCII only): a role starts
+# after a non-word character or at the start and ends before one or at the end. Both are consumed
+# (RE2 has no lookaround), so _role_matches resumes each search on the character before the last
+# match's end.
+_NOT_WORD = r"[^\pL\pN_]"
+_RE2_CANNOT = (
+    ("(?=", "lookahead (?=…)"),
+    ("(?!", "negative lookahead (?!…)"),
+    ("(?<=", "lookbehind (?<=…)"),
+    ("(?<!", "negative lookbehind (?<!…)"),
+    ("(?>", "atomic groups (?>…)"),
+    ("(?#", "comments (?#…)"),
+    *((f"escape sequence: \\{digit}", "backreferences (\\1)") for digit in "123456789"),
+    ("\\Z", "\\Z (write \\z)"),
+    ("repetition operator", "possessive quantifiers (*+, ++, ?+)"),
+    ("repetition size", "repetition counts above 1000"),
+)
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is reported to the operator, not logged to stderr
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+
+
+def _spans(regex: re2._Regexp, data: bytes, pos: int = 0) -> list[tuple[int, int]] | None:
+    """Byte spans of each group of the first match in UTF-8 `data` from `pos`, or None.
+
+    The wrapper's `search` encodes the whole text again on every call, so searching a title from
+    each of its n roles would cost n times its length; the titles are encoded once instead and the
+    compiled RE2 object of the pinned google-re2 is asked directly (tests/classification cover it).
+    """
+    spans = regex._regexp.Match(_UNANCHORED, data, pos, len(data))
+    return None if spans[0][0] < 0 else spans
+
+
+def _char_start(data: bytes, pos: int) -> int:
+    """`pos`, moved back to the first byte of the UTF-8 character it is in."""
+    while 0 < pos < len(data) and data[pos] & 0xC0 == 0x80:
+        pos -= 1
+    return pos
+
+
+def _char_next(data: bytes, pos: int) -> int:
+    """The first byte of the UTF-8 character after the one starting at `pos`."""
+    pos += 1
+    while pos < len(data) and data[pos] & 0xC0 == 0x80:
+        pos += 1
+    return pos
+
+
+def _char_offsets(text: str) -> list[int]:
+    """Character offset of each byte offset of text's UTF-8 encoding (those inside a character too)."""
+    offsets = []
+    for index, char in enumerate(text):
+        offsets += [index] * len(char.encode())
+    offsets.append(len(text))
+    return offsets
+
+
+def _require_google_re2() -> None:
+    """Older wrappers also named `re2` (pyre2, re2) fall back to Python's backtracking `re` for
+    patterns RE2 cannot run; google-re2 raises instead. Refuse to start on such a module."""
+    try:
+        re2.compile("(?=x)", _RE2_OPTIONS)
+    except re2.error:
+        return
+    raise ImportError(f"the re2 module at {re2.__file__} accepts lookaheads: it is not google-re2 (requirements.txt)")
+
+
+_require_google_re2()
 
 
 class RulesetError(ValueError):
@@ -64,7 +146,17 @@ class RoleRule:
 class VetoRule:
     id: str
     where: str
-    regex: re.Pattern
+    regex: re2._Regexp
+    # A match does not count when this matches the region's words before it / after it: what a
+    # lookbehind / lookahead would say, in patterns RE2 runs.
+    unless_before: re2._Regexp | None = None
+    unless_after: re2._Regexp | None = None
+
+    def cancelled(self, region: bytes, start: int, end: int) -> bool:
+        """Whether the match at bytes [start, end) of the UTF-8 region does not count."""
+        return (self.unless_before is not None and _spans(self.unless_before, region[:start]) is not None) or (
+            self.unless_after is not None and _spans(self.unless_after, region[end:]) is not None
+        )
 
 
 @dataclass(eq=False)
@@ -74,17 +166,20 @@ class Ruleset:
     content_hash: str
     roles: tuple[RoleRule, ...]
     vetoes: tuple[VetoRule, ...]
-    _roles_regex: re.Pattern = field(repr=False)
+    _roles_regex: re2._Regexp = field(repr=False)
     misspellings: Misspellings | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self._role_by_group = {f"r{i}": role for i, role in enumerate(self.roles)}
+        groups = self._roles_regex.groupindex
+        self._role_groups = tuple((groups[f"r{i}"], role) for i, role in enumerate(self.roles))
         # Decisions are immutable: build each one once instead of once per title.
         self._decision = {role.id: Classification(role.level, role.id, self.version) for role in self.roles}
         self._decision.update({veto.id: Classification(None, veto.id, self.version) for veto in self.vetoes})
         self._no_role = Classification(None, NO_ROLE_RULE, self.version)
-        self._before_regex, self._before_ids = _combine(v for v in self.vetoes if v.where in ("before", "around"))
-        self._after_regex, self._after_ids = _combine(v for v in self.vetoes if v.where in ("after", "around"))
+        self._before_vetoes = tuple(v for v in self.vetoes if v.where in ("before", "around"))
+        self._after_vetoes = tuple(v for v in self.vetoes if v.where in ("after", "around"))
+        self._before_regex, self._before_ids = _combine(self._before_vetoes)
+        self._after_regex, self._after_ids = _combine(self._after_vetoes)
         self.classify = lru_cache(maxsize=CACHE_SIZE)(self.classify_uncached)
 
     # --- loading ------------------------------------------------------------------------------
@@ -107,7 +202,7 @@ class Ruleset:
             raise RulesetError("'vetoes' must be a list")
 
         seen: set[str] = set()
-        roles, parts, patterns, examples = [], [], [], []
+        roles, parts, examples = [], [], []
         for index, entry in enumerate(roles_data):
             rule_id, pattern = _entry_basics(entry, seen, kind="role")
             level = entry.get("level")
@@ -115,7 +210,6 @@ class Ruleset:
                 raise RulesetError(f"role {rule_id}: unknown level {level!r} (use csuite, vp or none)")
             roles.append(RoleRule(rule_id, None if level == "none" else level))
             parts.append(f"(?P<r{index}>{pattern})")
-            patterns.append(pattern)
             examples += _examples(entry, rule_id)
         vetoes = []
         for entry in vetoes_data:
@@ -123,7 +217,8 @@ class Ruleset:
             where = entry.get("where", "before")
             if where not in VETO_PLACES:
                 raise RulesetError(f"veto {rule_id}: 'where' must be one of {', '.join(VETO_PLACES)}")
-            vetoes.append(VetoRule(rule_id, where, re.compile(pattern)))
+            unless = {key: _unless(entry, key, rule_id) for key in ("unless_before", "unless_after")}
+            vetoes.append(VetoRule(rule_id, where, _compile(pattern, f"veto {rule_id}"), **unless))
             examples += _examples(entry, rule_id)
 
         ruleset = cls(
@@ -132,7 +227,7 @@ class Ruleset:
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
             roles=tuple(roles),
             vetoes=tuple(vetoes),
-            _roles_regex=re.compile(r"(?<!\w)" + lookahead_for(patterns) + "(?:" + "|".join(parts) + r")(?!\w)"),
+            _roles_regex=_compile(f"(?:^|{_NOT_WORD})(?:{'|'.join(parts)})(?:{_NOT_WORD}|$)", "the roles together"),
             misspellings=_misspellings(data.get("misspellings")),
         )
         if isinstance(data.get("misspellings"), dict):
@@ -155,8 +250,9 @@ class Ruleset:
     def _check_speed(self) -> None:
         """Refuse patterns that backtrack catastrophically on long or repetitive titles.
 
-        Python's `re` cannot be interrupted mid-match, so the probe titles run in a forked child
-        that is killed when it overruns: a runaway pattern costs a second here, not a hung process.
+        RE2 keeps matching linear in the title, but its cost still grows with the patterns (a huge
+        alternation, a large counted repetition). A match cannot be interrupted, so the probe titles
+        run in a forked child that is killed when it overruns: a second here, not a hung process.
         """
         if not hasattr(os, "fork"):
             self._speed_probe(exit=False)
@@ -203,16 +299,15 @@ class Ruleset:
         text = normalise_title(title)
         if self.misspellings is not None:
             text = self.misspellings.correct(text)
-        matches = list(self._roles_regex.finditer(text))
+        matches = self._role_matches(text)
         if not matches:
             return self._no_role
         has_breaks = _MAY_BREAK.search(text) is not None
         if len(matches) == 1 and not has_breaks:  # the common case, without the bookkeeping below
-            match = matches[0]
-            role = self._role_by_group[match.lastgroup]
+            start, end, role = matches[0]
             if role.level is None:
                 return self._decision[role.id]
-            veto = self._veto(text[: match.start()].strip(), text[match.end() :].strip())
+            veto = self._veto(text[:start].strip(), text[end:].strip())
             return self._decision[veto or role.id]
         if has_breaks:
             breaks = [(m.start(), m.end()) for m in CLAUSE_BREAK.finditer(text)]
@@ -223,17 +318,15 @@ class Ruleset:
         not_senior_rule = None
         before = ""
         last = len(matches) - 1
-        for i, match in enumerate(matches):
-            start, end = match.span()
+        for i, (start, end, role) in enumerate(matches):
             clause_start, clause_end = _clause(break_starts, break_ends, start, end, len(text))
             before = self._before_region(text, matches, i, clause_start, before)
-            role = self._role_by_group[match.lastgroup]
             if role.level is None:
                 not_senior_rule = not_senior_rule or role.id
                 continue
             if best is not None and _RANK[role.level] <= _RANK[best.level]:
                 continue
-            next_start = matches[i + 1].start() if i < last else len(text)
+            next_start = matches[i + 1][0] if i < last else len(text)
             after = text[end : min(next_start, clause_end)]
             if i < last and next_start <= clause_end and "," in after:
                 after = after[: after.rfind(",")]  # words after the last comma qualify the next role
@@ -246,17 +339,39 @@ class Ruleset:
             return self._decision[not_senior_rule] if not_senior_rule else self._no_role
         return self._decision[best.id]
 
+    def _role_matches(self, text: str) -> list[tuple[int, int, RoleRule]]:
+        """(start, end, role) of each role found, left to right, as `finditer` would give them."""
+        data = text.encode()
+        found = []
+        pos, size = 0, len(data)
+        match, groups = self._roles_regex._regexp.Match, self._role_groups  # _spans, inlined: a hot loop
+        while pos < size and (spans := match(_UNANCHORED, data, pos, size))[0][0] >= 0:
+            for group, role in groups:
+                if spans[group][0] >= 0:
+                    found.append((*spans[group], role))
+                    break
+            start, end = found[-1][0], found[-1][1]
+            # The boundary after this role was consumed: the next search starts on the role's last
+            # character, so a role right after the next non-word character is found.
+            pos = end - 1 if data[end - 1] < 0x80 else _char_start(data, end - 1)
+            if pos <= start:  # a role of one character: past it, so the scan moves on
+                pos = _char_next(data, start)
+        if found and len(data) != len(text):  # not ASCII: byte offsets to character offsets
+            chars = _char_offsets(text)
+            found = [(chars[start], chars[end], role) for start, end, role in found]
+        return found
+
     @staticmethod
-    def _before_region(text: str, matches: list[re.Match], i: int, clause_start: int, previous_before: str) -> str:
+    def _before_region(text: str, matches: list[tuple], i: int, clause_start: int, previous_before: str) -> str:
         """The words that qualify role i: back to the previous role or the clause start.
 
         Roles joined by nothing but "&", "and", "/" or a comma share their qualifiers
         ("Retired President & CEO", "Assistant to the CEO and CFO").
         """
-        start = matches[i].start()
+        start = matches[i][0]
         if i == 0:
             return text[clause_start:start].strip()
-        previous_end = matches[i - 1].end()
+        previous_end = matches[i - 1][1]
         between = text[previous_end:start]
         if between.strip() in _PURE_JOINS:
             return previous_before
@@ -267,23 +382,45 @@ class Ruleset:
 
     def _veto(self, before: str, after: str) -> str | None:
         if before and self._before_regex is not None:
-            found = self._before_regex.search(before)
+            found = _veto_in(before, self._before_regex, self._before_ids, self._before_vetoes)
             if found:
-                return self._before_ids[found.lastgroup]
+                return found
         if after and self._after_regex is not None:
-            found = self._after_regex.search(after)
-            if found:
-                return self._after_ids[found.lastgroup]
+            return _veto_in(after, self._after_regex, self._after_ids, self._after_vetoes)
         return None
 
 
-def _combine(vetoes) -> tuple[re.Pattern | None, dict[str, str]]:
+def _veto_in(region: str, regex: re2._Regexp, ids: dict[int, VetoRule], vetoes: tuple[VetoRule, ...]) -> str | None:
+    """The veto that decides a region: the leftmost match, the first listed at that place.
+
+    One scan of the combined alternation answers unless the veto it finds is cancelled by its
+    `unless_before` / `unless_after`; then each veto is searched on its own for its first match
+    that counts, which is what a lookaround inside the alternation would have chosen.
+    """
+    data = region.encode()
+    spans = _spans(regex, data)
+    if spans is None:
+        return None
+    group, veto = next((group, veto) for group, veto in ids.items() if spans[group][0] >= 0)
+    if not veto.cancelled(data, *spans[group]):
+        return veto.id
+    best: tuple[int, int, str] | None = None
+    for order, veto in enumerate(vetoes):
+        pos = 0
+        while pos <= len(data) and (spans := _spans(veto.regex, data, pos)) is not None:
+            if not veto.cancelled(data, *spans[0]):
+                best = min(best or (spans[0][0], order, veto.id), (spans[0][0], order, veto.id))
+                break
+            pos = _char_next(data, spans[0][0])
+    return best[2] if best else None
+
+
+def _combine(vetoes: tuple[VetoRule, ...]) -> tuple[re2._Regexp | None, dict[int, VetoRule]]:
     """One alternation for a list of vetoes: a single scan per region instead of one per veto."""
-    vetoes = list(vetoes)
     if not vetoes:
         return None, {}
-    ids = {f"v{i}": veto.id for i, veto in enumerate(vetoes)}
-    return re.compile("|".join(f"(?P<v{i}>{veto.regex.pattern})" for i, veto in enumerate(vetoes))), ids
+    regex = _compile("|".join(f"(?P<v{i}>{veto.regex.pattern})" for i, veto in enumerate(vetoes)), "the vetoes")
+    return regex, {regex.groupindex[f"v{i}"]: veto for i, veto in enumerate(vetoes)}
 
 
 def _clause(starts: list[int], ends: list[int], start: int, end: int, length: int) -> tuple[int, int]:
@@ -306,13 +443,33 @@ def _entry_basics(entry, seen: set[str], *, kind: str) -> tuple[str, str]:
     seen.add(rule_id)
     if not isinstance(pattern, str) or not pattern:
         raise RulesetError(f"{kind} {rule_id}: 'pattern' must be a non-empty string")
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise RulesetError(f"{kind} {rule_id}: bad pattern: {exc}") from None
-    if compiled.groupindex:
+    if _compile(pattern, f"{kind} {rule_id}").groupindex:
         raise RulesetError(f"{kind} {rule_id}: named groups (?P<…>) are not allowed in patterns")
     return rule_id, pattern
+
+
+def _compile(pattern: str, what: str) -> re2._Regexp:
+    """Compile on RE2, or refuse naming the pattern and what RE2 cannot run in it."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        cannot = next((name for marker, name in _RE2_CANNOT if marker in detail), None)
+        why = f"RE2 cannot run {cannot}" if cannot else detail
+        raise RulesetError(
+            f"{what}: bad pattern {pattern!r}: {why} ({detail}). Patterns run on RE2, which matches in time linear "
+            "in the title: no lookahead, lookbehind, backreferences (\\1) or atomic groups; a veto can say "
+            "unless_before / unless_after instead (docs/classification.md)"
+        ) from None
+
+
+def _unless(entry: dict, key: str, rule_id: str) -> re2._Regexp | None:
+    pattern = entry.get(key)
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str) or not pattern:
+        raise RulesetError(f"veto {rule_id}: '{key}' must be a non-empty pattern")
+    return _compile(pattern, f"veto {rule_id} ({key})")
 
 
 def _examples(entry: dict, rule_id: str) -> list[tuple[str, str, str]]:

@@ -72,9 +72,15 @@ def ruleset_reload(*, force: bool = False) -> Ruleset:
                 _active.ruleset = _load(source)
                 logger.info("classification ruleset %s active (from %s)", _active.ruleset.version, source[0])
             except (RulesetError, OSError) as exc:
-                if _active.ruleset is None:
+                if _active.ruleset is None and source[0] == "db":
+                    # Nothing loaded yet to keep (a process starting): the shipped file, rather than no
+                    # rules at all — a ruleset stored before the rules ran on RE2 may use lookarounds.
+                    logger.error("stored ruleset %s rejected, using the shipped file: %s", source[1], exc)
+                    _active.ruleset = Ruleset.from_text(ruleset_shipped_text())
+                elif _active.ruleset is None:
                     raise
-                logger.error("ruleset from %s rejected, keeping %s: %s", source, _active.ruleset.version, exc)
+                else:
+                    logger.error("ruleset from %s rejected, keeping %s: %s", source, _active.ruleset.version, exc)
             _active.source = source
         _active.checked_at = time.monotonic()
         return _active.ruleset
@@ -168,7 +174,9 @@ def ruleset_in_force() -> RulesetInForce:
     """Which ruleset classifies titles now, for an operator: version, hash and where it came from."""
     ruleset = ruleset_reload()
     source = _active.source or ("file", settings.CLASSIFICATION_RULESET_PATH)
-    if source[0] == "db":
+    if source[0] == "db" and ruleset.content_hash != source[2]:
+        origin = f"the shipped file (stored ruleset #{source[1]} is active but could not be loaded: see the logs)"
+    elif source[0] == "db":
         origin = f"stored ruleset #{source[1]}"
     else:
         path = Path(source[1])

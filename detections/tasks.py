@@ -3,7 +3,10 @@
 import logging
 
 from celery import shared_task
-from django.db import DatabaseError
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import DatabaseError, close_old_connections
+
+from core.database import statements_interrupted_cancel
 
 from .services import enrichment, housekeeping, processing, writeback
 
@@ -11,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    autoretry_for=(DatabaseError,),
+    autoretry_for=(DatabaseError, SoftTimeLimitExceeded),
     retry_backoff=2,
     retry_backoff_max=300,
     max_retries=20,
@@ -19,16 +22,28 @@ logger = logging.getLogger(__name__)
 )
 def events_process_member(user_id: str) -> int:
     """Apply a member's pending events. Safe to run twice: applied events are marked in the
-    same transaction, and a repeat finds nothing left. A database outage is retried; if the
-    retries run out, the outbox sweep enqueues the member again."""
+    same transaction, and a repeat finds nothing left. A database outage, or a run past the soft
+    time limit (its transaction rolled back), is retried; if the retries run out, the outbox sweep
+    enqueues the member again."""
     return processing.member_events_process(user_id=user_id)
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=60, max_retries=20, acks_late=True)
 def events_process_pending() -> int:
     """Apply pending events in batches until none is left (or a few seconds have passed, then
-    hand over to a fresh task so other work is not starved). Safe to run any number at once."""
-    applied, more = processing.events_drain()
+    hand over to a fresh task so other work is not starved). Safe to run any number at once.
+
+    Past the soft time limit the batch in progress is rolled back, and every member with pending
+    events gets a task of its own: a member too slow to apply then holds up only itself, not the
+    500 that would share its batch again at the next wake-up."""
+    try:
+        applied, more = processing.events_drain()
+    except SoftTimeLimitExceeded:
+        logger.warning("events batch past its soft time limit: rolled back, handing its members to their own tasks")
+        statements_interrupted_cancel()  # one still running on the server holds the batch's member locks
+        close_old_connections()
+        processing.events_sweep_unprocessed(older_than_seconds=0)
+        return 0
     if more:
         events_process_pending.delay()
     return applied

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,6 +69,8 @@ def deliveries_runs_check(
             logger.warning("bot runs not read: the Control Room is not answering (%s); next time", exc)
             report.unfinished.append(delivery.pk)
             break
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: what is unread is read next time
         except Exception:  # one run's odd answer must not stop the others, nor the sending after
             logger.exception("delivery %s: could not read its bot run", delivery.pk)
             report.unfinished.append(delivery.pk)

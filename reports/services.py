@@ -7,6 +7,7 @@ import logging
 import tempfile
 from datetime import datetime
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
@@ -118,6 +119,8 @@ def reports_catch_up(*, now: datetime | None = None) -> list[Report]:
     for month in selectors.months_needing_report(now=now, months_back=settings.REPORTS_CATCH_UP_MONTHS):
         try:
             generated.append(report_generate_month(month=month, now=now))
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: the month is marked failed, the rest wait for the next run
         except Exception:  # one bad month must not block the others; it is retried next run
             logger.exception("catch-up report for %s failed", month)
     return generated

@@ -310,6 +310,30 @@ CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every task has a soft time limit (SoftTimeLimitExceeded is raised in it: its transaction rolls
+# back and the work is retried or left for the next run) and a hard one (the pool process is killed
+# and replaced). Without them one task stuck in a slow loop or call holds a worker process for good.
+# The long jobs get the CELERY_LONG_TASK_* limits; the table is in docs/operations.md.
+CELERY_TASK_SOFT_TIME_LIMIT = env.float("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.float("CELERY_TASK_TIME_LIMIT", default=90)
+_LONG_TASK_LIMITS = {
+    "soft_time_limit": env.float("CELERY_LONG_TASK_SOFT_TIME_LIMIT", default=1800),
+    "time_limit": env.float("CELERY_LONG_TASK_TIME_LIMIT", default=1900),
+}
+_LONG_TASKS = [
+    "detections.tasks.events_purge_old",
+    "detections.tasks.community_reconcile",
+    "digests.tasks.digest_build_weekly",
+    "reports.tasks.report_generate_month_end",
+    "reports.tasks.reports_catch_up",
+    "reports.tasks.report_generate_month",
+]
+CELERY_TASK_ANNOTATIONS = {
+    **dict.fromkeys(_LONG_TASKS, _LONG_TASK_LIMITS),
+    # The writer stops itself after 50 s (writeback.RUN_BUDGET_SECONDS); then the write in flight,
+    # with its HTTP timeout and retries, must still fit.
+    "detections.tasks.community_grants_write_due": {"soft_time_limit": 120, "time_limit": 150},
+}
 CELERY_TASK_ALWAYS_EAGER = False
 # Celery's Django fixup closes the database connection before and after every task unless this
 # is set, and then every this-many tasks. Workers follow CONN_MAX_AGE instead, as requests do
@@ -405,6 +429,11 @@ LOGGING = {
 }
 # How often each process checks for a changed ruleset file or a newly activated stored ruleset.
 CLASSIFICATION_RELOAD_SECONDS = env.float("CLASSIFICATION_RELOAD_SECONDS", default=10.0)
+# POST /api/classify, per call: titles, characters per title (the webhook's limit for a title),
+# and seconds of classifying; past any of them the call is a 400 naming the setting.
+CLASSIFY_API_MAX_TITLES = env.int("CLASSIFY_API_MAX_TITLES", default=1000)
+CLASSIFY_API_MAX_TITLE_LENGTH = env.int("CLASSIFY_API_MAX_TITLE_LENGTH", default=1000)
+CLASSIFY_API_MAX_SECONDS = env.float("CLASSIFY_API_MAX_SECONDS", default=5.0)
 
 # --- Month-end reports ------------------------------------------------------------------------
 # How many ended months the catch-up looks back for a missing or incomplete report.

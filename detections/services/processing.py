@@ -16,11 +16,13 @@ import time
 from datetime import datetime, timedelta
 from itertools import groupby
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.dates import moment_check
 from core.metrics import EVENTS_FAILED
 
 from .. import selectors
@@ -94,8 +96,8 @@ def _events_apply(events: list[RawEvent], *, profiles: Profiles) -> None:
     try:
         with transaction.atomic():
             _members_apply(events, profiles, now)
-    except _DATABASE_AWAY:
-        raise  # not the data: the task retries the whole batch later
+    except _NOT_THE_DATA:
+        raise  # the task retries the whole batch later
     except Exception:
         logger.warning("a batch of %d events failed; applying its members one by one", len(events), exc_info=True)
         for user_id, member_events in groupby(sorted(events, key=lambda e: (e.user_id, e.id)), lambda e: e.user_id):
@@ -103,7 +105,7 @@ def _events_apply(events: list[RawEvent], *, profiles: Profiles) -> None:
             try:
                 with transaction.atomic():
                     _members_apply(member_events, profiles, now)
-            except _DATABASE_AWAY:
+            except _NOT_THE_DATA:
                 raise
             except Exception as exc:
                 logger.exception("member %s set aside: its events could not be applied", user_id)
@@ -113,6 +115,9 @@ def _events_apply(events: list[RawEvent], *, profiles: Profiles) -> None:
 
 # The database itself failing (down, restarting, a connection cut): worth retrying whole, later.
 _DATABASE_AWAY = (OperationalError, InterfaceError)
+# ... and the task's soft time limit: the member in hand is not at fault, and going on member by
+# member past it would end in the hard limit's kill. Rolled back, the events wait for their retry.
+_NOT_THE_DATA = (*_DATABASE_AWAY, SoftTimeLimitExceeded)
 
 
 def _members_apply(events: list[RawEvent], profiles: Profiles, now) -> None:
@@ -201,7 +206,8 @@ def change_from_event(event: RawEvent, profiles: Profiles) -> MemberChange | Non
 
 
 def payload_attributes(payload: dict) -> dict:
-    """Country, company and joined_at when the webhook carried them (validated at the door)."""
+    """Country, company and joined_at when the webhook carried them (validated at the door; a
+    joined_at out of range, in an event stored before the door checked the range, is left out)."""
     attributes = {}
     for name in ("country", "company"):
         if isinstance(payload.get(name), str) and payload[name].strip():
@@ -210,10 +216,10 @@ def payload_attributes(payload: dict) -> dict:
     if isinstance(joined_at, str):
         try:
             parsed = parse_datetime(joined_at)
-        except ValueError:  # well formed, but no such moment
-            parsed = None
-        if parsed is not None:
-            attributes["joined_at"] = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+            if parsed is not None:
+                attributes["joined_at"] = moment_check(parsed)
+        except ValueError:  # well formed but no such moment, or out of range
+            pass
     return attributes
 
 

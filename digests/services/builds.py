@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -137,6 +138,8 @@ def audiences_build(
     for audience in audiences:
         try:
             build.audiences.append(audience_build(build.kind, audience, candidates, now=now, decide=decide))
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: a retry builds only what is missing
         except Exception as exc:  # the other audiences still get theirs
             logger.exception("%s for audience %r failed", build.kind, audience.name)
             build.audiences.append(AudienceBuild(audience, None, built_now=False, error=str(exc)[:500]))

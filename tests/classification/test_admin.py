@@ -116,3 +116,16 @@ def test_the_buttons_need_the_change_permission(client, django_user_model):
 
     assert "In force: ruleset" in page and "Go back to the shipped file" not in page
     assert client.post(reverse("admin:classification_use_shipped_file")).status_code == 403
+
+
+def test_a_pattern_re2_cannot_run_is_refused_naming_it(admin_client):
+    content = GOOD + "vetoes:\n  - id: veto.past\n    where: before\n    pattern: 'former(?!.*now)'\n"
+
+    response = admin_client.post(
+        reverse("admin:classification_storedruleset_add"), {"content": content, "change_note": "lookahead"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "veto veto.past: bad pattern &#x27;former(?!.*now)&#x27;: RE2 cannot run negative lookahead" in page
+    assert not StoredRuleset.objects.exists()

@@ -103,3 +103,24 @@ def test_try_titles_uses_the_chosen_ruleset(ruleset_file):
         ("CEO", "csuite", "csuite.ceo-only"),
         ("VP Sales", None, "default.no-senior-role"),
     ]
+
+
+def test_a_stored_ruleset_re2_cannot_run_leaves_the_shipped_file_in_force(settings, caplog):
+    # Given a ruleset stored and activated before the rules ran on RE2, with a lookbehind
+    settings.CLASSIFICATION_RELOAD_SECONDS = 0
+    old = STRICT.format(version="before-re2").replace("'ceo'", "'(?<!vice )president'")
+    stored = StoredRuleset.objects.create(version="before-re2", content=old, content_hash="x" * 64, is_active=True)
+    services._active.ruleset = None  # a process starting
+
+    try:
+        # When a process loads its rules
+        ruleset = services.ruleset_active()
+
+        # Then it classifies with the shipped file, and says why
+        assert ruleset.version == services.Ruleset.from_text(services.ruleset_shipped_text()).version
+        assert services.classify("CFO").level == "csuite"
+        assert "negative lookbehind" in caplog.text
+        assert "could not be loaded" in services.ruleset_in_force().origin
+    finally:
+        stored.delete()
+        services.ruleset_reload(force=True)

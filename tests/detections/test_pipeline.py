@@ -240,3 +240,36 @@ def test_a_detection_is_dated_by_the_webhook_not_by_the_worker_that_was_away(web
     assert abs((detection.detected_at - sent_at).total_seconds()) < 1
     assert detection.detected_at == RawEvent.objects.get().received_at
     assert (RawEvent.objects.get().processed_at - detection.detected_at).total_seconds() > 4
+
+
+def test_a_catastrophic_rule_holds_no_worker(webhook, start_worker, admin_user):
+    from classification import services as classification_services
+    from classification.models import StoredRuleset
+
+    # Given the incident's ruleset stored and active: the shipped rules plus `(?:x+x+)+y`, which
+    # held a worker at 100 % CPU for 3.5 minutes on a title of 40 x's under Python's re
+    incident = "  - id: none.incident\n    level: none\n    pattern: '(?:x+x+)+y'\n"
+    content = classification_services.ruleset_shipped_text().replace("roles:\n", "roles:\n" + incident, 1)
+    stored = classification_services.ruleset_store(
+        content=content.replace('version: "', 'version: "incident-', 1),
+        change_note="the incident's pattern",
+        user=admin_user,
+        activate=True,
+    )
+    try:
+        # When that title arrives first, then thirty other members' changes, at one worker process
+        assert webhook.post(profile_update(user_id="6200", value="x" * 40)).status_code == 202
+        for n in range(30):
+            assert webhook.post(profile_update(user_id=str(6201 + n), value="VP of Sales")).status_code == 202
+        start_worker(concurrency=1)
+        started = time.monotonic()
+
+        # Then everyone is applied at once, by the incident's rules
+        wait_until(all_processed, timeout=60, message="the forty x's and the thirty members to be applied")
+        assert time.monotonic() - started < 20
+        assert RawEvent.objects.get(user_id="6200").outcome not in ("failed", None)
+        members = SeniorMember.objects.all()
+        assert len(members) == 30 and {m.rules_version for m in members} == {stored.version}
+    finally:
+        StoredRuleset.objects.update(is_active=False)
+        classification_services.ruleset_reload(force=True)
