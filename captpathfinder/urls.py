@@ -19,7 +19,8 @@ admin.site.site_header = admin.site.site_title = "CaptPathfinder"
 api = [
     path("stats", StatsView.as_view(), name="api-stats"),
     path("members", MemberListView.as_view(), name="api-members"),
-    # A community user id: up to 64 characters, no slash, no NUL (PostgreSQL refuses it in text).
+    # A community user id: up to 64 characters, no slash, no NUL (PostgreSQL refuses it in text); the
+    # view answers a 400 naming user_id for one outside the safe set (detections.payloads).
     re_path(r"^members/(?P<user_id>[^/\x00]{1,64})$", MemberDetailView.as_view(), name="api-member"),
     path("detections", DetectionListView.as_view(), name="api-detections"),
     path("digests", DeliveryListView.as_view(), name="api-digests"),

@@ -8,6 +8,7 @@ uploads) go through the handlerXXX views.
 import logging
 import math
 
+from django.core.exceptions import DisallowedHost
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -15,6 +16,8 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
+# Where Django logs a refused Host for every other view (django.core.handlers.exception).
+_host_logger = logging.getLogger("django.security.DisallowedHost")
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
@@ -23,6 +26,12 @@ def error_body(code: str, detail, fields: dict | None = None) -> dict:
     if fields:
         body["fields"] = fields
     return body
+
+
+class HostNotAllowed(exceptions.APIException):
+    status_code = 400
+    default_code = "disallowed_host"
+    default_detail = "The Host header names no host this service answers to (ALLOWED_HOSTS)."
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -43,6 +52,9 @@ def api_exception(exc: Exception, request) -> Exception:
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, DisallowedHost):
+        _host_logger.error("%s", exc, extra={"status_code": 400, "request": request})
+        exc = HostNotAllowed()
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
         exc = DatabaseUnavailable()

@@ -26,5 +26,10 @@ def bidi_strip_html(html: str) -> str:
 
 def one_line(text: str | None, limit: int = 300) -> str:
     """One line of plain text: controls and bidi formatting out, whitespace collapsed, capped."""
-    text = " ".join(_CONTROL.sub(" ", bidi_strip(text or "")).split())
+    return text_cut(" ".join(_CONTROL.sub(" ", bidi_strip(text or "")).split()), limit)
+
+
+def text_cut(text: str, limit: int) -> str:
+    """The text if it has at most `limit` characters, else cut to `limit` with "…" as the last,
+    so whoever reads it sees that there was more."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

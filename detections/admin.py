@@ -1,7 +1,11 @@
+from functools import cache
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.contrib.admin.utils import display_for_value
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -9,8 +13,10 @@ from django.utils.html import format_html
 
 from access.services import audit_record
 from core.admin import ReadOnlyModelAdmin
+from core.dates import moment_shown
 
 from .models import BackfillRun, CommunityGrant, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
+from .payloads import user_id_refusal
 from .selectors import tracked_fields_cache_clear
 from .services.corrections import CorrectionError, member_correct
 from .services.processing import events_retry_failed
@@ -64,8 +70,37 @@ class CorrectionForm(forms.Form):
     )
 
 
+@cache
+def _date_shown(model, name: str):
+    """The change page's display of a date field: as Django shows it, or "invalid (…)" for a date
+    stored out of the service's range (core.dates), which Django's display fails on (a 500).
+    None for any other field."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if not isinstance(field, models.DateTimeField):
+        return None
+
+    @admin.display(description=field.verbose_name)
+    def shown(obj):
+        return display_for_value(moment_shown(getattr(obj, name)), admin.site.empty_value_display)
+
+    shown.__name__ = name  # the field's help text, as the field itself would have
+    return shown
+
+
+class DatesShownInRangeAdmin(ReadOnlyModelAdmin):
+    """Snapshots whose dates may have come from outside (a join date): a row stored before the
+    range was checked still opens, its date shown as invalid."""
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [(isinstance(name, str) and _date_shown(self.model, name)) or name for name in fields]
+
+
 @admin.register(SeniorMember)
-class SeniorMemberAdmin(ReadOnlyModelAdmin):
+class SeniorMemberAdmin(DatesShownInRangeAdmin):
     """Kept by processing (webhooks, backfill, reclassification), never typed in."""
 
     list_display = [
@@ -98,6 +133,8 @@ class SeniorMemberAdmin(ReadOnlyModelAdmin):
         """An operator says what the member really is; applied at once, held while the title stays."""
         if not request.user.has_perm("detections.correct_seniormember"):
             raise PermissionDenied
+        if refusal := user_id_refusal(user_id):
+            return HttpResponseBadRequest(f"user_id: {refusal}", content_type="text/plain; charset=utf-8")
         member = SeniorMember.objects.filter(pk=user_id).first()
         form = CorrectionForm(request.POST or None, initial={"level": member.level if member else "none"})
         if member is not None and request.method == "POST" and form.is_valid():
@@ -165,7 +202,7 @@ def receipts_text(receipts) -> str:
 
 
 @admin.register(Detection)
-class DetectionAdmin(ReadOnlyModelAdmin):
+class DetectionAdmin(DatesShownInRangeAdmin):
     """History: a detection is a snapshot of what was detected."""
 
     list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "sent_to", "correct"]

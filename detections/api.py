@@ -1,12 +1,49 @@
 """The operators' member and detection look-ups (GET /api/members[/<user_id>], GET /api/detections)."""
 
-from rest_framework import generics, serializers
+from django.db import models
+from rest_framework import exceptions, generics, serializers
+
+from core.dates import RANGE_TEXT, moment_local
 
 from .filters import DetectionFilter, MemberFilter
 from .models import Detection, SeniorMember
+from .payloads import user_id_refusal
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class DateTimeInRangeField(serializers.DateTimeField):
+    """A stored date out of the service's range (core.dates; stored before the range was checked)
+    is null here, and named in the row's `invalid_dates`: DRF's own field fails the whole reply."""
+
+    def to_representation(self, value):
+        if value is not None and moment_local(value) is None:
+            return None
+        return super().to_representation(value)
+
+
+class DatesInRangeSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping}
+    serializer_field_mapping[models.DateTimeField] = DateTimeInRangeField
+    invalid_dates = serializers.SerializerMethodField(
+        help_text=f"The dates of this row stored outside the service's range ({RANGE_TEXT}), shown as null."
+    )
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        if field_class is DateTimeInRangeField:
+            field_kwargs["allow_null"] = True
+        return field_class, field_kwargs
+
+    def get_invalid_dates(self, instance) -> list[str]:
+        return [
+            name
+            for name, field in self.fields.items()
+            if isinstance(field, DateTimeInRangeField)
+            and (value := field.get_attribute(instance)) is not None
+            and moment_local(value) is None
+        ]
+
+
+class MemberSerializer(DatesInRangeSerializer):
     class Meta:
         model = SeniorMember
         fields = [
@@ -21,6 +58,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "last_seen_at",
             "rules_version",
             "enrichment_error",
+            "invalid_dates",
         ]
 
 
@@ -46,6 +84,11 @@ class MemberDetailView(generics.RetrieveAPIView):
     lookup_field = "user_id"
     filter_backends = []
 
+    def get_object(self):
+        if refusal := user_id_refusal(self.kwargs["user_id"]):
+            raise exceptions.ValidationError({"user_id": [refusal]})
+        return super().get_object()
+
 
 class DetectionListView(generics.ListAPIView):
     """Detections (first and promotion), newest first. Filter by level, kind, company, country
@@ -53,7 +96,7 @@ class DetectionListView(generics.ListAPIView):
 
     required_permissions = ("detections.view_detection",)
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class OutputSerializer(DatesInRangeSerializer):
         sent_to = serializers.SerializerMethodField(
             help_text="Each audience that received it (stream digest or alert, with the digest's id) or left it "
             "out (left_out says why)."
@@ -74,6 +117,7 @@ class DetectionListView(generics.ListAPIView):
                 "detected_at",
                 "rules_version",
                 "sent_to",
+                "invalid_dates",
             ]
 
         def get_sent_to(self, detection) -> list[dict]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
@@ -24,7 +26,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from core.dates import moment_check
 from core.metrics import COMMUNITY_FIELDS_MISSING
+from core.text import text_cut
+
+from .models import SeniorMember
+from .payloads import MAX_TITLE_LENGTH, user_id_problem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,6 +77,8 @@ class CommunityProfile:
     email_domain: str = ""  # the part after @ of the profile's email, lowercased
     # The configured profile fields (COMMUNITY_FIELD_*) this profile did not contain.
     missing: tuple[str, ...] = ()
+    # Values the profile had but the service cannot keep (a join date out of range), described.
+    invalid: tuple[str, ...] = ()
 
     def attributes(self) -> dict:
         """The member attributes the profile has (country, company, joined_at, email_domain), blanks left out."""
@@ -83,11 +92,12 @@ class CommunityProfile:
 
     @property
     def missing_text(self) -> str:
-        """An operator's reading of what the profile lacked; "" when it lacked nothing."""
-        if not self.missing:
-            return ""
-        names = ", ".join(repr(name) for name in self.missing)
-        return f"community profile of user {self.user_id} has no {names} profile field (COMMUNITY_FIELD_* settings)"
+        """An operator's reading of what the profile lacked or had unusable; "" when nothing."""
+        problems = list(self.invalid)
+        if self.missing:
+            names = ", ".join(repr(name) for name in self.missing)
+            problems.insert(0, f"has no {names} profile field (COMMUNITY_FIELD_* settings)")
+        return f"community profile of user {self.user_id} {'; '.join(problems)}" if problems else ""
 
 
 def community_configured() -> bool:
@@ -159,7 +169,7 @@ class CommunityClient:
     # --- Users ---------------------------------------------------------------------------
     def user_get(self, user_id: str) -> dict:
         """GET /user/{id}: one member, a `User` of the User API."""
-        body = self._get(f"/user/{requests.utils.quote(str(user_id), safe='')}", {}, f"user {user_id}")
+        body = self._get(f"/user/{_quoted(user_id)}", {}, f"user {user_id}")
         if not isinstance(body, dict):
             raise CommunityError(f"user {user_id}: reply is not a JSON object")
         return body
@@ -234,13 +244,16 @@ class CommunityClient:
 
     def users_holding(self, filters: Mapping[str, str], *, page_size: int) -> Iterator[str]:
         """The user ids of every member the list returns with `filters` (e.g.
-        `{"filter[roles.rolename][]": "roles.Executives"}`). A member without a userid is an error:
-        it cannot be left out unseen."""
+        `{"filter[roles.rolename][]": "roles.Executives"}`). A member without a userid, or with one
+        outside the safe set the service keeps (detections.payloads), is an error: it cannot be
+        left out unseen."""
         for page, users in self.users_pages(filters=filters, page_size=page_size):
             for user in users:
                 user_id = user_id_of(user)
                 if user_id is None:
                     raise CommunityError(f"user list page {page}: a user without a userid")
+                if problem := user_id_problem(user_id):
+                    raise CommunityError(f"user list page {page}: userid {user_id[:80]!r} {problem}")
                 yield user_id
 
     # --- Roles and badges (the `write` scope) ---------------------------------------------
@@ -325,7 +338,8 @@ class CommunityClient:
 
 
 def _quoted(value: str) -> str:
-    return requests.utils.quote(str(value), safe="")
+    """One path segment, whatever it holds: "/" and ".." cannot reach another endpoint."""
+    return quote(str(value), safe="")
 
 
 def _message_of(response: requests.Response) -> str:
@@ -405,20 +419,31 @@ def profile_fields(user: Mapping) -> dict[str, str]:
 
 
 def joined_at_from(value) -> datetime | None:
-    """`joindate`: Unix seconds in a `User`, an ISO 8601 date-time in the find-by reply."""
+    """`joindate`: Unix seconds in a `User`, an ISO 8601 date-time in the find-by reply; None when
+    absent. A ValueError, worded for an operator, for one that cannot be read or is out of the
+    service's range (core.dates)."""
+    if value is None:
+        return None
+    parsed = None
     if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
+        with suppress(OverflowError, OSError, ValueError):
+            parsed = datetime.fromtimestamp(value, tz=UTC)
+    elif isinstance(value, str):
+        with suppress(ValueError):  # well formed, but no such moment
             parsed = parse_datetime(value)
-        except ValueError:
-            return None
-        if parsed is not None:
-            return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
-    return None
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, UTC)
+    if parsed is None:
+        raise ValueError("is not a date")
+    return moment_check(parsed)
+
+
+def _stored_text(value: str, field: str | None = None) -> str:
+    """A profile text as it can be stored: cut to its member column (the model field's max_length;
+    a detection's is the same; a title to the webhook's limit), an ellipsis marking the cut, and
+    NULs, which PostgreSQL refuses in text, shown as U+FFFD."""
+    limit = SeniorMember._meta.get_field(field).max_length if field else MAX_TITLE_LENGTH
+    return text_cut(value.replace("\x00", "\ufffd"), limit)
 
 
 def email_domain_of(email) -> str:
@@ -441,13 +466,23 @@ def profile_from_user(user: Mapping, *, user_id: str) -> CommunityProfile:
     for name in missing:
         COMMUNITY_FIELDS_MISSING.labels(field=name).inc()
     username = user.get("username")
+    invalid = []
+    try:
+        joined_at = joined_at_from(user.get("joindate"))
+    except ValueError as exc:
+        joined_at = None
+        invalid.append(f"has joindate {str(user.get('joindate'))[:40]!r}, which {exc}")
+    title = values["job_title"]
+    # Every text is cut to the column it lands in: a longer one would fail the member's whole
+    # transaction (a registration set aside, an enrichment retried in vain).
     return CommunityProfile(
         user_id=str(user_id),
-        username=username.strip() if isinstance(username, str) else "",
-        job_title=values["job_title"],
-        country=(values["country"] or "").strip(),
-        company=(values["company"] or "").strip(),
-        joined_at=joined_at_from(user.get("joindate")),
+        username=_stored_text(username.strip() if isinstance(username, str) else "", "username"),
+        job_title=None if title is None else _stored_text(title),
+        country=_stored_text((values["country"] or "").strip(), "country"),
+        company=_stored_text((values["company"] or "").strip(), "company"),
+        joined_at=joined_at,
         email_domain=email_domain_of(user.get("email")),
         missing=missing,
+        invalid=tuple(invalid),
     )

@@ -5,6 +5,7 @@ import django_filters
 from classification.models import Level
 
 from .models import Detection, SeniorMember
+from .payloads import USER_ID_CHARACTERS, user_id_validate
 
 
 class _SeniorFilter(django_filters.FilterSet):
@@ -23,7 +24,10 @@ class MemberFilter(_SeniorFilter):
 
 
 class DetectionFilter(_SeniorFilter):
-    user_id = django_filters.CharFilter(help_text="One member's detections (their community user id).")
+    user_id = django_filters.CharFilter(
+        help_text=f"One member's detections (their community user id: {USER_ID_CHARACTERS}).",
+        validators=[user_id_validate],
+    )
     kind = django_filters.ChoiceFilter(choices=Detection.Kind.choices)
     detected = django_filters.DateFromToRangeFilter(field_name="detected_at")
 

@@ -8,10 +8,11 @@ Each text limit is the column's, so what passes can be stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from django.utils import timezone
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from pydantic import (
     BaseModel,
@@ -25,7 +26,14 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from core.dates import MomentOutOfRange, moment_check
+
 MAX_USER_ID_LENGTH = 64
+# inSided's user ids are numbers (or alphanumeric strings): the safe set keeps an id usable as one
+# path segment of the URLs built with it (the community API's, the admin's) and as a file name.
+USER_ID_CHARACTERS = "letters, digits, '-', '_' and '.' (not only dots)"
+USER_ID_PATTERN = rf"(?!\.+$)[A-Za-z0-9_.-]{{1,{MAX_USER_ID_LENGTH}}}"
+_USER_ID = re.compile(USER_ID_PATTERN)
 MAX_NAME_LENGTH = 255
 MAX_TITLE_LENGTH = 1000
 
@@ -47,15 +55,37 @@ def _user_id(value: Any) -> str:
     text = str(value).strip()
     if not text or (isinstance(value, int) and value < 0):
         raise ValueError("must be a non-empty string or a non-negative integer")
-    if len(text) > MAX_USER_ID_LENGTH:
-        raise ValueError(f"must be at most {MAX_USER_ID_LENGTH} characters")
+    if problem := user_id_problem(text):
+        raise ValueError(problem)
     return text
+
+
+def user_id_problem(text: str) -> str | None:
+    """What is wrong with a user id from outside (a webhook, an API filter, an admin URL, a
+    backfill), worded for the sender; None when it is a safe one."""
+    if len(text) > MAX_USER_ID_LENGTH:
+        return f"must be at most {MAX_USER_ID_LENGTH} characters"
+    if not _USER_ID.fullmatch(text):
+        return f"must be {USER_ID_CHARACTERS}"
+    return None
+
+
+def user_id_refusal(text: str) -> str | None:
+    """The rule's refusal as a sentence, worded as the webhook's field errors are; None: accepted."""
+    problem = user_id_problem(text)
+    return problem and problem[:1].upper() + problem[1:] + "."
+
+
+def user_id_validate(text: str) -> None:
+    """The rule as a Django validator (the API's user_id filter)."""
+    if refusal := user_id_refusal(text):
+        raise DjangoValidationError(refusal, code="invalid")
 
 
 def _moment(value: Any) -> datetime:
     """An ISO 8601 date-time, read by Django's parser (the one the worker reads the stored payload
-    with), aware (a moment without an offset is New York time, as the service's dates are), and
-    one PostgreSQL can store: 9999-12-31T23:59:59 in New York is already past year 9999 in UTC."""
+    with), aware (a moment without an offset is New York time, as the service's dates are), and in
+    the service's range (core.dates), checked in New York time as it is read back."""
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date-time string")
     try:
@@ -64,13 +94,10 @@ def _moment(value: Any) -> datetime:
         moment = None
     if moment is None:
         raise ValueError("must be an ISO 8601 date-time, such as 2019-10-10T16:07:21+02:00")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
     try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range") from None
-    return moment
+        return moment_check(moment)
+    except MomentOutOfRange as exc:
+        raise ValueError(str(exc)) from None
 
 
 UserId = Annotated[
@@ -79,7 +106,7 @@ UserId = Annotated[
     WithJsonSchema(
         {
             "oneOf": [
-                {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID_LENGTH},
+                {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID_LENGTH, "pattern": f"^{USER_ID_PATTERN}$"},
                 {"type": "integer", "minimum": 0},
             ]
         }

@@ -29,8 +29,8 @@ _SECURITY_SCHEMES = {
 }
 _ERRORS = {
     "400": (
-        "Malformed JSON, an empty or non-object body, a body shorter than its Content-Length, invalid fields, "
-        "or a webhook-id over 255 characters."
+        "A Host header outside ALLOWED_HOSTS, malformed JSON, an empty or non-object body, a body shorter than its "
+        "Content-Length, invalid fields, or a webhook-id over 255 characters. Nothing is stored."
     ),
     "401": "Missing or wrong Basic credentials, or a bad or stale signature. Nothing is stored.",
     "404": "Unknown event name.",

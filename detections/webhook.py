@@ -3,10 +3,12 @@
 A plain Django view rather than DRF's: DRF's request wrapping, negotiation and serializers cost
 more CPU than storing the event. `WebhookMiddleware` hands the webhook's URLs to it ahead of the
 browser middleware (sessions, CSRF, users, messages), which means nothing to a machine posting
-JSON with its own credentials. The checks, in order: a body whose end cannot be found (411),
-size (413), a body shorter than announced or cut off (400), credentials (401), method (405),
-rate (429), event name (404), body (400, 415), fields (400); then the event is stored (202) or
-the database is away (503). Errors are the API's JSON (core.errors).
+JSON with its own credentials. The checks, in order: the Host header (400 outside ALLOWED_HOSTS:
+CommonMiddleware checks it for every other URL, and the webhook is answered before it), a body
+whose end cannot be found (411), size (413), a body shorter than announced or cut off (400),
+credentials (401), method (405), rate (429), event name (404), body (400, 415), fields (400);
+then the event is stored (202) or the database is away (503). Errors are the API's JSON
+(core.errors).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def community_webhook(request, event_name: str = EventType.PROFILE_UPDATED) -> J
 
 
 def _receive(request, event_name: str) -> Receipt:
+    request.get_host()  # DisallowedHost for a Host outside ALLOWED_HOSTS, before the body is read
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or ""
     if not declared and (request.META.get("wsgi.input_terminated") or request.META.get("HTTP_TRANSFER_ENCODING")):

@@ -14,6 +14,7 @@ from typing import IO
 
 from django.template.loader import render_to_string
 
+from core.dates import INVALID_TEXT, moment_local
 from core.text import bidi_strip
 
 from .months import Month, local_zone
@@ -50,7 +51,9 @@ def csv_cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(local_zone()).isoformat(timespec="seconds")
+        # A date stored out of range (before the range was checked) is marked, not a failed report.
+        local = moment_local(value)
+        return local.isoformat(timespec="seconds") if local else INVALID_TEXT
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
@@ -107,13 +110,20 @@ def _rows_html(rows: list[tuple]) -> str:
                     KIND_LABELS.get(kind, kind),
                     company,
                     country,
-                    joined_at.astimezone(zone).date().isoformat() if joined_at else "",
+                    _joined_text(joined_at),
                     user_id,
                 ),
             )
         )
         for user_id, username, title, level, kind, company, country, joined_at, detected_at in rows
     )
+
+
+def _joined_text(joined_at: datetime | None) -> str:
+    if joined_at is None:
+        return ""
+    local = moment_local(joined_at)
+    return local.date().isoformat() if local else INVALID_TEXT
 
 
 def _row_text_neutral(row: tuple) -> tuple:

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import factory
+from django.db import connection
 from django.utils import timezone
 
 from detections.models import CommunityGrant, Detection, PendingEvent, RawEvent, SeniorMember
@@ -33,6 +34,16 @@ class DetectionFactory(factory.django.DjangoModelFactory):
     detected_at = factory.LazyFunction(timezone.now)
     # Processing writes a detection as its event is applied: at its time, give or take seconds.
     recorded_at = factory.SelfAttribute("detected_at")
+
+
+def joined_at_stored_raw(model, user_id: str, moment: str) -> None:
+    """Set a member's or detection's joined_at as a row written before the range was checked
+    (core.dates): by SQL, past the service's own checks."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {model._meta.db_table} SET joined_at = %s::timestamptz WHERE user_id = %s",  # noqa: S608
+            [moment, user_id],
+        )
 
 
 class RawEventFactory(factory.django.DjangoModelFactory):

@@ -24,11 +24,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from classification.services import classify
+from core.dates import RANGE_TEXT, MomentOutOfRange, moment_check
 
 from ..community import CommunityClient, CommunityError, has_profile_fields, profile_from_user, user_id_of
 from ..locks import members_lock
 from ..models import BackfillRun, RawEvent
-from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, MAX_USER_ID_LENGTH
+from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, MAX_USER_ID_LENGTH, user_id_problem
 from .members import MemberChange, MemberStates
 
 logger = logging.getLogger(__name__)
@@ -113,14 +114,17 @@ def _csv_row(raw: dict, columns: dict[str, str], *, line: int) -> Item:
     user_id, title, username = value("user_id"), value("job_title"), value("username")
     if not user_id:
         return RowError(where, "user id is empty")
-    if len(user_id) > MAX_USER_ID_LENGTH:
-        return RowError(where, f"user id is longer than {MAX_USER_ID_LENGTH} characters")
+    if problem := user_id_problem(user_id):
+        return RowError(where, f"user id {user_id[:MAX_USER_ID_LENGTH]!r} {problem}")
     if len(title) > MAX_TITLE_LENGTH:
         return RowError(where, f"job title is longer than {MAX_TITLE_LENGTH} characters")
     if len(username) > MAX_NAME_LENGTH:
         return RowError(where, f"username is longer than {MAX_NAME_LENGTH} characters")
     joined_text = value("joined_at")
-    joined_at = _parse_moment(joined_text) if joined_text else None
+    try:
+        joined_at = _parse_moment(joined_text) if joined_text else None
+    except MomentOutOfRange:
+        return RowError(where, f"joined_at {joined_text[:40]!r} must be {RANGE_TEXT}")
     if joined_text and joined_at is None:
         return RowError(where, f"joined_at {joined_text[:40]!r} is not a date (YYYY-MM-DD or ISO 8601)")
     return MemberRow(
@@ -134,15 +138,14 @@ def _csv_row(raw: dict, columns: dict[str, str], *, line: int) -> Item:
 
 
 def _parse_moment(text: str) -> datetime | None:
+    """None when it is no date; MomentOutOfRange when out of the service's range (core.dates)."""
     try:
         moment = parse_datetime(text)
         if moment is None and (day := parse_date(text)) is not None:
             moment = datetime.combine(day, dt_time())
     except ValueError:
         return None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    return moment_check(moment) if moment is not None else None
 
 
 # --- Community API ------------------------------------------------------------------------------
@@ -167,6 +170,9 @@ def community_pages(
             user_id = user_id_of(user)
             if user_id is None:
                 items.append(RowError(f"page {page}", "a user without a userid"))
+                continue
+            if problem := user_id_problem(user_id):
+                items.append(RowError(f"page {page}", f"userid {user_id[:MAX_USER_ID_LENGTH]!r} {problem}"))
                 continue
             try:
                 if has_profile_fields(user):

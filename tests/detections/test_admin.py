@@ -1,9 +1,12 @@
 """The admin pages of the intake models render for staff (the full console is its own issue)."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
-from tests.factories import DetectionFactory, RawEventFactory, SeniorMemberFactory
+from detections.models import Detection, SeniorMember
+from tests.factories import DetectionFactory, RawEventFactory, SeniorMemberFactory, joined_at_stored_raw
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +64,37 @@ def test_the_failed_events_of_a_member_are_retried_from_the_admin(admin_client):
     event.refresh_from_db()
     assert (event.outcome, event.error, event.processed_at) == ("", "", None)
     assert PendingEvent.objects.filter(event_id=event.pk).exists()
+
+
+def test_a_row_stored_out_of_range_opens_with_its_date_shown_invalid(admin_client):
+    member = SeniorMemberFactory(user_id="3101", username="Year One")
+    detection = DetectionFactory(user_id="3101")
+    joined_at_stored_raw(SeniorMember, "3101", "0001-01-01T00:00:00Z")
+    joined_at_stored_raw(Detection, "3101", "0001-01-01T00:00:00Z")
+
+    changelist = admin_client.get(reverse("admin:detections_seniormember_changelist"))
+    pages = [
+        admin_client.get(reverse("admin:detections_seniormember_change", args=[member.pk])),
+        admin_client.get(reverse("admin:detections_detection_change", args=[detection.pk])),
+    ]
+
+    assert changelist.status_code == 200 and "Year One" in changelist.content.decode()
+    for page in pages:
+        assert page.status_code == 200
+        assert "invalid (0001-01-01 00:00 UTC)" in page.content.decode()
+
+
+def test_the_dates_in_range_are_shown_as_django_shows_them(admin_client):
+    member = SeniorMemberFactory(joined_at=datetime(2019, 10, 10, 14, 7, 21, tzinfo=UTC))
+
+    page = admin_client.get(reverse("admin:detections_seniormember_change", args=[member.pk])).content.decode()
+
+    assert "Oct. 10, 2019, 10:07 a.m." in page  # New York time
+    assert "invalid" not in page
+
+
+def test_correcting_a_user_id_outside_the_safe_set_is_a_400_naming_the_field(admin_client):
+    response = admin_client.get("/admin/detections/seniormember/p1-1067/../x/correct/")
+
+    assert response.status_code == 400
+    assert response.content.decode() == "user_id: Must be letters, digits, '-', '_' and '.' (not only dots)."

@@ -12,6 +12,8 @@ from prometheus_client import REGISTRY
 
 from detections import community
 from detections.community import CommunityClient, CommunityError, profile_from_user
+from detections.models import SeniorMember
+from detections.payloads import MAX_TITLE_LENGTH
 from tests.fakes.insided import FakeInsided, spec_found_user
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +153,59 @@ def test_the_rate_limiter_spaces_calls(monkeypatch):
         limiter.wait()
 
     assert sleeps == pytest.approx([0.25, 0.25, 0.25, 0.25])
+
+
+# --- what the service keeps of a profile --------------------------------------------------------
+
+
+def test_profile_values_longer_than_their_columns_are_cut_to_them_with_a_marker(insided):
+    insided.add_user(2004, username="U" * 300, job_title="VP " + "x" * 1200, country="C" * 300, company="A" * 300)
+
+    profile = CommunityClient().profile_get("2004")
+
+    for name in ("username", "country", "company"):
+        value, limit = getattr(profile, name), SeniorMember._meta.get_field(name).max_length
+        assert len(value) == limit and value.endswith("…"), name
+    assert len(profile.job_title) == MAX_TITLE_LENGTH and profile.job_title.startswith("VP x")
+    assert profile.missing_text == ""  # cut, not refused
+
+
+def test_a_nul_which_postgresql_refuses_in_text_is_shown_as_the_replacement_character(insided):
+    insided.add_user(2006, username="Ann\x00", job_title="CEO\x00", company="Acme\x00 Inc")
+
+    profile = CommunityClient().profile_get("2006")
+
+    assert (profile.username, profile.job_title, profile.company) == ("Ann\ufffd", "CEO\ufffd", "Acme\ufffd Inc")
+
+
+def test_a_join_date_out_of_range_is_left_out_and_said(insided):
+    insided.add_user(2005, job_title="CEO", country="Chile", company="Acme", joined=datetime(1, 1, 1, tzinfo=UTC))
+
+    profile = CommunityClient().profile_get("2005")
+
+    assert profile.joined_at is None and profile.job_title == "CEO"
+    assert profile.missing_text == (
+        "community profile of user 2005 has joindate '-62135596800', which must be from 1900-01-01 up to "
+        "2200-01-01, New York time"
+    )
+
+
+def test_a_user_id_goes_into_the_url_as_one_encoded_path_segment(insided):
+    session, asked = requests.Session(), []
+    session.hooks["response"].append(lambda response, *args, **kwargs: asked.append(response.request.url))
+
+    with pytest.raises(CommunityError):
+        CommunityClient(session=session).user_get("p1-1067/../x")
+
+    assert asked[-1] == f"{insided.url}/user/p1-1067%2F..%2Fx"
+
+
+def test_a_listed_userid_outside_the_safe_set_stops_the_listing_with_an_error(monkeypatch):
+    client = CommunityClient(base_url="http://community.invalid")
+    monkeypatch.setattr(client, "users_pages", lambda **kwargs: iter([(1, [{"userid": 7}, {"userid": "p1/../x"}])]))
+
+    listed = client.users_holding({"filter[roles.rolename][]": "roles.Executives"}, page_size=10)
+
+    assert next(listed) == "7"
+    with pytest.raises(CommunityError, match=r"user list page 1: userid 'p1/\.\./x' must be letters, digits"):
+        next(listed)

@@ -2,6 +2,7 @@
 
 import json
 import os
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -99,6 +100,13 @@ def test_the_usual_deliveries_pass_with_their_values():
         ({"profileFieldId": 1.5}, "profileFieldId"),
         ({"joined_at": "9999-12-31T23:59:59"}, "joined_at"),  # New York's last second of 9999 is past it in UTC
         ({"profileFieldId": {"id": 1}}, "profileFieldId"),
+        ({"joined_at": "0001-01-01T00:00:00Z"}, "joined_at"),  # year 0 in New York
+        ({"joined_at": "1900-01-01T04:00:00Z"}, "joined_at"),  # 1900 in UTC, 1899 in New York
+        ({"joined_at": "2200-01-01T00:00:00-05:00"}, "joined_at"),
+        ({"userId": "p1-1067/../x"}, "userId"),
+        ({"userId": ".."}, "userId"),
+        ({"userId": "a b"}, "userId"),
+        ({"userId": "ü1"}, "userId"),
     ],
 )
 def test_anything_unusual_is_refused_naming_the_field(changes, field):
@@ -112,3 +120,20 @@ def test_a_missing_value_is_refused_but_a_null_one_is_a_cleared_field():
     with pytest.raises(ValidationError):
         ProfileUpdated.model_validate({k: v for k, v in typical().items() if k != "value"})
     assert ProfileUpdated.model_validate(typical(value=None)).value is None
+
+
+def test_dates_are_kept_from_1900_to_2200_in_new_york_and_the_refusal_says_so():
+    first = ProfileUpdated.model_validate(typical(joined_at="1900-01-01T05:00:00Z"))  # midnight in New York
+    last = ProfileUpdated.model_validate(typical(joined_at="2200-01-01T04:59:59Z"))  # 2199 in New York
+
+    assert first.joined_at == datetime(1900, 1, 1, 5, tzinfo=UTC)
+    assert last.joined_at == datetime(2200, 1, 1, 4, 59, 59, tzinfo=UTC)
+    with pytest.raises(ValidationError) as caught:
+        UserRegistered.model_validate({"userId": 12, "date": "0001-01-01T00:00:00Z"})
+    error = caught.value.errors()[0]
+    assert error["loc"] == ("date",) and "from 1900-01-01 up to 2200-01-01, New York time" in error["msg"]
+
+
+@pytest.mark.parametrize("user_id", ["2000", "p1-1067", "a.b_c-D", "...a", "x" * 64])
+def test_user_ids_of_letters_digits_dash_underscore_and_dot_pass(user_id):
+    assert ProfileUpdated.model_validate(typical(userId=user_id)).userId == user_id

@@ -377,3 +377,45 @@ def test_nothing_is_stored_for_a_member_that_is_senior_via_payload_only(webhook)
     webhook.post(profile_update(value="Engineer", country="France", company="Acme"))
 
     assert not SeniorMember.objects.exists()
+
+
+# --- dates, user ids and the Host header -------------------------------------------------------
+
+
+def test_a_joined_date_of_year_one_is_refused_naming_the_field(webhook):
+    updated = webhook.post(profile_update(joined_at="0001-01-01T00:00:00Z"))
+    registered = webhook.post(
+        {"userId": 12, "date": "0001-01-01T00:00:00Z"}, path="/webhooks/community/IdentityAccess.UserRegistered"
+    )
+
+    assert (updated.status_code, registered.status_code) == (400, 400)
+    assert updated.json()["fields"] == {"joined_at": ["Must be from 1900-01-01 up to 2200-01-01, New York time."]}
+    assert list(registered.json()["fields"]) == ["date"]
+    assert not RawEvent.objects.exists()
+
+
+def test_a_user_id_that_is_a_path_is_refused_naming_the_field(webhook):
+    response = webhook.post(profile_update(user_id="p1-1067/../x"))
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"userId": ["Must be letters, digits, '-', '_' and '.' (not only dots)."]}
+    assert not RawEvent.objects.exists()
+
+
+def test_a_host_outside_allowed_hosts_is_a_json_400_and_nothing_is_stored(webhook):
+    response = webhook.post(profile_update(user_id="2001"), HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "disallowed_host"
+    assert not RawEvent.objects.exists()
+
+
+def test_the_host_is_checked_first_before_anything_reads_the_body(webhook):
+    # A delivery that is also too large: its size (413) is the first check of the body, made
+    # from its Content-Length before the body is read.
+    oversized = webhook.post(profile_update(), CONTENT_LENGTH="10000000", HTTP_HOST="evil.example")
+    allowed = webhook.post(profile_update(), HTTP_HOST="localhost")
+
+    assert (oversized.status_code, oversized.json()["error"]) == (400, "disallowed_host")
+    assert allowed.status_code == 202

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from detections.models import Detection
 from reports import services
 from reports.models import Report
 from reports.months import Month
-from tests.factories import DetectionFactory
+from tests.factories import DetectionFactory, joined_at_stored_raw
 from tests.reports.conftest import AFTER_OCTOBER, ny
 
 OCTOBER = Month(2026, 10)
@@ -95,6 +96,20 @@ def test_bidirectional_overrides_do_not_reach_the_csv_or_the_page(db):
     rows, page = csv_rows(report), html_text(report)
     assert (rows[1][1], rows[1][2]) == ("Eve gnp.exe", "VP Sales")
     assert "Eve gnp.exe" in page and not any(ch in page for ch in "\u202e\u2067\u2069")
+
+
+def test_a_join_date_stored_out_of_range_is_marked_invalid_and_the_report_is_made(db):
+    DetectionFactory(user_id="41", username="Year One", detected_at=ny(2026, 10, 5))
+    DetectionFactory(user_id="42", username="Usual", detected_at=ny(2026, 10, 6), joined_at=ny(2019, 10, 10, 10))
+    joined_at_stored_raw(Detection, "41", "0001-01-01T00:00:00Z")  # year 0 in New York
+
+    report = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    assert report.status == "ready" and report.detection_count == 2
+    rows = csv_rows(report)
+    assert [(row[1], row[7]) for row in rows[1:]] == [("Year One", "invalid"), ("Usual", "2019-10-10T10:00:00-04:00")]
+    page = html_text(report)
+    assert "<td>invalid</td>" in page and "<td>2019-10-10</td>" in page
 
 
 def test_the_html_is_self_contained_and_escaped(db):

@@ -67,6 +67,25 @@ def test_good_rows_load_and_bad_rows_are_reported_with_their_line(export):
     ]
 
 
+def test_a_row_with_a_date_out_of_range_or_an_unsafe_user_id_is_reported(tmp_path):
+    export = write_csv(
+        tmp_path / "members.csv",
+        [
+            ["1", "Ann", "CEO", "", "", "0001-01-01"],
+            ["p1-1067/../x", "Bob", "CEO", "", "", ""],
+            ["3", "Cy", "CEO", "", "", "1900-01-01"],
+        ],
+    )
+
+    run("--csv", str(export))
+
+    assert list(SeniorMember.objects.values_list("user_id", flat=True)) == ["3"]
+    assert BackfillRun.objects.get().errors == [
+        "line 2: joined_at '0001-01-01' must be from 1900-01-01 up to 2200-01-01, New York time",
+        "line 3: user id 'p1-1067/../x' must be letters, digits, '-', '_' and '.' (not only dots)",
+    ]
+
+
 def test_baseline_records_no_detections_and_announce_records_first_ones(export, tmp_path):
     run("--csv", str(export))
     assert not Detection.objects.exists()

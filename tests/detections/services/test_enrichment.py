@@ -1,9 +1,14 @@
 """Enrichment from the community profile, through the fake inSided API."""
 
-import pytest
+from datetime import UTC, datetime
 
+import pytest
+from django.db import OperationalError
+
+from detections.community import CommunityProfile
 from detections.models import Detection, SeniorMember
 from detections.services.enrichment import member_enrich
+from detections.services.members import MemberStates
 from detections.services.processing import events_drain
 from tests.detections.services.helpers import receive
 from tests.factories import SeniorMemberFactory
@@ -93,3 +98,50 @@ def test_a_profile_field_the_community_lacks_is_an_error_on_the_member_not_a_sil
     member = SeniorMember.objects.get()
     assert member.country == "Chile"  # what the profile had is filled
     assert "no 'Company' profile field" in member.enrichment_error
+
+
+def test_a_company_longer_than_its_column_is_stored_cut_with_a_marker(insided):
+    insided.add_user(28, job_title="CEO", country="Chile", company="A" * 300)
+    SeniorMemberFactory(user_id="28", country="", company="")
+
+    assert member_enrich(user_id="28") is True
+
+    member = SeniorMember.objects.get()
+    assert member.company == "A" * 254 + "…" and member.enrichment_error == ""
+
+
+def test_a_join_date_out_of_range_is_left_out_and_recorded(insided):
+    insided.add_user(29, job_title="CEO", country="Chile", company="Acme", joined=datetime(1, 1, 1, tzinfo=UTC))
+    SeniorMemberFactory(user_id="29", country="", company="", joined_at=None)
+
+    assert member_enrich(user_id="29") is False
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company, member.joined_at) == ("Chile", "Acme", None)
+    assert "must be from 1900-01-01 up to 2200-01-01, New York time" in member.enrichment_error
+
+
+def test_a_profile_that_cannot_be_stored_is_recorded_not_retried_in_vain(insided, monkeypatch):
+    insided.add_user(30, job_title="CEO", country="Chile", company="Acme")
+    SeniorMemberFactory(user_id="30", country="", company="")
+    # A value the database refuses, as an uncut 300-character company was before
+    monkeypatch.setattr(CommunityProfile, "attributes", lambda profile: {"country": "Chile", "company": "A" * 300})
+
+    assert member_enrich(user_id="30") is False
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company) == ("", "")  # nothing of the profile that failed
+    assert member.enrichment_error.startswith("community profile could not be stored: DataError: value too long")
+
+
+def test_the_database_being_away_is_left_to_the_tasks_retries(insided, monkeypatch):
+    insided.add_user(31, job_title="CEO", country="Chile", company="Acme")
+    SeniorMemberFactory(user_id="31", country="")
+
+    def away(states):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(MemberStates, "save", away)
+
+    with pytest.raises(OperationalError):
+        member_enrich(user_id="31")

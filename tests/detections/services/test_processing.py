@@ -219,6 +219,27 @@ def test_registration_whose_profile_lacks_the_job_title_field_says_so_on_its_eve
     assert not SeniorMember.objects.exists()
 
 
+def test_registration_whose_profile_overflows_its_columns_is_stored_cut_not_set_aside(insided):
+    insided.add_user(16, username="N" * 300, job_title="Chief Executive Officer", country="C" * 300, company="A" * 300)
+    register(16)
+
+    member_events_process(user_id="16")
+
+    member = SeniorMember.objects.get()
+    assert (member.username, member.country, member.company) == ("N" * 254 + "…", "C" * 254 + "…", "A" * 254 + "…")
+    assert Detection.objects.get().company == "A" * 254 + "…"
+    assert RawEvent.objects.get().outcome == "created"
+
+
+def test_a_joined_at_stored_out_of_range_before_the_check_is_left_out():
+    receive(user_id="26", value="CEO", country="Chile", company="Acme", joined_at="0001-01-01T00:00:00Z")
+
+    events_drain()
+
+    member = SeniorMember.objects.get()
+    assert (member.level, member.company, member.joined_at) == ("csuite", "Acme", None)
+
+
 def test_new_member_without_attributes_is_queued_for_enrichment(insided, django_capture_on_commit_callbacks):
     receive(user_id="27", value="CEO")
     receive(user_id="28", value="CEO", country="Chile", company="Acme")
