@@ -77,6 +77,7 @@ class Load:
         self.statuses: Counter = Counter()
         self.lock = threading.Lock()
         self.last_answer: float | None = None
+        self.latencies: list[tuple[float, float]] = []  # (when answered, seconds) of each 202
         self.longest_silence = 0.0  # the longest time without any answer, while posting
         self.stop_at = float("inf")
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
@@ -120,6 +121,8 @@ class Load:
                     self.longest_silence = max(self.longest_silence, now - self.last_answer)
                 self.last_answer = now
             if response.status_code == 202:
+                with self.lock:
+                    self.latencies.append((time.monotonic(), response.elapsed.total_seconds()))
                 return response.json()["status"]
             if response.status_code in (429, 503):
                 time.sleep(float(response.headers.get("Retry-After", 1)))
@@ -510,6 +513,118 @@ def scenario_control_room_faults(tmp: Path, args) -> Row:
     return row
 
 
+def haproxy_start(services: Stack, web_port: int) -> int:
+    """HAProxy with the production configuration (deploy/haproxy), Debian's, in front of the web."""
+    from debian import binary_ensure
+
+    port = stack.free_port()
+    folder = ROOT / "deploy" / "haproxy"
+    env = {
+        **os.environ,
+        "PROXY_BIND": f"127.0.0.1:{port}",
+        "WEB_ADDRESS": f"127.0.0.1:{web_port}",
+        "HAPROXY_ERRORS": str(folder / "errors"),
+    }
+    cmd = [binary_ensure("haproxy"), "-f", str(folder / "haproxy.cfg"), "-db"]
+    services.procs.start(cmd, env, services.tmp / "haproxy.log")
+    stack.wait_http(port, "/health")
+    return port
+
+
+def slow_sender(port: int, until: float, *, authenticated: bool, replies: Counter, lock: threading.Lock) -> None:
+    """One slow connection after another until `until`: headers, then a body trickled a byte every
+    0.2 s with credentials, or half a body without and silence. A real one would be one of the
+    probe's 50."""
+    import base64
+    import socket
+
+    credentials = base64.b64encode(f"{stack.USERNAME}:{stack.PASSWORD}".encode()).decode()
+    body = json.dumps({"userId": "slow-1", "profileField": "Job Title", "value": "CEO", "oldValue": ""}).encode()
+    head = "POST /webhooks/community HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    head += f"Authorization: Basic {credentials}\r\n" if authenticated else ""
+    head += f"Content-Length: {len(body)}\r\n\r\n"
+    while time.monotonic() < until:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.settimeout(0.2)
+            sock.sendall(head.encode() + (b"" if authenticated else body[:9]))
+            answer, sent = b"", 0
+            while not answer and time.monotonic() < until + 15:
+                if authenticated and sent < len(body):
+                    with contextlib.suppress(OSError):
+                        sock.sendall(body[sent : sent + 1])
+                        sent += 1
+                with contextlib.suppress(TimeoutError):
+                    answer = sock.recv(200)
+        status = answer.split(b" ", 2)[1].decode() if answer.count(b" ") >= 2 else "no answer"
+        with lock:
+            replies[status] += 1
+
+
+def p99(latencies: list[tuple[float, float]], start: float, end: float) -> float:
+    window = sorted(seconds for when, seconds in latencies if start <= when < end)
+    return window[min(len(window) - 1, int(len(window) * 0.99))] if window else float("nan")
+
+
+def scenario_slow_clients(tmp: Path, args) -> Row:
+    """The production shape's answer to slow senders (issue 36): 50 connections for 60 s through
+    HAProxy, half without credentials sending half a body and waiting, half with credentials
+    trickling a byte every 0.2 s. HAProxy waits for whole requests (10 s, then a JSON 408), so
+    granian's blocking threads never wait on a sender: /health answers within 1 s throughout and
+    the normal webhooks keep their p99; nothing of the slow senders is stored."""
+    row = Row(f"slow clients: 50 for {args.slow_seconds} s through HAProxy")
+    services = Stack(tmp)
+    baseline_seconds = 15
+    try:
+        proxy_port = haproxy_start(services, services.start_web())
+        services.start_worker()
+        events = int(args.rate * (baseline_seconds + args.slow_seconds + 5))
+        load = Load(proxy_port, stack.workload(3000, events, seed=9), args.rate).start()
+        started = time.monotonic()
+        time.sleep(baseline_seconds)
+        slow_from, until = time.monotonic(), time.monotonic() + args.slow_seconds
+        replies, lock = Counter(), threading.Lock()
+        senders = [
+            threading.Thread(
+                target=slow_sender,
+                args=(proxy_port, until),
+                kwargs={"authenticated": i % 2 == 1, "replies": replies, "lock": lock},
+                daemon=True,
+            )  # fmt: skip
+            for i in range(50)
+        ]
+        for sender in senders:
+            sender.start()
+        health = []
+        while time.monotonic() < until:
+            try:
+                health.append(requests.get(f"http://127.0.0.1:{proxy_port}/health", timeout=5).elapsed.total_seconds())
+            except requests.RequestException:
+                health.append(5.0)
+            time.sleep(0.5)
+        for sender in senders:
+            sender.join(30)
+        load.finish()
+        if not sweep_until_drained():
+            row.notes.append("FAILED: backlog not drained")
+        check_events(row, load)
+        from detections.models import RawEvent
+
+        before, during = p99(load.latencies, started, slow_from), p99(load.latencies, slow_from, until)
+        row.notes.append(
+            f"/health: {len(health)} probes, slowest {max(health) * 1000:.0f} ms; webhook p99 before "
+            f"{before * 1000:.0f} ms, during {during * 1000:.0f} ms; slow senders' answers {dict(replies)}"
+        )
+        if max(health) >= 1.0:
+            row.notes.append("FAILED: /health took a second or more")
+        if not during <= max(2 * before, before + 0.05):
+            row.notes.append("FAILED: the webhooks' p99 did not hold")
+        if RawEvent.objects.filter(user_id="slow-1").exists() or set(replies) - {"408"}:
+            row.notes.append("FAILED: a slow sender's request was answered other than 408, or stored")
+    finally:
+        services.stop()
+    return row
+
+
 SCENARIOS = {
     "redis_outage": scenario_redis_outage,
     "broker_blips": scenario_broker_blips,
@@ -520,6 +635,7 @@ SCENARIOS = {
     "duplicates": scenario_duplicates_and_bursts,
     "double_beat": scenario_double_beat,
     "control_room": scenario_control_room_faults,
+    "slow_clients": scenario_slow_clients,
 }
 
 
@@ -528,6 +644,7 @@ def main() -> int:
     parser.add_argument("--outage", type=int, default=20, help="seconds Redis stays down (the issue names 60)")
     parser.add_argument("--rate", type=float, default=60, help="webhooks per second during the scenarios")
     parser.add_argument("--events", type=int, default=1500)
+    parser.add_argument("--slow-seconds", type=int, default=60, help="how long the slow senders keep at it")
     parser.add_argument("--only", action="append", choices=list(SCENARIOS))
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="captpathfinder-faults-"))

@@ -64,10 +64,35 @@ def test_every_variable_in_env_example_reaches_the_app_containers():
     assert len(env_example_names() - TOPOLOGY) > 80
 
 
-def test_compose_publishes_the_web_on_loopback_for_a_tls_proxy():
-    ports = compose()["services"]["web"]["ports"]
+def test_compose_publishes_haproxy_on_loopback_for_a_tls_proxy_and_not_the_web():
+    services = compose()["services"]
 
-    assert ports == ["${WEB_BIND:-127.0.0.1}:8000:8000"]
+    assert services["proxy"]["ports"] == ["${WEB_BIND:-127.0.0.1}:8000:8080"]
+    assert "ports" not in services["web"]
+    assert services["proxy"]["environment"]["WEB_ADDRESS"] == "web:8000"
+    assert services["web"]["environment"]["NUM_PROXIES"] == "2"  # the host's TLS proxy, then HAProxy
+
+
+def test_the_haproxy_configuration_loads_and_its_errors_are_json(tmp_path):
+    """Checked by Debian's haproxy (make test installs it), with the addresses compose gives it."""
+    import json
+    import shutil
+    import subprocess
+
+    folder = ROOT / "deploy" / "haproxy"
+    env = {"PROXY_BIND": ":8080", "WEB_ADDRESS": "127.0.0.1:9", "HAPROXY_ERRORS": str(folder / "errors")}
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+    checked = subprocess.run(
+        [haproxy, "-c", "-f", str(folder / "haproxy.cfg")], env=env, capture_output=True, text=True
+    )
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for reply in sorted((folder / "errors").glob("*.json")):
+        head, _, body = reply.read_bytes().partition(b"\r\n\r\n")
+        assert head.startswith(f"HTTP/1.1 {reply.stem} ".encode()), reply.name
+        assert f"Content-Length: {len(body)}".encode() in head, reply.name
+        assert set(json.loads(body)) == {"error", "detail"}, reply.name
 
 
 def test_the_image_has_a_healthcheck():
