@@ -38,6 +38,36 @@ def webhook_auth_assert_configured() -> None:
             raise ImproperlyConfigured(f"WEBHOOK_SIGNING_SECRET is not a valid whsec_ secret: {exc}") from exc
 
 
+def webhook_sender_precheck(request) -> str | None:
+    """What the headers alone prove, before the body is read: "basic" or "none" (as
+    `webhook_sender_verify`), or None when only the signature can tell, over the body.
+
+    A delivery without credentials, or with wrong Basic ones and no signature, is refused here: a
+    sender that sends headers and then dribbles (or withholds) the body is not waited for unless
+    it has proved who it is.
+    """
+    try:
+        if not (basic_auth_configured() or signing_configured()):
+            return "none"
+        signed = signing_configured() and "HTTP_WEBHOOK_SIGNATURE" in request.META
+        if basic_auth_configured() and _basic_credentials(request) is not None:
+            try:
+                return _basic_verify(request)
+            except exceptions.AuthenticationFailed:
+                if not signed:
+                    raise
+        if not signed:
+            raise exceptions.NotAuthenticated("Webhook credentials are missing.")
+        return None
+    except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
+        exc.auth_header = _challenge()
+        raise
+
+
+def _challenge() -> str:
+    return 'Basic realm="webhooks"' if basic_auth_configured() else "Webhook-Signature"
+
+
 def webhook_sender_verify(request) -> str:
     """How the delivery proved who sent it ("basic", "signature", or "none" with DEBUG and no
     method configured); NotAuthenticated or AuthenticationFailed, carrying the WWW-Authenticate
@@ -68,7 +98,7 @@ def webhook_sender_verify(request) -> str:
             else exceptions.AuthenticationFailed(" ".join(str(exc.detail) for exc in failures))
         )
     except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
-        exc.auth_header = 'Basic realm="webhooks"' if basic_auth_configured() else "Webhook-Signature"
+        exc.auth_header = _challenge()
         raise
 
 

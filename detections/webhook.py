@@ -4,11 +4,14 @@ A plain Django view rather than DRF's: DRF's request wrapping, negotiation and s
 more CPU than storing the event. `WebhookMiddleware` hands the webhook's URLs to it ahead of the
 browser middleware (sessions, CSRF, users, messages), which means nothing to a machine posting
 JSON with its own credentials. The checks, in order: the Host header (400 outside ALLOWED_HOSTS:
-CommonMiddleware checks it for every other URL, and the webhook is answered before it), a body
-whose end cannot be found (411), size (413), a body shorter than announced or cut off (400),
-credentials (401), method (405), rate (429), event name (404), body (400, 415), fields (400);
-then the event is stored (202) or the database is away (503). Errors are the API's JSON
-(core.errors).
+CommonMiddleware checks it for every other URL, and the webhook is answered before it), the
+credentials the headers carry (401: nothing waits for the body of a sender that has not proved
+who it is), a body whose end cannot be found (411), size (413), a body shorter than announced or
+cut off (400), a signature over the body (401), method (405), rate (429), event name (404), body
+(400, 415), fields (400); then the event is stored (202) or the database is away (503). Errors
+are the API's JSON (core.errors). A sender that proved who it is and then dribbles its body is
+the reverse proxy's to stop (deploy/haproxy: the whole request within 10 s, or a 408): granian
+gives a body read no deadline.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from core.errors import error_reply
 from core.metrics import WEBHOOKS, request_exception_count
 from core.throttling import WebhookRateThrottle
 
-from .authentication import webhook_sender_verify
+from .authentication import webhook_sender_precheck, webhook_sender_verify
 from .models import RawEvent
 from .parsers import json_body_parse
 from .payloads import ProfileUpdated, UserRegistered, value_max_length
@@ -67,6 +70,7 @@ def community_webhook(request, event_name: str = EventType.PROFILE_UPDATED) -> J
 
 def _receive(request, event_name: str) -> Receipt:
     request.get_host()  # DisallowedHost for a Host outside ALLOWED_HOSTS, before the body is read
+    sender = webhook_sender_precheck(request)  # credentials, also before the body is read
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or ""
     if not declared and (request.META.get("wsgi.input_terminated") or request.META.get("HTTP_TRANSFER_ENCODING")):
@@ -83,7 +87,8 @@ def _receive(request, event_name: str) -> Receipt:
         raise exceptions.ParseError(
             f"The body ended after {len(body)} of the {declared} bytes its Content-Length announced."
         )
-    webhook_sender_verify(request)
+    if sender is None:  # signed: the signature covers the body
+        webhook_sender_verify(request)
     if request.method != "POST":
         raise exceptions.MethodNotAllowed(request.method)
     throttle = WebhookRateThrottle()

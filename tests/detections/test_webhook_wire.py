@@ -97,3 +97,27 @@ def test_a_whole_body_over_the_wire_is_stored(server):
 
     assert (status, reply["status"]) == (202, "accepted")
     assert RawEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{}, {"Authorization": basic_auth_header(password="wrong")}],
+    ids=["none", "wrong"],
+)
+def test_a_sender_without_valid_credentials_is_refused_before_its_body_arrives(granian_server, credentials):
+    """The probe of issue 36: headers and part of a body, then silence. On granian, the production
+    server, the 401 comes at once, without waiting for the rest. (Django's development server
+    drains a body before it flushes the reply.)"""
+    address = granian_server
+    head = headers(**{"Content-Length": "100"}, **credentials)
+    if not credentials:
+        head = head.replace(f"Authorization: {basic_auth_header()}\n", "")
+
+    with socket.create_connection(address, timeout=5) as sock:  # a reply that waited for the body times out
+        sock.sendall(head.replace("\n", "\r\n").encode() + b'\r\n{"userId"')
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        status, reply = response.status, json.loads(response.read())
+
+    assert status == 401 and reply["error"] in ("not_authenticated", "authentication_failed")
+    assert not RawEvent.objects.exists()
