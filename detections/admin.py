@@ -266,7 +266,7 @@ class CommunityGrantAdmin(ReadOnlyModelAdmin):
     """The community write-back: roles and badges given to senior members and taken from others."""
 
     list_display = ["user_id", "change", "reason", "status", "outcome", "updated_at"]
-    list_filter = ["status", "kind", "wanted", "updated_at"]
+    list_filter = ["status", "kind", "wanted", "given_by_us", "updated_at"]
     search_fields = ["user_id", "name", "last_error", "result"]
     actions = ["retry"]
 

@@ -227,6 +227,12 @@ class CommunityGrant(models.Model):
     generation = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
     written_at = models.DateTimeField(null=True, blank=True)
+    given_by_us = models.BooleanField(
+        "given by the write-back",
+        default=False,
+        help_text="The write-back gave it (the member did not hold it before) and has not taken it away since: "
+        "with COMMUNITY_WRITEBACK_TAKE_FROM=own, only these are taken away.",
+    )
 
     class Meta:
         ordering = ["-updated_at"]

@@ -373,6 +373,9 @@ COMMUNITY_BACKFILL_REQUESTS_PER_SECOND = env.float("COMMUNITY_BACKFILL_REQUESTS_
 COMMUNITY_WRITEBACK_ROLE = env.str("COMMUNITY_WRITEBACK_ROLE", default="")
 COMMUNITY_WRITEBACK_BADGE_ID = env.str("COMMUNITY_WRITEBACK_BADGE_ID", default="")
 COMMUNITY_WRITEBACK_LEVELS = env.list("COMMUNITY_WRITEBACK_LEVELS", default=["vp", "csuite"])
+# own: take the role and badge away only from members the write-back gave them to; everyone: from
+# every holder who is not a senior member at those levels (a community manager's grants included).
+COMMUNITY_WRITEBACK_TAKE_FROM = env.str("COMMUNITY_WRITEBACK_TAKE_FROM", default="own")
 # No rate limits are published: stay under this many write requests per second (one writer at a time).
 COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND = env.float("COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND", default=2.0)
 # Seconds between attempts at a change the community did not answer (5xx, 429, no reply); after the
@@ -394,6 +397,8 @@ if COMMUNITY_WRITEBACK_ROLE or COMMUNITY_WRITEBACK_BADGE_ID:
         raise ImproperlyConfigured(f"COMMUNITY_WRITEBACK_BADGE_ID {COMMUNITY_WRITEBACK_BADGE_ID!r} is not a badge id.")
     if not COMMUNITY_WRITEBACK_LEVELS or set(COMMUNITY_WRITEBACK_LEVELS) - {"vp", "csuite"}:
         raise ImproperlyConfigured("COMMUNITY_WRITEBACK_LEVELS must be vp, csuite or both.")
+    if COMMUNITY_WRITEBACK_TAKE_FROM not in ("own", "everyone"):
+        raise ImproperlyConfigured("COMMUNITY_WRITEBACK_TAKE_FROM must be own or everyone.")
 
 # --- Classification -------------------------------------------------------------------------
 CLASSIFICATION_RULESET_PATH = env.path(

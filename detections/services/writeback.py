@@ -13,8 +13,13 @@ being senior or leave those levels.
   COMMUNITY_WRITEBACK_RETRY_SCHEDULE, then failed (admin › Community write-back changes, /metrics). A run
   stops at the first change the community did not answer: the rest wait for the next run.
 - **Reconciling**: `community_sync` lists who holds the role and the badge in the community (the
-  member list's documented filters) and asks for every difference from the senior members. The role
-  and badge belong to this service: anyone else holding them loses them.
+  member list's documented filters) and asks for every difference from the senior members.
+- **Ownership**: with COMMUNITY_WRITEBACK_TAKE_FROM=own (the default) the write-back takes away only
+  what it gave (`CommunityGrant.given_by_us`), tracked per member and role or badge: a role or badge
+  a community manager gave by hand stays, and a sync lists its holders as left alone. A role is
+  looked up on the member first (the API's 200 does not say whether they held it), a badge's
+  award says so itself. With `everyone` the role and badge belong to this service, and anyone else
+  holding them loses them.
 """
 
 from __future__ import annotations
@@ -133,8 +138,8 @@ def grants_ask(changes: list[Change], *, now: datetime | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO detections_communitygrant AS g (user_id, kind, name, wanted, reason, status, result, "
-            "attempts, next_attempt_at, last_error, generation, updated_at) "
-            "SELECT u, k, n, w, r, 'pending', '', 0, %s, '', 1, %s "
+            "attempts, next_attempt_at, last_error, generation, updated_at, given_by_us) "
+            "SELECT u, k, n, w, r, 'pending', '', 0, %s, '', 1, %s, false "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[]) AS c(u, k, n, w, r) "
             # Rows locked in one order by every writer (members' transactions, a sync): no deadlock.
             "ORDER BY u, k, n "
@@ -229,6 +234,11 @@ def grant_write(client: CommunityClient, grant: CommunityGrant) -> str:
     if grant is None:
         return "superseded"
     action = "give" if grant.wanted else "take"
+    if not grant.wanted and not grant.given_by_us and settings.COMMUNITY_WRITEBACK_TAKE_FROM == "own":
+        # Not ours to take: given by hand, held before we gave it, or never given at all.
+        left = _record(grant, status=Status.DONE, result=LEFT_ALONE, last_error="", written_at=timezone.now())
+        COMMUNITY_WRITES.labels(kind=grant.kind, action=action, outcome="left_alone").inc()
+        return "written" if left else "superseded"
     if Target(grant.kind, grant.name) not in writeback_targets():
         setting = "COMMUNITY_WRITEBACK_ROLE" if grant.kind == Kind.ROLE else "COMMUNITY_WRITEBACK_BADGE_ID"
         _record(grant, status=Status.FAILED, last_error=f"not written: {setting} no longer names this {grant.kind}")
@@ -244,7 +254,9 @@ def grant_write(client: CommunityClient, grant: CommunityGrant) -> str:
     except CommunityError as exc:
         status = _failure_record(grant, str(exc), retryable=False)
     else:
-        if _record(grant, status=Status.DONE, result=result, last_error="", written_at=timezone.now()):
+        given_by_us = result in GIVEN if grant.wanted else False
+        done = {"status": Status.DONE, "result": result, "last_error": "", "written_at": timezone.now()}
+        if _record(grant, **done, given_by_us=grant.given_by_us or given_by_us):
             logger.info("community: %s: %s", grant, result)
             status = "written"
         else:
@@ -274,8 +286,19 @@ def _grant_current(grant: CommunityGrant) -> CommunityGrant | None:
     return grant
 
 
+# What the community did when it gave: the write-back's own from then on.
+GIVEN = frozenset({"role given", "badge awarded"})
+LEFT_ALONE = "left alone: not given by the write-back (COMMUNITY_WRITEBACK_TAKE_FROM=own)"
+
+
 def _write(client: CommunityClient, grant: CommunityGrant) -> str:
     if grant.kind == Kind.ROLE and grant.wanted:
+        if (
+            settings.COMMUNITY_WRITEBACK_TAKE_FROM == "own"
+            and not grant.given_by_us
+            and grant.name in roles_of(client.user_get(grant.user_id))
+        ):
+            return "role already held"  # someone else's: left to them when the member stops being senior
         client.role_add(grant.user_id, grant.name)
         return "role given"
     if grant.kind == Kind.ROLE:
@@ -347,6 +370,7 @@ class Drift:
     target: Target
     give: list[str]  # senior members the community does not show holding it
     take: list[str]  # holders who are not (or not at the configured levels) senior members
+    left_alone: list[str] = field(default_factory=list)  # such holders the write-back did not give it to
 
 
 @dataclass
@@ -370,8 +394,18 @@ def community_drift(client: CommunityClient) -> list[Drift]:
     for target in targets:
         listed = client.users_holding({target.list_filter: target.name}, page_size=settings.COMMUNITY_USERS_PAGE_SIZE)
         holders = set(listed)
-        drift.append(Drift(target, give=_ordered(wanted - holders), take=_ordered(holders - wanted)))
+        others = holders - wanted
+        if settings.COMMUNITY_WRITEBACK_TAKE_FROM == "own":
+            ours = _given_by_us(target, others)
+            drift.append(Drift(target, _ordered(wanted - holders), _ordered(ours), _ordered(others - ours)))
+        else:
+            drift.append(Drift(target, give=_ordered(wanted - holders), take=_ordered(others)))
     return drift
+
+
+def _given_by_us(target: Target, user_ids: set[str]) -> set[str]:
+    rows = CommunityGrant.objects.filter(kind=target.kind, name=target.name, given_by_us=True, user_id__in=user_ids)
+    return set(rows.values_list("user_id", flat=True))
 
 
 def _ordered(user_ids: set[str]) -> list[str]:

@@ -91,3 +91,32 @@ def test_a_released_version_edited_in_place_is_refused(tmp_path, monkeypatch):
 
     with pytest.raises(RuntimeError, match="new version"):
         sql.intake_function_sql(2)
+
+
+def test_what_the_write_back_gave_before_ownership_counts_as_its_own():
+    migrate([("detections", "0013_community_grants")])
+    try:
+        with connection.cursor() as cursor:
+            for user_id, kind, wanted, status, result in [
+                ("1", "role", True, "done", "role given"),
+                ("2", "badge", True, "done", "badge awarded"),
+                ("3", "badge", True, "done", "badge already held"),  # someone else's
+                ("4", "role", False, "done", "role taken away"),
+                ("5", "role", True, "pending", ""),
+            ]:
+                cursor.execute(
+                    "INSERT INTO detections_communitygrant (user_id, kind, name, wanted, reason, status, result, "
+                    "attempts, next_attempt_at, last_error, generation, updated_at) "
+                    "VALUES (%s, %s, 'x', %s, '', %s, %s, 0, now(), '', 1, now())",
+                    [user_id, kind, wanted, status, result],
+                )
+
+        migrate()
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT user_id FROM detections_communitygrant WHERE given_by_us ORDER BY user_id")
+            assert [row[0] for row in cursor.fetchall()] == ["1", "2"]
+    finally:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM detections_communitygrant")
+        migrate()

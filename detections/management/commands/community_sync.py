@@ -30,9 +30,15 @@ class Command(BaseCommand):
         except (CommunityError, requests.RequestException) as exc:
             raise CommandError(f"the community could not be read: {exc}") from None
         for drift in report.drift:
+            left = (
+                f"; {len(drift.left_alone)} not senior but not given by the write-back, left alone "
+                f"({_ids(drift.left_alone)})"
+                if drift.left_alone
+                else ""
+            )
             self.stdout.write(
                 f"{drift.target}: {len(drift.give)} to give ({_ids(drift.give)}), "
-                f"{len(drift.take)} to take away ({_ids(drift.take)})"
+                f"{len(drift.take)} to take away ({_ids(drift.take)}){left}"
             )
         if dry_run:
             self.stdout.write("Dry run: nothing changed.")

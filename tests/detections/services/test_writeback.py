@@ -190,7 +190,8 @@ def test_a_badge_that_does_not_exist_fails_at_once_and_says_which_setting(commun
     assert ROLE in community.roles_of(37)  # the role is written regardless
 
 
-def test_a_member_gone_from_the_community_or_not_holding_it_is_nothing_to_do(community):
+def test_a_member_gone_from_the_community_or_not_holding_it_is_nothing_to_do(community, settings):
+    settings.COMMUNITY_WRITEBACK_TAKE_FROM = "everyone"  # so the take-aways reach the community
     community.add_user(38, job_title="Engineer")
     ask({"38": None, "39": "vp"})  # 39 is not in the community
 
@@ -204,6 +205,7 @@ def test_a_member_gone_from_the_community_or_not_holding_it_is_nothing_to_do(com
 
 
 def test_revoking_a_main_role_is_the_documented_validation_error(community, settings):
+    settings.COMMUNITY_WRITEBACK_TAKE_FROM = "everyone"  # so the take-away reaches the community
     settings.COMMUNITY_WRITEBACK_ROLE = "roles.registered"
     settings.COMMUNITY_WRITEBACK_BADGE_ID = ""
     community.add_user(40, job_title="Engineer")
@@ -260,41 +262,47 @@ def test_writes_keep_to_the_rate_limit(community, settings):
     assert 429 not in statuses and len(statuses) == 12
 
 
-def test_community_sync_dry_run_shows_drift_and_changes_nothing(community, capsys):
-    for user_id in (60, 61, 62):
+def drifted(community):
+    """60 senior without the role, 61 senior with it, 62 given it by hand and not senior, 63 given it
+    by the write-back and no longer senior."""
+    for user_id in (60, 61, 62, 63):
         community.add_user(user_id, job_title="x")
     SeniorMemberFactory(user_id="60", level="vp")
     SeniorMemberFactory(user_id="61", level="csuite")
     community.role_give(61, ROLE)
-    community.role_give(62, ROLE)  # given by hand to someone who is not senior
+    community.role_give(62, ROLE)  # by a community manager
+    community.role_give(63, ROLE)
+    CommunityGrant.objects.create(user_id="63", kind="role", name=ROLE, wanted=True, status="done",
+                                  result="role given", given_by_us=True)  # fmt: skip
     community.badge_holders[BADGE] = {"61"}
+
+
+def test_community_sync_dry_run_shows_drift_and_who_it_leaves_alone(community, capsys):
+    drifted(community)
 
     call_command("community_sync", "--dry-run")
 
     out = capsys.readouterr().out
-    assert "role 'roles.Executives': 1 to give (60), 1 to take away (62)" in out
+    assert (
+        "role 'roles.Executives': 1 to give (60), 1 to take away (63); "
+        "1 not senior but not given by the write-back, left alone (62)"
+    ) in out
     assert "badge 7: 1 to give (60), 0 to take away (none)" in out
     assert "Dry run: nothing changed." in out
-    assert community.writes == [] and not CommunityGrant.objects.exists()
+    assert community.writes == [] and CommunityGrant.objects.count() == 1
 
 
 def test_community_sync_fixes_the_drift_prints_it_and_is_audited(community, capsys):
-    for user_id in (60, 61, 62):
-        community.add_user(user_id, job_title="x")
-    SeniorMemberFactory(user_id="60", level="vp")
-    SeniorMemberFactory(user_id="61", level="csuite")
-    community.role_give(61, ROLE)
-    community.role_give(62, ROLE)
-    community.badge_holders[BADGE] = {"61"}
+    drifted(community)
 
     call_command("community_sync")
 
     out = capsys.readouterr().out
     assert "give role roles.Executives — user 60: role given" in out
-    assert "take away role roles.Executives — user 62: role taken away" in out
+    assert "take away role roles.Executives — user 63: role taken away" in out
     assert "give badge 7 — user 60: badge awarded" in out
     assert "Changed 3; failed 0; waiting for a retry 0." in out
-    assert {u for u in ("60", "61", "62") if ROLE in community.roles_of(u)} == {"60", "61"}
+    assert {u for u in ("60", "61", "62", "63") if ROLE in community.roles_of(u)} == {"60", "61", "62"}
     assert community.holders_of_badge(BADGE) == {"60", "61"}
     assert AuditEntry.objects.get(action="community.sync").details["drift"]["role 'roles.Executives'"] == {
         "give": 1,
@@ -302,7 +310,40 @@ def test_community_sync_fixes_the_drift_prints_it_and_is_audited(community, caps
     }
 
     call_command("community_sync", "--dry-run")
-    assert "0 to give (none), 0 to take away (none)" in capsys.readouterr().out
+    assert "1 to give" not in (out := capsys.readouterr().out) and "0 to take away (none); 1 not senior" in out
+
+
+def test_taking_from_everyone_is_an_explicit_setting(community, settings, capsys):
+    settings.COMMUNITY_WRITEBACK_TAKE_FROM = "everyone"
+    drifted(community)
+
+    call_command("community_sync", "--dry-run")
+    assert "1 to give (60), 2 to take away (62, 63)\n" in capsys.readouterr().out
+    call_command("community_sync")
+
+    assert {u for u in ("60", "61", "62", "63") if ROLE in community.roles_of(u)} == {"60", "61"}
+
+
+def test_a_role_held_by_hand_before_is_not_taken_when_the_member_stops_being_senior(community):
+    community.add_user(35, job_title="VP Sales")
+    community.role_give(35, ROLE)  # a community manager's grant, before they were senior
+    receive(user_id="35", value="VP Sales")
+    events_drain()
+    writeback.grants_write_due()
+    given = rows()
+
+    receive(user_id="35", value="Sales Manager", old_value="VP Sales")
+    events_drain()
+    writeback.grants_write_due()
+
+    assert ("35", "role", True, Status.DONE, "role already held") in given
+    assert ROLE in community.roles_of(35)  # still theirs
+    assert community.holders_of_badge(BADGE) == set()  # the badge was the write-back's: taken away
+    assert rows() == {
+        ("35", "role", False, Status.DONE, writeback.LEFT_ALONE),
+        ("35", "badge", False, Status.DONE, "badge taken away"),
+    }
+    assert not [w for w in community.writes if w[0] == "DELETE" and "/role/" in w[1]]
 
 
 def test_community_sync_pages_through_the_holders(community, settings, capsys):
@@ -330,9 +371,10 @@ def test_community_sync_fails_loudly_when_the_community_cannot_be_read(community
         call_command("community_sync", "--dry-run")
 
 
-def test_a_change_out_of_date_is_written_as_the_member_stands_now(community):
+def test_a_change_out_of_date_is_written_as_the_member_stands_now(community, settings):
     """A sync listed the community while the member stopped being senior: the writer takes the role
     away instead of giving it back."""
+    settings.COMMUNITY_WRITEBACK_TAKE_FROM = "everyone"  # so the take-away reaches the community
     community.add_user(43, job_title="Engineer")
     writeback.grants_ask([writeback.Change("43", writeback.Target("role", ROLE), True, "community_sync: lacks it")])
 
