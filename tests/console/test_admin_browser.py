@@ -49,3 +49,24 @@ def test_every_operator_page_renders_in_a_browser(browser, live_server, admin_us
     browser.save_screenshot(str(folder / f"admin-{name}.png"))
     assert "Server Error" not in browser.page_source and "Traceback" not in browser.page_source
     assert browser.find_elements(By.ID, "changelist"), f"{name}: no change list on the page"
+
+
+def test_a_right_to_left_override_in_a_name_reorders_nothing_in_the_browser(browser, live_server, admin_user, tmp_path):
+    """Issue 36: an audience and a member named with U+202E. The browser shows the letters in the
+    order typed, and what follows the name is not reversed."""
+    from tests.factories import AudienceFactory, SeniorDetectionFactory
+
+    AudienceFactory(name="EMEA \u202egnp.exe board")
+    SeniorDetectionFactory(username="Jane \u202eeoR", title="VP of Sales")
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    admin_login(browser, live_server, admin_user, next_path="/admin/digests/audience/")
+    browser.save_screenshot(str(folder / "admin-audiences-bidi.png"))
+    audiences = browser.find_element(By.ID, "result_list").text
+    admin_login(browser, live_server, admin_user, next_path="/admin/detections/seniormember/")
+    browser.save_screenshot(str(folder / "admin-members-bidi.png"))
+    members = browser.find_element(By.ID, "result_list").text
+
+    assert "EMEA gnp.exe board" in audiences and "\u202e" not in audiences
+    assert "Jane eoR" in members and "VP of Sales" in members and "\u202e" not in members
