@@ -121,3 +121,34 @@ def test_a_sender_without_valid_credentials_is_refused_before_its_body_arrives(g
 
     assert status == 401 and reply["error"] in ("not_authenticated", "authentication_failed")
     assert not RawEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("what", "extra", "body"),
+    [
+        ("a chunked body without its last chunk", {"Transfer-Encoding": "chunked"}, b"14\r\n" + b"x" * 20 + b"\r\n"),
+        ("half a body, then silence", {"Content-Length": "300"}, b'{"userId": "2000"'),
+    ],
+    ids=["chunked-unfinished", "half-body"],
+)
+def test_behind_haproxy_an_unfinished_body_is_a_json_408_and_nothing_is_stored(haproxy_server, what, extra, body):
+    """The production shape (issue 36): HAProxy waits for the whole request for 10 s, then answers
+    408 in the API's JSON; granian never sees the unfinished request."""
+    with socket.create_connection(haproxy_server, timeout=15) as sock:
+        sock.sendall(headers(**extra).replace("\n", "\r\n").encode() + b"\r\n" + body)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        status, reply = response.status, json.loads(response.read())
+
+    assert status == 408, what
+    assert reply["error"] == "request_timeout" and "nothing was stored" in reply["detail"]
+    assert not RawEvent.objects.exists()
+
+
+def test_behind_haproxy_a_whole_webhook_is_stored(haproxy_server):
+    body = json.dumps(profile_update()).encode()
+
+    status, reply = exchange(haproxy_server, headers(**{"Content-Length": str(len(body))}), body)
+
+    assert (status, reply["status"]) == (202, "accepted")
+    assert RawEvent.objects.get().value == "VP of Sales"
