@@ -3,6 +3,16 @@ and read how a bot run ended (a deployment id only says the run was queued).
 
 Transient failures (connection errors, timeouts, 5xx, 429) get a few quick retries here; what
 happens after that (the retry schedule across hours, the circuit breaker) is the caller's.
+
+A deploy is not idempotent, and nothing documented finds a deploy whose reply was lost. The
+Control Room takes no idempotency key, and its Activity List ("Activity List", Control Room API,
+docs.automationanywhere.com) documents filters on automationId, deviceId, status and deploymentId
+only: no filter on the automationName a deploy gave its run. The list items carry an
+automationName, but the documentation never says it is the deploy's (its example's is made of
+the bot's name, a time and a user), and a v3 deploy sends none. So a deploy whose reply never arrived (a
+worker killed after the Control Room accepted it, a read timeout then a quick retry) cannot be
+looked up by its name before it is tried again: it may run twice. This client asks the Activity
+List only by deploymentId, and no undocumented filter is tried.
 """
 
 from __future__ import annotations
@@ -142,7 +152,9 @@ class ControlRoomClient:
 
     # --- deploying ----------------------------------------------------------------------------
     def deploy(self, *, bot_id: int, automation_name: str, inputs: dict[str, str]) -> str:
-        """Run a bot with string inputs; returns the deployment id."""
+        """Run a bot with string inputs; returns the deployment id. Not idempotent: a reply lost
+        after the Control Room accepted the deploy leaves a run nothing documented can find by its
+        automation name (see the module's docstring), and deploying again runs the bot twice."""
         if settings.AA_DEPLOY_API == "v3":
             path = "/v3/automations/deploy"
             payload = {

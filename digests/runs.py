@@ -46,10 +46,15 @@ def deliveries_advance(
 
 
 def advance_summary(runs: RunsReport, sending: SendReport) -> str:
+    taken_over = (
+        f"; {len(sending.taken_over)} taken over from a sender that stopped mid-send (may go out twice)"
+        if sending.taken_over
+        else ""
+    )
     return (
         f"deployed {len(sending.deployed)} (bot runs queued), sent {len(sending.sent) + len(runs.sent)}, "
         f"failed {len(sending.failed) + len(runs.failed)} (will retry), dead {len(sending.dead) + len(runs.dead)}, "
-        f"runs not finished {len(runs.unfinished)}"
+        f"runs not finished {len(runs.unfinished)}{taken_over}"
     )
 
 

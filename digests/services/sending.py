@@ -66,6 +66,9 @@ class SendReport:
     sent: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
+    # Taken over from a sender that stopped mid-send (its lease expired): sent again, so it goes
+    # out twice if the Control Room had already accepted the stopped sender's deploy.
+    taken_over: list[int] = field(default_factory=list)
 
 
 def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> SendReport:
@@ -74,15 +77,24 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
     Each delivery is claimed with SELECT … FOR UPDATE SKIP LOCKED and leased for
     DIGEST_SEND_LEASE_SECONDS, so concurrent senders never send one delivery at the same time;
     a sender that dies leaves its claim to expire and the delivery is sent again.
+
+    Sent again blind: if the dead sender's deploy had reached the Control Room, the bot runs
+    twice. Looking the run up first would need a documented way to find a run by the automation
+    name we gave it, and the Activity List documents none (digests/control_room.py). Such a
+    take-over is logged and counted (captpathfinder_digest_deliveries_total{outcome="taken_over"})
+    so the gap is seen, and `make faults` measures it.
     """
     report = SendReport()
     backend = backend_get()
     _archived_cancel(now or timezone.now())
     for _ in range(limit):
         moment = now or timezone.now()
-        delivery = _claim_next(moment)
-        if delivery is None:
+        claimed = _claim_next(moment)
+        if claimed is None:
             break
+        delivery, taken_over = claimed
+        if taken_over:
+            report.taken_over.append(delivery.pk)
         try:
             delivery_address(delivery)
         except DeliveryError as exc:  # not the channel's fault: its circuit is left alone
@@ -104,7 +116,8 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
     return report
 
 
-def _claim_next(now: datetime) -> DigestDelivery | None:
+def _claim_next(now: datetime) -> tuple[DigestDelivery, bool] | None:
+    """The next due delivery, claimed, and whether it was taken over from a stopped sender."""
     with transaction.atomic():
         blocked = _channels_blocked(now)
         due = Q(status__in=[Status.PENDING, Status.RETRYING], next_attempt_at__lte=now) | Q(
@@ -121,11 +134,22 @@ def _claim_next(now: datetime) -> DigestDelivery | None:
         if delivery is None:
             return None
         _circuit_admit(delivery.channel, now)
+        taken_over = delivery.status == Status.SENDING  # its lease expired: its sender stopped mid-send
         delivery.status = Status.SENDING
         delivery.attempts += 1
         delivery.claimed_until = now + timedelta(seconds=settings.DIGEST_SEND_LEASE_SECONDS)
         delivery.save(update_fields=["status", "attempts", "claimed_until", "updated_at"])
-        return delivery
+    if taken_over:
+        DELIVERIES.labels(channel=delivery.channel, outcome="taken_over").inc()
+        logger.warning(
+            "delivery %s (%s) taken over from a sender that stopped mid-send, attempt %d: sending it again; "
+            "if the Control Room had accepted that sender's deploy, the bot runs twice (its Activity List "
+            "documents no filter that finds a run by its automation name)",
+            delivery.pk,
+            delivery.automation_name,
+            delivery.attempts,
+        )
+    return delivery, taken_over
 
 
 def _record_deployed(delivery: DigestDelivery, deployment_id: str, now: datetime) -> None:

@@ -50,3 +50,36 @@ def test_two_worker_processes_never_send_a_delivery_twice(control_room, start_wo
     )
     names = control_room.names()
     assert len(names) == 30 and len(set(names)) == 30
+
+
+def test_a_worker_killed_after_the_control_room_accepted_its_deploy_leaves_a_run_twice(control_room, start_worker):
+    """The gap `make faults` measures (docs/digests.md): a worker SIGKILLed after the Control Room
+    accepted a deploy and before the delivery was marked deployed. Its lease expires and another
+    worker deploys it again, as nothing documented finds the first run by its automation name;
+    the take-over is logged, and every delivery is sent."""
+    SeniorDetectionFactory(detected_at=timezone.now() - timedelta(hours=1))
+    control_room.slow_seconds = 5  # the accepted deploy's reply is held while the worker is killed
+    control_room.fail_next("accept-then-hang")
+    env = {
+        **control_room_settings(control_room),
+        "AA_TIMEOUT_SECONDS": "10",  # longer than the hold: only the kill loses the reply
+        "DIGEST_SEND_LEASE_SECONDS": "2",
+        "AA_RUN_FIRST_CHECK_SECONDS": "1",
+    }
+    worker = start_worker(concurrency=1, extra_env=env)  # one pool process: nothing else in flight
+
+    celery_app.send_task("digests.tasks.digest_build_weekly")
+    assert control_room.held.wait(60), "a deploy to be accepted and held"
+    worker.kill()
+    killed = control_room.names()[0]
+    replacement = start_worker(concurrency=1, extra_env=env)
+
+    def all_sent() -> bool:
+        celery_app.send_task("digests.tasks.deliveries_send_due")  # beat's every-minute send, faster
+        return DigestDelivery.objects.filter(status="sent").count() == 2
+
+    wait_until(all_sent, timeout=60, interval=1, message="both deliveries to be sent")
+    names = control_room.names()
+    assert names.count(killed) == 2 and len(set(names)) == 2  # the killed one twice, the other once
+    log = replacement.log_path.read_text()
+    assert f"({killed}) taken over from a sender that stopped mid-send" in log

@@ -8,11 +8,12 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from digests import services
-from digests.control_room import _TOKEN_KEY, _Token
+from digests.control_room import _TOKEN_KEY, ControlRoomClient, _Token
 from digests.models import ChannelCircuit, DigestDelivery
-from digests.runs import deliveries_runs_check
+from digests.runs import advance_summary, deliveries_runs_check
 from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID, AA_TEAMS_BOT_ID
 
@@ -201,6 +202,36 @@ def test_a_delivery_left_sending_by_a_dead_worker_is_sent_after_its_lease(contro
 
     assert len(report.sent) == 2
     assert set(DigestDelivery.objects.values_list("attempts", flat=True)) == {2}
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_sender_died_after_its_deploy_was_accepted_runs_twice_and_says_so(control_room, caplog):
+    """The gap the Control Room leaves: its Activity List documents no filter on the automation
+    name a deploy gave its run, so the run of a sender that died before recording it cannot be
+    found, and the delivery is deployed again. It is logged and counted, never silent."""
+    build(1)
+    delivery = DigestDelivery.objects.get(channel="email")
+    # The dead sender's deploy: the Control Room accepted it, the delivery never learned its id.
+    ControlRoomClient().deploy(bot_id=AA_EMAIL_BOT_ID, automation_name=delivery.automation_name, inputs={})
+    now = timezone.now()
+    DigestDelivery.objects.filter(pk=delivery.pk).update(
+        status=Status.SENDING, claimed_until=now - timedelta(seconds=1), attempts=1
+    )
+    labels = {"channel": "email", "outcome": "taken_over"}
+    before = REGISTRY.get_sample_value("captpathfinder_digest_deliveries_total", labels) or 0
+
+    with caplog.at_level("WARNING", logger="digests.services.sending"):
+        report = services.deliveries_send_due(now=now)
+
+    assert report.taken_over == [delivery.pk] and sorted(report.deployed) == sorted(
+        DigestDelivery.objects.values_list("pk", flat=True)
+    )
+    assert control_room.names().count(delivery.automation_name) == 2  # deployed twice: the gap
+    assert REGISTRY.get_sample_value("captpathfinder_digest_deliveries_total", labels) == before + 1
+    assert f"delivery {delivery.pk} ({delivery.automation_name}) taken over" in caplog.text
+    assert "taken over from a sender that stopped mid-send (may go out twice)" in advance_summary(
+        deliveries_runs_check(now=now, every=timedelta(0)), report
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,8 +11,11 @@ the default), one status per look, and stays on the last; a new run is not liste
 look when `listed_after_first_look` is off (the documented race after a deploy). The
 documentation shows no error text on a failed run, so the fake sends none.
 
-It fails on demand: HTTP errors, slow replies (timeouts), malformed replies, and tokens that
-expire or are revoked mid-run.
+It fails on demand: HTTP errors, slow replies (timeouts), malformed replies, tokens that
+expire or are revoked mid-run, and deploys held before or after they are accepted (a caller
+killed in between). Its Activity List filters on deploymentId alone and answers any other filter
+400: the documentation names automationId, deviceId, status and deploymentId as the filters, and
+none of them finds a run by the automationName a deploy gave it.
 """
 
 from __future__ import annotations
@@ -49,7 +52,10 @@ class FakeControlRoom:
     refresh_requests: int = 0
     deploy_requests: int = 0
     # What the next deploy requests get instead of a success: an HTTP status, "timeout",
-    # "malformed" (200 with a body that is not JSON) or "no-id" (200 JSON without deploymentId).
+    # "malformed" (200 with a body that is not JSON) or "no-id" (200 JSON without deploymentId);
+    # or a held request, for a fault scenario to kill the caller meanwhile (`held` is set while
+    # it waits): "hang" waits `slow_seconds`, then 504 with nothing deployed; "accept-then-hang"
+    # records the deployment first, then waits and answers it (the reply a killed caller never reads).
     failures: list = field(default_factory=list)
     slow_seconds: float = 3.0
     # Bots whose runs all fail with HTTP 500 (one bot down, the other fine).
@@ -65,6 +71,7 @@ class FakeControlRoom:
     def __post_init__(self) -> None:
         self.tokens: dict[str, float] = {}
         self.lock = threading.Lock()
+        self.held = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -196,6 +203,9 @@ class FakeControlRoom:
                 if failure == "timeout":
                     time.sleep(fake.slow_seconds)
                     return self._error(504, "gateway.timeout", "Too slow")
+                if failure == "hang":
+                    self._hold()
+                    return self._error(504, "gateway.timeout", "Too slow")
                 if failure == "malformed":
                     return self._reply(200, b"<html>upstream error</html>")
                 if failure == "no-id":
@@ -228,8 +238,18 @@ class FakeControlRoom:
                 )
                 with fake.lock:
                     fake.deployments.append(deployment)
+                if failure == "accept-then-hang":
+                    self._hold()
                 return self._reply(
                     200, {"deploymentId": deployment.deployment_id, "automationName": deployment.automation_name}
                 )
+
+            @staticmethod
+            def _hold() -> None:
+                fake.held.set()
+                try:
+                    time.sleep(fake.slow_seconds)
+                finally:
+                    fake.held.clear()
 
         return Handler
