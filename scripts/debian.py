@@ -31,6 +31,9 @@ def binary_ensure(binary: str, package: str | None = None) -> str:
         env=env,
         stdout=subprocess.DEVNULL,
     )
+    if os.path.exists(f"/etc/init.d/{package}"):
+        # A server's package (redis-server, haproxy) starts a system-wide one; we only want the binary.
+        subprocess.run(["service", package, "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return shutil.which(binary) or f"/usr/bin/{binary}"
 
 

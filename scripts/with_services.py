@@ -48,15 +48,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def ensure_redis() -> str:
-    if found := shutil.which("redis-server"):
-        return found
-    redis_server = binary_ensure("redis-server")
-    # The package starts a system-wide server; we only want the binary.
-    subprocess.run(["service", "redis-server", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return redis_server
-
-
 def wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,7 +67,7 @@ def main(argv: list[str]) -> int:
         # Before any server starts, so that all of them and the command share the moved clock.
         os.environ.update(clock_environ(options[1]))
         log(f"clock moved by {os.environ['FAKETIME']}")
-    redis_server = ensure_redis()
+    redis_server = binary_ensure("redis-server")
     workdir = Path(tempfile.mkdtemp(prefix="captpathfinder-services-"))
     pg_port, redis_port = free_port(), free_port()
     durable = os.environ.get("PG_DURABLE") == "1"
