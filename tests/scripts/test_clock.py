@@ -1,14 +1,12 @@
 """The moved clock of make test-calendar: which moment, and the environment that moves it."""
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import clock  # noqa: E402 (scripts/ is not a package)
+from scripts import clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 
