@@ -19,6 +19,7 @@ import gc
 import hashlib
 import os
 import random
+import re
 import signal
 import string
 import time
@@ -28,8 +29,9 @@ from functools import lru_cache
 import re2
 import yaml
 
+from .functions import FUNCTIONS, NO_FUNCTION
 from .misspellings import Misspellings
-from .normalise import CLAUSE_BREAK, normalise_title
+from .normalise import CLAUSE_BREAK, letters_fold, normalise_title
 from .normalise import MAY_BREAK as _MAY_BREAK
 
 LEVELS = ("csuite", "vp")
@@ -41,14 +43,23 @@ NO_ROLE_RULE = "default.no-senior-role"
 # busy machine while still catching backtracking, which costs seconds, not milliseconds.
 MAX_SECONDS_PER_PROBE = 0.100
 CACHE_SIZE = 65_536
+# A title is read up to its 100th role: each role found costs a call into RE2 (about 3 µs), and a
+# 10 KB title of "vp vp vp …" holds 3,413 of them. No real title holds a hundred roles.
+MAX_ROLES_READ = 100
 _SPEED_CHECK_TIMEOUT_SECONDS = 5.0
-_PROBE_WORDS = ("chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ")
+_PROBE_WORDS = (
+    "chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ",
+    "总裁", "副总裁 ", "首席", "代表取締役社長", "부사장", "генеральный директор ",
+)  # fmt: skip
 _PURE_JOINS = frozenset({"&", "and", "|", "und", "et", "y", ",", ""})
 # Whole words, as Python's Unicode \w reads them (RE2's \w and \b are ASCII only): a role starts
 # after a non-word character or at the start and ends before one or at the end. Both are consumed
 # (RE2 has no lookaround), so _role_matches resumes each search on the character before the last
-# match's end.
-_NOT_WORD = r"[^\pL\pN_]"
+# match's end. Chinese and Japanese write no spaces between words, and Korean compounds join
+# them: a CJK character counts as a boundary too, so 总裁 is found in 公司总裁 (and where CJK text
+# meets a Latin letter, normalisation puts a space).
+_NOT_WORD = r"(?:[^\pL\pN_]|[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\x{30fc}])"
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 _RE2_CANNOT = (
     ("(?=", "lookahead (?=…)"),
     ("(?!", "negative lookahead (?!…)"),
@@ -130,6 +141,7 @@ class Classification:
     level: str | None  # "csuite", "vp" or None
     rule: str  # the role or veto that decided, or NO_ROLE_RULE
     version: str
+    function: str | None = None  # what a senior executive runs (functions.FUNCTIONS); None when not senior
 
     @property
     def is_senior(self) -> bool:
@@ -140,6 +152,7 @@ class Classification:
 class RoleRule:
     id: str
     level: str | None
+    function: str | None = None  # when the title names none (top executives: general)
 
 
 @dataclass(frozen=True)
@@ -168,11 +181,19 @@ class Ruleset:
     vetoes: tuple[VetoRule, ...]
     _roles_regex: re2._Regexp = field(repr=False)
     misspellings: Misspellings | None = field(default=None, repr=False)
+    # (function, compiled alternation of the `functions:` patterns), None without that section
+    _functions_regex: re2._Regexp | None = field(default=None, repr=False)
+    _function_of_group: tuple[str | None, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         groups = self._roles_regex.groupindex
-        self._role_groups = tuple((groups[f"r{i}"], role) for i, role in enumerate(self.roles))
-        # Decisions are immutable: build each one once instead of once per title.
+        role_of: list[RoleRule | None] = [None] * (self._roles_regex.groups + 1)
+        for i, role in enumerate(self.roles):
+            role_of[groups[f"r{i}"]] = role
+        self._role_of_group = tuple(role_of)
+        # Decisions are immutable: build each one once instead of once per title (a senior one
+        # once per role and function, on first use).
+        self._senior_decisions: dict[tuple[str, str], Classification] = {}
         self._decision = {role.id: Classification(role.level, role.id, self.version) for role in self.roles}
         self._decision.update({veto.id: Classification(None, veto.id, self.version) for veto in self.vetoes})
         self._no_role = Classification(None, NO_ROLE_RULE, self.version)
@@ -208,7 +229,10 @@ class Ruleset:
             level = entry.get("level")
             if level not in (*LEVELS, "none"):
                 raise RulesetError(f"role {rule_id}: unknown level {level!r} (use csuite, vp or none)")
-            roles.append(RoleRule(rule_id, None if level == "none" else level))
+            function = entry.get("function")
+            if function is not None and function not in FUNCTIONS:
+                raise RulesetError(f"role {rule_id}: unknown function {function!r} (use one of {', '.join(FUNCTIONS)})")
+            roles.append(RoleRule(rule_id, None if level == "none" else level, function))
             parts.append(f"(?P<r{index}>{pattern})")
             examples += _examples(entry, rule_id)
         vetoes = []
@@ -221,6 +245,7 @@ class Ruleset:
             vetoes.append(VetoRule(rule_id, where, _compile(pattern, f"veto {rule_id}"), **unless))
             examples += _examples(entry, rule_id)
 
+        functions_regex, function_of_group, function_examples = _functions(data.get("functions"), seen)
         ruleset = cls(
             version=str(version).strip(),
             description=str(data.get("description") or "").strip(),
@@ -229,10 +254,13 @@ class Ruleset:
             vetoes=tuple(vetoes),
             _roles_regex=_compile(f"(?:^|{_NOT_WORD})(?:{'|'.join(parts)})(?:{_NOT_WORD}|$)", "the roles together"),
             misspellings=_misspellings(data.get("misspellings")),
+            _functions_regex=functions_regex,
+            _function_of_group=function_of_group,
         )
         if isinstance(data.get("misspellings"), dict):
             examples += _examples(data["misspellings"], "misspellings")
         ruleset._check_examples(examples)
+        ruleset._check_function_examples(function_examples)
         ruleset._check_speed()
         return ruleset
 
@@ -246,6 +274,16 @@ class Ruleset:
                 )
         if failures:
             raise RulesetError("examples do not hold: " + "; ".join(failures[:5]))
+
+    def _check_function_examples(self, examples: list[tuple[str, str, str]]) -> None:
+        failures = []
+        for rule_id, expected, title in examples:
+            got = self.classify_uncached(title)
+            if got.function != expected:
+                shown = f"{got.level}/{got.function}" if got.level else f"not senior ({got.rule})"
+                failures.append(f"{title!r} (example of {rule_id}) should be a senior {expected} title, is {shown}")
+        if failures:
+            raise RulesetError("function examples do not hold: " + "; ".join(failures[:5]))
 
     def _check_speed(self) -> None:
         """Refuse patterns that backtrack catastrophically on long or repetitive titles.
@@ -307,15 +345,20 @@ class Ruleset:
             start, end, role = matches[0]
             if role.level is None:
                 return self._decision[role.id]
-            veto = self._veto(text[:start].strip(), text[end:].strip())
-            return self._decision[veto or role.id]
+            before, after = text[:start].strip(), text[end:].strip()
+            veto = self._veto(before, after)
+            if veto is not None:
+                return self._decision[veto]
+            return self._senior(role, self._function(text, start, end, before, after, role))
         if has_breaks:
             breaks = [(m.start(), m.end()) for m in CLAUSE_BREAK.finditer(text)]
             break_starts, break_ends = [b[0] for b in breaks], [b[1] for b in breaks]
         else:
             break_starts = break_ends = []
         best: RoleRule | None = None
+        best_at: tuple[int, int, str, str] = (0, 0, "", "")
         not_senior_rule = None
+        not_held: list[tuple[int, int]] = []  # roles vetoed or not senior: their words say nothing of the holder
         before = ""
         last = len(matches) - 1
         for i, (start, end, role) in enumerate(matches):
@@ -323,6 +366,7 @@ class Ruleset:
             before = self._before_region(text, matches, i, clause_start, before)
             if role.level is None:
                 not_senior_rule = not_senior_rule or role.id
+                not_held.append((start, end))
                 continue
             if best is not None and _RANK[role.level] <= _RANK[best.level]:
                 continue
@@ -330,27 +374,60 @@ class Ruleset:
             after = text[end : min(next_start, clause_end)]
             if i < last and next_start <= clause_end and "," in after:
                 after = after[: after.rfind(",")]  # words after the last comma qualify the next role
-            veto = self._veto(before, after.strip())
+            after = after.strip()
+            veto = self._veto(before, after)
             if veto is not None:
                 not_senior_rule = veto
+                not_held.append((start, end))
                 continue
-            best = role
+            best, best_at = role, (start, end, before, after)
         if best is None:
             return self._decision[not_senior_rule] if not_senior_rule else self._no_role
-        return self._decision[best.id]
+        return self._senior(best, self._function(text, *best_at, best, elsewhere=_without(text, not_held)))
+
+    def _senior(self, role: RoleRule, function: str) -> Classification:
+        decision = self._senior_decisions.get((role.id, function))
+        if decision is None:
+            decision = Classification(role.level, role.id, self.version, function)
+            self._senior_decisions[(role.id, function)] = decision
+        return decision
+
+    def _function(
+        self, text: str, start: int, end: int, before: str, after: str, role: RoleRule, *, elsewhere: str = ""
+    ) -> str:
+        """What the deciding role's holder runs: named in the role itself ("chief financial officer",
+        首席财务官), in its own words after it or before it, the role's default (a CEO runs the
+        company), or `elsewhere` in the title ("VP | Engineering"; the title without the roles it
+        says nobody here holds, such as the CEO of "VP, Office of the CEO"); `other` when nothing
+        says. With one role and no clause break, before and after are the rest of the title."""
+        if self._functions_regex is None:
+            return role.function or NO_FUNCTION
+        for region in (text[start:end], after, before):
+            if region and (found := self._function_in(region)) is not None:
+                return found
+        if role.function is not None:
+            return role.function
+        if elsewhere and (found := self._function_in(elsewhere)) is not None:
+            return found
+        return NO_FUNCTION
+
+    def _function_in(self, region: str) -> str | None:
+        data = region.encode()
+        spans = self._functions_regex._regexp.Match(_UNANCHORED, data, 0, len(data))
+        if spans[0][0] < 0:
+            return None
+        return self._function_of_group[_first_group(spans)]
 
     def _role_matches(self, text: str) -> list[tuple[int, int, RoleRule]]:
         """(start, end, role) of each role found, left to right, as `finditer` would give them."""
         data = text.encode()
         found = []
         pos, size = 0, len(data)
-        match, groups = self._roles_regex._regexp.Match, self._role_groups  # _spans, inlined: a hot loop
-        while pos < size and (spans := match(_UNANCHORED, data, pos, size))[0][0] >= 0:
-            for group, role in groups:
-                if spans[group][0] >= 0:
-                    found.append((*spans[group], role))
-                    break
-            start, end = found[-1][0], found[-1][1]
+        match, role_of = self._roles_regex._regexp.Match, self._role_of_group  # _spans, inlined: a hot loop
+        while pos < size and len(found) < MAX_ROLES_READ and (spans := match(_UNANCHORED, data, pos, size))[0][0] >= 0:
+            group = _first_group(spans)
+            start, end = spans[group]
+            found.append((start, end, role_of[group]))
             # The boundary after this role was consumed: the next search starts on the role's last
             # character, so a role right after the next non-word character is found.
             pos = end - 1 if data[end - 1] < 0x80 else _char_start(data, end - 1)
@@ -388,6 +465,24 @@ class Ruleset:
         if after and self._after_regex is not None:
             return _veto_in(after, self._after_regex, self._after_ids, self._after_vetoes)
         return None
+
+
+def _without(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with the given spans (left to right) cut out, the pieces kept apart."""
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        last = end
+    return " | ".join([*pieces, text[last:]])
+
+
+def _first_group(spans: list[tuple[int, int]]) -> int:
+    """The number of the alternative that matched: the leftmost group that took part (a group
+    nested in it starts no earlier and has a higher number). Found with C-level calls, not a
+    Python loop over every alternative: a ruleset has hundreds of roles."""
+    starts = next(zip(*spans, strict=True))
+    taken = sorted(set(starts[1:]))
+    return starts.index(taken[1] if taken[0] < 0 else taken[0], 1)
 
 
 def _veto_in(region: str, regex: re2._Regexp, ids: dict[int, VetoRule], vetoes: tuple[VetoRule, ...]) -> str | None:
@@ -448,10 +543,41 @@ def _entry_basics(entry, seen: set[str], *, kind: str) -> tuple[str, str]:
     return rule_id, pattern
 
 
+def _functions(entries, seen: set[str]) -> tuple[re2._Regexp | None, tuple[str | None, ...], list]:
+    """The `functions:` section: one alternation of every entry's pattern, whole words like roles;
+    where two start at the same place the one listed first wins."""
+    if entries is None:
+        return None, (), []
+    if not isinstance(entries, list) or not entries:
+        raise RulesetError("'functions' must be a non-empty list of {id, function, pattern, examples}")
+    parts, functions, examples = [], [], []
+    for index, entry in enumerate(entries):
+        rule_id, pattern = _entry_basics(entry, seen, kind="function")
+        function = entry.get("function")
+        if function not in FUNCTIONS:
+            raise RulesetError(f"function {rule_id}: unknown function {function!r} (use one of {', '.join(FUNCTIONS)})")
+        parts.append(f"(?P<f{index}>{pattern})")
+        functions.append(function)
+        titles = entry.get("examples") or []
+        if not isinstance(titles, list):
+            raise RulesetError(f"function {rule_id}: 'examples' must be a list of senior titles with that function")
+        examples += [(rule_id, function, str(title)) for title in titles]
+    regex = _compile(f"(?:^|{_NOT_WORD})(?:{'|'.join(parts)})(?:{_NOT_WORD}|$)", "the functions together")
+    function_of: list[str | None] = [None] * (regex.groups + 1)
+    for index, function in enumerate(functions):
+        function_of[regex.groupindex[f"f{index}"]] = function
+    return regex, tuple(function_of), examples
+
+
+def _fold(pattern: str) -> str:
+    """A pattern's letters beyond ASCII folded as titles' are (normalise.letters_fold): 總裁 reads 总裁."""
+    return _NOT_ASCII.sub(lambda match: letters_fold(match.group()), pattern) if not pattern.isascii() else pattern
+
+
 def _compile(pattern: str, what: str) -> re2._Regexp:
     """Compile on RE2, or refuse naming the pattern and what RE2 cannot run in it."""
     try:
-        return re2.compile(pattern, _RE2_OPTIONS)
+        return re2.compile(_fold(pattern), _RE2_OPTIONS)
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         cannot = next((name for marker, name in _RE2_CANNOT if marker in detail), None)

@@ -2,12 +2,18 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .functions import FUNCTIONS
+
 
 class Level(models.TextChoices):
     """The seniority levels the rules decide (a title that is neither is not senior)."""
 
     VP = "vp", "VP"
     CSUITE = "csuite", "C-suite"
+
+
+# What a senior executive runs, as the rules read it from the title (docs/classification.md › Functions).
+Function = models.TextChoices("Function", [(value.upper(), (value, label)) for value, label in FUNCTIONS.items()])
 
 
 class StoredRuleset(models.Model):
@@ -50,6 +56,8 @@ class ConfirmedLabel(models.Model):
 
     title = models.CharField(max_length=500, unique=True)
     level = models.CharField(max_length=10, choices=Label.choices)
+    # Blank: not confirmed (a label of the level alone, or not a senior executive).
+    function = models.CharField(max_length=20, choices=Function.choices, blank=True)
     note = models.TextField(blank=True, help_text="Why, for the next person who changes the rules.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -47,10 +47,10 @@ def test_classify_reads_standard_input_in_a_real_process():
     assert result.stdout == "vp\tVizepräsident\ncsuite\tPDG\n"
 
 
-def test_classify_explain_adds_rule_and_version():
+def test_classify_explain_adds_function_rule_and_version():
     line = run("classify", "--explain", "EVP & CFO").strip()
 
-    assert line.split("\t") == ["csuite", "EVP & CFO", "csuite.cxo", services.ruleset_active().version]
+    assert line.split("\t") == ["csuite", "EVP & CFO", "finance", "csuite.cxo", services.ruleset_active().version]
 
 
 def test_classify_evaluate_prints_the_accuracy():

@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("titles", nargs="*", help="job titles")
         parser.add_argument("--file", help="a file with one title per line, or - for standard input")
-        parser.add_argument("--explain", action="store_true", help="also print the deciding rule and the version")
+        parser.add_argument(
+            "--explain", action="store_true", help="also print the function, the deciding rule and the version"
+        )
         parser.add_argument(
             "--evaluate",
             metavar="TSV",
@@ -40,7 +42,7 @@ class Command(BaseCommand):
             result = ruleset.classify(title)
             line = f"{result.level or 'none'}\t{title}"
             if explain:
-                line += f"\t{result.rule}\t{result.version}"
+                line += f"\t{result.function or '-'}\t{result.rule}\t{result.version}"
             self.stdout.write(line)
 
     @staticmethod
@@ -60,13 +62,20 @@ class Command(BaseCommand):
 
     def _report(self, ruleset, result, label: str) -> None:
         where = "label" if label == "confirmed labels" else "line"
-        for case, got, rule in result.misses:
+        for miss in result.misses:
+            case = miss.case
             marker = "!" if case.required else " "
             self.stdout.write(
-                f"{marker} {where} {case.line}: expected {case.expected}, got {got} ({rule}): {case.title}"
+                f"{marker} {where} {case.line}: expected {case.expected_text}, got {miss.got_text} ({miss.rule}): "
+                f"{case.title}"
             )
         prefix = f"{label}: " if label else ""
         self.stdout.write(
             f"{prefix}accuracy {result.accuracy:.2%} ({result.correct}/{result.total}) with rules {ruleset.version}; "
             f"required cases wrong: {len(result.required_misses)}"
         )
+        for heading, tallies in (("language", result.by_language), ("function", result.by_function)):
+            if len(tallies) > 1 or (tallies and heading == "function"):
+                self.stdout.write(f"  by {heading}:")
+                for key, tally in sorted(tallies.items()):
+                    self.stdout.write(f"    {key:<12} {tally.accuracy:8.2%} ({tally.correct}/{tally.total})")

@@ -1,0 +1,111 @@
+"""Titles in scripts without spaces, and the variants of scripts, read the same way as rules are written."""
+
+import pytest
+
+from classification.engine import MAX_ROLES_READ, Ruleset
+from classification.normalise import letters_fold, normalise_title
+
+
+@pytest.mark.parametrize(
+    "raw,normalised",
+    [
+        ("總裁助理", "总裁助理"),  # Traditional read as Simplified
+        ("執行長", "执行长"),
+        ("代表取締役社長", "代表取缔役社长"),  # Japanese kanji through the same table
+        ("IBM总裁", "ibm 总裁"),  # a space where CJK text meets Latin letters
+        ("CEO兼總經理", "ceo 兼总经理"),
+        ("ｼｬﾁｮｳ", "シヤチヨウ"),  # half-width kana, small kana read large
+        ("しゃちょう", "シヤチヨウ"),  # hiragana read as katakana
+        ("ガ", "ガ"),  # voiced marks kept
+        ("チーフ・オフィサー", "チーフ オフイサー"),  # the middle dot separates words
+        ("대표이사", "대표이사"),  # Hangul stays in syllables
+        ("首席执行官、总裁", "首席执行官 , 总裁"),
+        ("ＣＥＯ／ＣＴＯ", "ceo | cto"),
+        ('מנכ"ל', "מנכל"),  # Hebrew acronyms: the gershayim go
+        ("סמנכ״ל כספים", "סמנכל כספים"),
+        ("نائبُ الرئيسِ", "نايب الرييس"),  # harakat removed, hamza seats folded
+        ("مديرة", "مديره"),  # taa marbuta
+        ("Αντιπρόεδρος", "αντιπροεδροσ"),
+        ("Генеральный директор", "генеральныи директор"),
+        ("Tổng Giám đốc", "tong giam doc"),
+        ("Genel Müdür Yardımcısı", "genel mudur yardimcisi"),
+    ],
+)
+def test_scripts_are_read_in_one_form(raw, normalised):
+    assert normalise_title(raw) == normalised
+
+
+def test_patterns_are_folded_as_titles_are():
+    assert letters_fold("總裁") == letters_fold("总裁") == "总裁"
+    assert letters_fold("Генеральный") == "генеральныи"
+
+
+RULES = r"""
+version: "scripts-test"
+roles:
+  - id: none.branch-head-ko
+    level: none
+    pattern: '지사장'
+  - id: vp.zh
+    level: vp
+    pattern: '(?:高级|执行)?副总裁|부사장'
+  - id: csuite.zh
+    level: csuite
+    function: general
+    pattern: '總裁|首席\p{Han}{1,6}官|사장'
+  - id: csuite.ceo
+    level: csuite
+    function: general
+    pattern: 'ceo'
+vetoes:
+  - id: veto.after-cjk
+    where: after
+    pattern: '^(?:助理|秘书|办)'
+  - id: veto.former-cjk
+    where: before
+    pattern: '(?:^|[^\pL])(?:前|原)$'
+functions:
+  - id: function.finance
+    function: finance
+    pattern: '财务|finance'
+    examples: ["首席財務官"]
+  - id: function.sales
+    function: sales
+    pattern: '销售|영업|sales'
+"""
+
+
+@pytest.fixture(scope="module")
+def cjk():
+    return Ruleset.from_text(RULES)
+
+
+@pytest.mark.parametrize(
+    "title,level,function",
+    [
+        ("总裁", "csuite", "general"),
+        ("上海分公司总裁", "csuite", "general"),  # found inside a run of Chinese
+        ("副总裁", "vp", "other"),  # the vp role starts first, as "vice president" beats "president"
+        ("高級副總裁", "vp", "other"),
+        ("销售副总裁", "vp", "sales"),  # the function before the role
+        ("首席財務官", "csuite", "finance"),  # the function inside the role
+        ("总裁助理", None, None),  # someone else's role: the veto after it
+        ("总裁办主任", None, None),
+        ("前总裁", None, None),
+        ("IBM总裁", "csuite", "general"),
+        ("CEO兼总裁", "csuite", "general"),
+        ("영업 부사장", "vp", "sales"),
+        ("지사장", None, None),  # a branch head, though 사장 is in it
+        ("사장", "csuite", "general"),
+    ],
+)
+def test_cjk_roles_match_inside_runs_of_text(cjk, title, level, function):
+    result = cjk.classify_uncached(title)
+
+    assert (result.level, result.function) == (level, function), result.rule
+
+
+def test_a_title_is_read_up_to_its_hundredth_role(cjk):
+    title = "ceo " * (MAX_ROLES_READ + 50)
+
+    assert len(cjk._role_matches(normalise_title(title))) == MAX_ROLES_READ
