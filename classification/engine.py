@@ -31,7 +31,7 @@ import yaml
 
 from .functions import FUNCTIONS, NO_FUNCTION
 from .misspellings import Misspellings
-from .normalise import CLAUSE_BREAK, letters_fold, normalise_title
+from .normalise import AND_WORDS, CLAUSE_BREAK, letters_fold, normalise_title
 from .normalise import MAY_BREAK as _MAY_BREAK
 
 LEVELS = ("csuite", "vp")
@@ -51,14 +51,18 @@ _PROBE_WORDS = (
     "chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ",
     "总裁", "副总裁 ", "首席", "代表取締役社長", "부사장", "генеральный директор ",
 )  # fmt: skip
-_PURE_JOINS = frozenset({"&", "and", "|", "und", "et", "y", ",", ""})
-# Whole words, as Python's Unicode \w reads them (RE2's \w and \b are ASCII only): a role starts
-# after a non-word character or at the start and ends before one or at the end. Both are consumed
-# (RE2 has no lookaround), so _role_matches resumes each search on the character before the last
-# match's end. Chinese and Japanese write no spaces between words, and Korean compounds join
-# them: a CJK character counts as a boundary too, so 总裁 is found in 公司总裁 (and where CJK text
-# meets a Latin letter, normalisation puts a space).
-_NOT_WORD = r"(?:[^\pL\pN_]|[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\x{30fc}])"
+# "and" in the languages the rules read (normalise.AND_WORDS), Korean's, and the Chinese and
+# Japanese ones written without spaces: 首席执行官兼总裁, 社長兼CEO.
+_PURE_JOINS = frozenset({"&", "|", ",", "", *AND_WORDS, "겸", "및", "兼", "暨", "及", "和", "与"})
+# Whole words: a role starts after a space or at the start and ends before one or at the end
+# (normalised text separates words by spaces alone: every other character that is not a letter or
+# a digit became a space, or a separator written " , ", " | ", " & "). Both are consumed (RE2 has
+# no lookaround), so _role_matches resumes each search on the character before the last match's
+# end. Chinese and Japanese write no spaces between words, and Korean compounds join them: a CJK
+# character counts as a boundary too, so 总裁 is found in 公司总裁 (and where CJK text meets a
+# Latin letter, normalisation puts a space). Kept this small on purpose: "not a letter or digit"
+# as a Unicode class is a thousand RE2 instructions, and matching time grows with them.
+_NOT_WORD = r"[ \p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\x{30fc}]"
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 _RE2_CANNOT = (
     ("(?=", "lookahead (?=…)"),
@@ -110,13 +114,14 @@ def _char_next(data: bytes, pos: int) -> int:
     return pos
 
 
-def _char_offsets(text: str) -> list[int]:
-    """Character offset of each byte offset of text's UTF-8 encoding (those inside a character too)."""
-    offsets = []
-    for index, char in enumerate(text):
-        offsets += [index] * len(char.encode())
-    offsets.append(len(text))
-    return offsets
+def _char_offsets(data: bytes, offsets: list[int]) -> dict[int, int]:
+    """The character offset of each of the given byte offsets (character starts) of UTF-8 `data`:
+    decoded piece by piece between them, so a long title costs one pass, not one per offset."""
+    chars, previous, count = {}, 0, 0
+    for offset in sorted(set(offsets)):
+        count += len(data[previous:offset].decode())
+        chars[offset], previous = count, offset
+    return chars
 
 
 def _require_google_re2() -> None:
@@ -153,6 +158,7 @@ class RoleRule:
     id: str
     level: str | None
     function: str | None = None  # when the title names none (top executives: general)
+    pattern: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -179,18 +185,20 @@ class Ruleset:
     content_hash: str
     roles: tuple[RoleRule, ...]
     vetoes: tuple[VetoRule, ...]
+    # Every role's pattern in one alternation, without groups: where the next role is (see _role_matches).
     _roles_regex: re2._Regexp = field(repr=False)
     misspellings: Misspellings | None = field(default=None, repr=False)
-    # (function, compiled alternation of the `functions:` patterns), None without that section
-    _functions_regex: re2._Regexp | None = field(default=None, repr=False)
-    _function_of_group: tuple[str | None, ...] = field(default=(), repr=False)
+    # The `functions:` section, None without one: see _functions.
+    _functions: FunctionRules | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        groups = self._roles_regex.groupindex
-        role_of: list[RoleRule | None] = [None] * (self._roles_regex.groups + 1)
-        for i, role in enumerate(self.roles):
-            role_of[groups[f"r{i}"]] = role
-        self._role_of_group = tuple(role_of)
+        # Which role that is: each role's pattern as an RE2 set (which match, one scan, no submatch),
+        # and on its own with the role as group 1 (where exactly).
+        self._role_set = re2.Set.SearchSet(_RE2_OPTIONS)
+        for role in self.roles:
+            self._role_set.Add(_wrapped(role.pattern, "{}"))
+        self._role_set.Compile()
+        self._role_regexes = tuple(_compile(_wrapped(role.pattern, "({})"), role.id)._regexp for role in self.roles)
         # Decisions are immutable: build each one once instead of once per title (a senior one
         # once per role and function, on first use).
         self._senior_decisions: dict[tuple[str, str], Classification] = {}
@@ -199,8 +207,8 @@ class Ruleset:
         self._no_role = Classification(None, NO_ROLE_RULE, self.version)
         self._before_vetoes = tuple(v for v in self.vetoes if v.where in ("before", "around"))
         self._after_vetoes = tuple(v for v in self.vetoes if v.where in ("after", "around"))
-        self._before_regex, self._before_ids = _combine(self._before_vetoes)
-        self._after_regex, self._after_ids = _combine(self._after_vetoes)
+        self._before_set = _combine(self._before_vetoes)
+        self._after_set = _combine(self._after_vetoes)
         self.classify = lru_cache(maxsize=CACHE_SIZE)(self.classify_uncached)
 
     # --- loading ------------------------------------------------------------------------------
@@ -224,7 +232,7 @@ class Ruleset:
 
         seen: set[str] = set()
         roles, parts, examples = [], [], []
-        for index, entry in enumerate(roles_data):
+        for entry in roles_data:
             rule_id, pattern = _entry_basics(entry, seen, kind="role")
             level = entry.get("level")
             if level not in (*LEVELS, "none"):
@@ -232,8 +240,8 @@ class Ruleset:
             function = entry.get("function")
             if function is not None and function not in FUNCTIONS:
                 raise RulesetError(f"role {rule_id}: unknown function {function!r} (use one of {', '.join(FUNCTIONS)})")
-            roles.append(RoleRule(rule_id, None if level == "none" else level, function))
-            parts.append(f"(?P<r{index}>{pattern})")
+            roles.append(RoleRule(rule_id, None if level == "none" else level, function, _fold(pattern)))
+            parts.append(f"(?:{pattern})")
             examples += _examples(entry, rule_id)
         vetoes = []
         for entry in vetoes_data:
@@ -245,17 +253,16 @@ class Ruleset:
             vetoes.append(VetoRule(rule_id, where, _compile(pattern, f"veto {rule_id}"), **unless))
             examples += _examples(entry, rule_id)
 
-        functions_regex, function_of_group, function_examples = _functions(data.get("functions"), seen)
+        functions, function_examples = _functions(data.get("functions"), seen)
         ruleset = cls(
             version=str(version).strip(),
             description=str(data.get("description") or "").strip(),
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
             roles=tuple(roles),
             vetoes=tuple(vetoes),
-            _roles_regex=_compile(f"(?:^|{_NOT_WORD})(?:{'|'.join(parts)})(?:{_NOT_WORD}|$)", "the roles together"),
+            _roles_regex=_compile(_wrapped("|".join(parts), "(?:{})"), "the roles together"),
             misspellings=_misspellings(data.get("misspellings")),
-            _functions_regex=functions_regex,
-            _function_of_group=function_of_group,
+            _functions=functions,
         )
         if isinstance(data.get("misspellings"), dict):
             examples += _examples(data["misspellings"], "misspellings")
@@ -400,7 +407,7 @@ class Ruleset:
         company), or `elsewhere` in the title ("VP | Engineering"; the title without the roles it
         says nobody here holds, such as the CEO of "VP, Office of the CEO"); `other` when nothing
         says. With one role and no clause break, before and after are the rest of the title."""
-        if self._functions_regex is None:
+        if self._functions is None:
             return role.function or NO_FUNCTION
         for region in (text[start:end], after, before):
             if region and (found := self._function_in(region)) is not None:
@@ -412,31 +419,45 @@ class Ruleset:
         return NO_FUNCTION
 
     def _function_in(self, region: str) -> str | None:
-        data = region.encode()
-        spans = self._functions_regex._regexp.Match(_UNANCHORED, data, 0, len(data))
-        if spans[0][0] < 0:
-            return None
-        return self._function_of_group[_first_group(spans)]
+        return self._functions.find(region.encode())
 
     def _role_matches(self, text: str) -> list[tuple[int, int, RoleRule]]:
         """(start, end, role) of each role found, left to right, as `finditer` would give them."""
         data = text.encode()
         found = []
         pos, size = 0, len(data)
-        match, role_of = self._roles_regex._regexp.Match, self._role_of_group  # _spans, inlined: a hot loop
-        while pos < size and len(found) < MAX_ROLES_READ and (spans := match(_UNANCHORED, data, pos, size))[0][0] >= 0:
-            group = _first_group(spans)
-            start, end = spans[group]
-            found.append((start, end, role_of[group]))
+        match = self._roles_regex._regexp.Match  # _spans, inlined: a hot loop
+        while pos < size and len(found) < MAX_ROLES_READ and (span := match(_UNANCHORED, data, pos, size)[0])[0] >= 0:
+            start, end, role = self._role_at(data, *span)
+            found.append((start, end, role))
             # The boundary after this role was consumed: the next search starts on the role's last
             # character, so a role right after the next non-word character is found.
             pos = end - 1 if data[end - 1] < 0x80 else _char_start(data, end - 1)
             if pos <= start:  # a role of one character: past it, so the scan moves on
                 pos = _char_next(data, start)
         if found and len(data) != len(text):  # not ASCII: byte offsets to character offsets
-            chars = _char_offsets(text)
+            chars = _char_offsets(data, [offset for start, end, _ in found for offset in (start, end)])
             found = [(chars[start], chars[end], role) for start, end, role in found]
         return found
+
+    def _role_at(self, data: bytes, start: int, end: int) -> tuple[int, int, RoleRule]:
+        """The role the alternation matched at data[start:end] (with the boundaries it consumed),
+        and the role's own span: the first listed of those whose own match starts there.
+
+        The alternation has no groups, so finding a role costs a scan and no submatch (whose cost
+        grows with the size of all the roles' patterns together); the set and one role's pattern
+        then say which role it was and where, each a small program.
+        """
+        hits = sorted(self._role_set.Match(data[start:end]) or ())
+        best = None
+        for hit in hits:  # roles in the order listed
+            spans = self._role_regexes[hit].Match(_UNANCHORED, data, start, len(data))
+            if spans[0][0] == start:
+                best = (spans[1][0], spans[1][1], self.roles[hit])
+                break
+        if best is None:  # cannot happen: the alternation matched one of these roles there
+            raise RuntimeError(f"no role of the ruleset matches where the roles matched: {data[start:end]!r}")
+        return best
 
     @staticmethod
     def _before_region(text: str, matches: list[tuple], i: int, clause_start: int, previous_before: str) -> str:
@@ -458,12 +479,12 @@ class Ruleset:
         return before.strip()
 
     def _veto(self, before: str, after: str) -> str | None:
-        if before and self._before_regex is not None:
-            found = _veto_in(before, self._before_regex, self._before_ids, self._before_vetoes)
+        if before and self._before_set is not None:
+            found = _veto_in(before, self._before_set, self._before_vetoes)
             if found:
                 return found
-        if after and self._after_regex is not None:
-            return _veto_in(after, self._after_regex, self._after_ids, self._after_vetoes)
+        if after and self._after_set is not None:
+            return _veto_in(after, self._after_set, self._after_vetoes)
         return None
 
 
@@ -476,31 +497,25 @@ def _without(text: str, spans: list[tuple[int, int]]) -> str:
     return " | ".join([*pieces, text[last:]])
 
 
-def _first_group(spans: list[tuple[int, int]]) -> int:
-    """The number of the alternative that matched: the leftmost group that took part (a group
-    nested in it starts no earlier and has a higher number). Found with C-level calls, not a
-    Python loop over every alternative: a ruleset has hundreds of roles."""
-    starts = next(zip(*spans, strict=True))
-    taken = sorted(set(starts[1:]))
-    return starts.index(taken[1] if taken[0] < 0 else taken[0], 1)
+def _wrapped(pattern: str, shape: str) -> str:
+    """A pattern as whole words (see _NOT_WORD), in `shape` ("({})" makes the role group 1)."""
+    return f"(?:^|{_NOT_WORD}){shape.format(pattern)}(?:{_NOT_WORD}|$)"
 
 
-def _veto_in(region: str, regex: re2._Regexp, ids: dict[int, VetoRule], vetoes: tuple[VetoRule, ...]) -> str | None:
-    """The veto that decides a region: the leftmost match, the first listed at that place.
+def _veto_in(region: str, any_of: re2.Set, vetoes: tuple[VetoRule, ...]) -> str | None:
+    """The veto that decides a region: the leftmost match that counts, the first listed at that place.
 
-    One scan of the combined alternation answers unless the veto it finds is cancelled by its
-    `unless_before` / `unless_after`; then each veto is searched on its own for its first match
-    that counts, which is what a lookaround inside the alternation would have chosen.
+    One scan of the set says which vetoes match at all (most regions: none); each of those is
+    then searched on its own for its first match that its `unless_before` / `unless_after` does
+    not cancel, which is what a lookaround inside one alternation would have chosen.
     """
     data = region.encode()
-    spans = _spans(regex, data)
-    if spans is None:
+    hits = any_of.Match(data)
+    if hits is None:
         return None
-    group, veto = next((group, veto) for group, veto in ids.items() if spans[group][0] >= 0)
-    if not veto.cancelled(data, *spans[group]):
-        return veto.id
     best: tuple[int, int, str] | None = None
-    for order, veto in enumerate(vetoes):
+    for order in hits:
+        veto = vetoes[order]
         pos = 0
         while pos <= len(data) and (spans := _spans(veto.regex, data, pos)) is not None:
             if not veto.cancelled(data, *spans[0]):
@@ -510,12 +525,15 @@ def _veto_in(region: str, regex: re2._Regexp, ids: dict[int, VetoRule], vetoes: 
     return best[2] if best else None
 
 
-def _combine(vetoes: tuple[VetoRule, ...]) -> tuple[re2._Regexp | None, dict[int, VetoRule]]:
-    """One alternation for a list of vetoes: a single scan per region instead of one per veto."""
+def _combine(vetoes: tuple[VetoRule, ...]) -> re2.Set | None:
+    """One RE2 set for a list of vetoes: a single scan per region instead of one per veto."""
     if not vetoes:
-        return None, {}
-    regex = _compile("|".join(f"(?P<v{i}>{veto.regex.pattern})" for i, veto in enumerate(vetoes)), "the vetoes")
-    return regex, {regex.groupindex[f"v{i}"]: veto for i, veto in enumerate(vetoes)}
+        return None
+    any_of = re2.Set.SearchSet(_RE2_OPTIONS)
+    for veto in vetoes:
+        any_of.Add(veto.regex.pattern)
+    any_of.Compile()
+    return any_of
 
 
 def _clause(starts: list[int], ends: list[int], start: int, end: int, length: int) -> tuple[int, int]:
@@ -543,30 +561,57 @@ def _entry_basics(entry, seen: set[str], *, kind: str) -> tuple[str, str]:
     return rule_id, pattern
 
 
-def _functions(entries, seen: set[str]) -> tuple[re2._Regexp | None, tuple[str | None, ...], list]:
-    """The `functions:` section: one alternation of every entry's pattern, whole words like roles;
-    where two start at the same place the one listed first wins."""
+@dataclass(frozen=True)
+class FunctionRules:
+    """The `functions:` patterns, each whole words like roles. In a region the leftmost match wins,
+    and where two start at the same place, the one listed first.
+
+    Asked first as an RE2 set, which says which entries match with one scan of the region and no
+    submatch: the cost of finding submatches grows with the size of the compiled patterns, and a
+    section for two dozen languages compiles to thousands of instructions. Only where several
+    entries match is each one asked where (one small pattern each).
+    """
+
+    functions: tuple[str, ...]
+    regexes: tuple[re2._Regexp, ...]
+    any_of: re2.Set
+
+    def find(self, data: bytes) -> str | None:
+        hits = self.any_of.Match(data)
+        if hits is None:
+            return None
+        if len(hits) == 1:
+            return self.functions[hits[0]]
+        first = min((_spans(self.regexes[hit], data)[0][0], hit) for hit in hits)
+        return self.functions[first[1]]
+
+
+def _functions(entries, seen: set[str]) -> tuple[FunctionRules | None, list]:
+    """The `functions:` section, checked and compiled; and its examples."""
     if entries is None:
-        return None, (), []
+        return None, []
     if not isinstance(entries, list) or not entries:
         raise RulesetError("'functions' must be a non-empty list of {id, function, pattern, examples}")
-    parts, functions, examples = [], [], []
-    for index, entry in enumerate(entries):
+    regexes, functions, examples = [], [], []
+    any_of = re2.Set.SearchSet(_RE2_OPTIONS)
+    for entry in entries:
         rule_id, pattern = _entry_basics(entry, seen, kind="function")
         function = entry.get("function")
         if function not in FUNCTIONS:
             raise RulesetError(f"function {rule_id}: unknown function {function!r} (use one of {', '.join(FUNCTIONS)})")
-        parts.append(f"(?P<f{index}>{pattern})")
+        wrapped = _wrapped(pattern, "(?:{})")
+        regexes.append(_compile(wrapped, f"function {rule_id}"))
+        any_of.Add(_fold(wrapped))
         functions.append(function)
         titles = entry.get("examples") or []
         if not isinstance(titles, list):
             raise RulesetError(f"function {rule_id}: 'examples' must be a list of senior titles with that function")
         examples += [(rule_id, function, str(title)) for title in titles]
-    regex = _compile(f"(?:^|{_NOT_WORD})(?:{'|'.join(parts)})(?:{_NOT_WORD}|$)", "the functions together")
-    function_of: list[str | None] = [None] * (regex.groups + 1)
-    for index, function in enumerate(functions):
-        function_of[regex.groupindex[f"f{index}"]] = function
-    return regex, tuple(function_of), examples
+    try:
+        any_of.Compile()
+    except re2.error as exc:  # each pattern compiled on its own above: only memory can fail here
+        raise RulesetError(f"the functions together cannot be compiled: {exc}") from None
+    return FunctionRules(tuple(functions), tuple(regexes), any_of), examples
 
 
 def _fold(pattern: str) -> str:

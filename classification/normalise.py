@@ -49,11 +49,19 @@ _ANY_LOOKALIKE = re.compile(f"[{''.join(_LOOKALIKES)}]")
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 _DASHES = frozenset("-–—")
 
+# "And" between words, in the languages the rules read (Russian и, Ukrainian і/та, Greek και).
+# Korean 겸/및 and the Chinese and Japanese ones written without spaces join roles without ending
+# a clause (engine.py): 동아리 회장 겸 사장 is the club's, both times.
+AND_WORDS = ("and", "und", "et", "y", "и", "і", "та", "και")
 # Where one role's clause ends: vetoes never look across these.
-CLAUSE_BREAK = re.compile(r" (?:\||&|and|und|et|y) ")
+CLAUSE_BREAK = re.compile(rf" (?:\||&|{'|'.join(AND_WORDS)}) ")
 # A cheap first look: most titles have no break at all.
-MAY_BREAK = re.compile(r"[|&]| (?:and|und|et|y) ")
+MAY_BREAK = re.compile(rf"[|&]| (?:{'|'.join(AND_WORDS)}) ")
 _PLAIN = re.compile(r"[^a-z0-9 ]")
+# What is left that is neither a letter, a digit nor a separator the rules read ("$", "™", "%"):
+# a space. So a word ends only at a space (or in CJK text, engine.py), which keeps the rules' word
+# boundary a few instructions instead of "any character but a letter or digit" (a thousand).
+_NEITHER_WORD_NOR_SEPARATOR = re.compile(r"[^\w ,|&]")
 _EAST_ASIAN = re.compile(f"[{CJK_RANGES}]")
 # "Is there any?" as a regex scan: a set test walks the title one Python string per character.
 _ANY_PUNCTUATION = re.compile("[" + "".join(re.escape(chr(code)) for code in _PUNCTUATION) + "]")
@@ -79,6 +87,8 @@ def normalise_title(title: str) -> str:
         text = _SPACED_DASH.sub(" | ", text)
     if _ANY_PUNCTUATION.search(text) is not None:
         text = text.translate(_PUNCTUATION)
+    if _NEITHER_WORD_NOR_SEPARATOR.search(text) is not None:
+        text = _NEITHER_WORD_NOR_SEPARATOR.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -116,7 +126,10 @@ def _lookalikes_fold(text: str) -> str:
     rest of the title is written in Latin letters ("СЕО, Acme"); beside other Cyrillic or Greek
     words it is real text ("Специалист СЕО" is an SEO specialist, "Мастер СТО" a garage foreman)."""
     words = text.split()
-    latin = any(any("a" <= ch <= "z" for ch in word) and word.isascii() for word in words)
+    # The rest of the title is Latin: a Latin word, and no word with a letter only its script has.
+    latin = any(any("a" <= ch <= "z" for ch in word) and word.isascii() for word in words) and all(
+        ch.isascii() or ch in _LOOKALIKE_SET or not ch.isalpha() for word in words for ch in word
+    )
     alone = sum(not _LOOKALIKE_SET.isdisjoint(run) for run in _LETTER_RUN.findall(text)) == 1 and not latin
 
     def fold(match: re.Match) -> str:

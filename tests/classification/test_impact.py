@@ -13,7 +13,9 @@ from classification.models import ConfirmedLabel, StoredRuleset
 pytestmark = pytest.mark.django_db
 
 # Knows only the CEO: gets "VP of Sales" (and most of the shipped set) wrong.
-CEO_ONLY = 'version: "ceo-only"\nroles:\n  - id: csuite.ceo\n    level: csuite\n    function: general\n    pattern: ceo\n'
+CEO_ONLY = (
+    'version: "ceo-only"\nroles:\n  - id: csuite.ceo\n    level: csuite\n    function: general\n    pattern: ceo\n'
+)
 
 
 @pytest.fixture(autouse=True)
