@@ -218,10 +218,10 @@ class StoredRulesetAdmin(admin.ModelAdmin):
 
 @admin.register(ConfirmedLabel)
 class ConfirmedLabelAdmin(admin.ModelAdmin):
-    """Titles whose level a person confirmed: a candidate ruleset is checked against them."""
+    """Titles whose level (and function) a person confirmed: a candidate ruleset is checked against them."""
 
-    list_display = ["title", "level", "note", "created_by", "updated_at"]
-    list_filter = ["level"]
+    list_display = ["title", "level", "function", "note", "created_by", "updated_at"]
+    list_filter = ["level", "function"]
     search_fields = ["title", "note"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
     change_list_template = "admin/classification/confirmedlabel/change_list.html"
@@ -231,7 +231,7 @@ class ConfirmedLabelAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         audit_record(request.user, "label.change" if change else "label.add", via="admin", target=obj,
-                     level=obj.level)  # fmt: skip
+                     level=obj.level, function=obj.function)  # fmt: skip
 
     def delete_model(self, request, obj):
         audit_record(request.user, "label.delete", via="admin", target=obj, level=obj.level)
@@ -244,11 +244,14 @@ class ConfirmedLabelAdmin(admin.ModelAdmin):
         return [export, *super().get_urls()]
 
     def export_view(self, request):
-        """Every confirmed label as `level<TAB>title` lines: the labelled-file format classify --evaluate reads."""
+        """Every confirmed label as `level<TAB>title<TAB>function` lines: the labelled-file format
+        classify --evaluate reads ("-": no function confirmed)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        lines = ["# confirmed labels: level<TAB>title (classify --evaluate reads this format)"]
-        lines += [f"!{case.expected}\t{_tsv_safe(case.title)}" for case in confirmed_labels_read()]
+        lines = ["# confirmed labels: level<TAB>title<TAB>function (classify --evaluate reads this format)"]
+        lines += [
+            f"!{case.expected}\t{_tsv_safe(case.title)}\t{case.function or '-'}" for case in confirmed_labels_read()
+        ]
         response = HttpResponse("\n".join(lines) + "\n", content_type="text/tab-separated-values; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="confirmed_labels.tsv"'
         return response

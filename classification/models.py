@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -68,3 +69,7 @@ class ConfirmedLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()}: {self.title}"
+
+    def clean(self) -> None:
+        if self.function and self.level == self.Label.NONE:
+            raise ValidationError({"function": "A title that is not a senior executive's has no function."})

@@ -5,6 +5,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from classification.models import Function
+
 from .selectors import stats_overview
 
 Count = serializers.IntegerField
@@ -18,6 +20,12 @@ class StatsView(APIView):
             total = Count()
             vp = Count()
             csuite = Count(help_text="C-suite")
+
+        MembersByFunction = type(
+            "MembersByFunction",
+            (serializers.Serializer,),
+            {value: Count(help_text=label) for value, label in Function.choices},
+        )
 
         class Detections(serializers.Serializer):
             last_7_days = Count()
@@ -59,6 +67,7 @@ class StatsView(APIView):
 
         generated_at = serializers.DateTimeField()
         members = Members(help_text="Current senior executives, by level.")
+        members_by_function = MembersByFunction(help_text="Current senior executives, by what they run.")
         detections = Detections()
         events = Events()
         deliveries = Deliveries(help_text="Digest deliveries by status, and the last send per channel.")
@@ -68,6 +77,6 @@ class StatsView(APIView):
 
     @extend_schema(responses=OutputSerializer, tags=["stats"])
     def get(self, request):
-        """Members by level, recent detections, the event backlog, deliveries, the community write-back,
+        """Members by level and by function, recent detections, the event backlog, deliveries, the community write-back,
         the latest report, rules version."""
         return Response(self.OutputSerializer(stats_overview()).data)

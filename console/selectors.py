@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from classification.models import Level
+from classification.models import Function, Level
 from classification.services import ruleset_active
 from detections.models import CommunityGrant, Detection, PendingEvent, RawEvent, SeniorMember
 from detections.services.writeback import writeback_targets
@@ -22,6 +22,11 @@ def members_by_level() -> dict[str, int]:
         total=Count("user_id"), **{level: Count("user_id", filter=Q(level=level)) for level in Level.values}
     )
     return counts
+
+
+def members_by_function() -> dict[str, int]:
+    counts = dict(SeniorMember.objects.values_list("function").annotate(n=Count("user_id")).order_by())
+    return {function: counts.get(function, 0) for function in Function.values}
 
 
 def recent_detections_by_level(*, now: datetime, hours: int = 24) -> dict[str, int]:
@@ -113,6 +118,7 @@ def stats_overview(*, now: datetime | None = None) -> dict:
     return {
         "generated_at": now,
         "members": members_by_level(),
+        "members_by_function": members_by_function(),
         "detections": detections_since(now=now),
         "events": {**event_backlog(now=now), **{f"set_aside_{k}": v for k, v in events_set_aside().items()}},
         "deliveries": deliveries_overview(),

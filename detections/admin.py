@@ -12,13 +12,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from access.services import audit_record
+from classification.models import Function
 from core.admin import ReadOnlyModelAdmin
 from core.dates import moment_shown
 
+from .community import community_configured
 from .models import BackfillRun, CommunityGrant, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
-from .payloads import user_id_refusal
+from .payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, user_id_refusal, user_id_validate
 from .selectors import tracked_fields_cache_clear
-from .services.corrections import CorrectionError, member_correct
+from .services.corrections import CorrectionError, member_correct, member_mark_senior
 from .services.processing import events_retry_failed
 from .services.reclassification import members_reclassify
 from .services.writeback import grants_retry
@@ -65,9 +67,44 @@ class CorrectionForm(forms.Form):
     level = forms.ChoiceField(
         choices=[(v, label) for v, label in MemberPin.Level.choices], widget=forms.RadioSelect, label="This member is"
     )
+    function = forms.ChoiceField(
+        choices=Function.choices,
+        required=False,
+        label="Running",
+        help_text="What they run (ignored for “not a senior executive”).",
+    )
     note = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Why (kept with the label)."
     )
+
+
+class MarkSeniorForm(forms.Form):
+    """Someone the rules missed: who, what they are, and (without the community API) their title."""
+
+    user_id = forms.CharField(
+        max_length=64, validators=[user_id_validate], label="Community user id", help_text="As in their profile URL."
+    )
+    level = forms.ChoiceField(
+        choices=[(MemberPin.Level.CSUITE, "C-suite"), (MemberPin.Level.VP, "VP")],
+        widget=forms.RadioSelect,
+        label="This member is",
+    )
+    function = forms.ChoiceField(choices=[("", "---------"), *Function.choices], label="Running")
+    title = forms.CharField(max_length=MAX_TITLE_LENGTH, required=False, label="Job title")
+    username = forms.CharField(max_length=MAX_NAME_LENGTH, required=False)
+    note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Why (kept with the label)."
+    )
+
+    def __init__(self, *args, community: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if community:
+            profile = "Read from their community profile; this one is used only when the profile has none."
+            self.fields["title"].help_text = profile
+            self.fields["username"].help_text = profile
+        else:
+            self.fields["title"].required = True
+            self.fields["title"].help_text = "Their title as their profile has it: the correction holds while it stays."
 
 
 @cache
@@ -108,13 +145,14 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         "username",
         "title",
         "level",
+        "function",
         "company",
         "country",
         "first_detected_at",
         "last_seen_at",
         "correct_link",
     ]
-    list_filter = ["level", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
+    list_filter = ["level", "function", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
     search_fields = ["user_id", "username", "title", "company", "country"]
     date_hierarchy = "first_detected_at"
     actions = ["reclassify"]
@@ -127,7 +165,10 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         correct = path(
             "<path:user_id>/correct/", self.admin_site.admin_view(self.correct_view), name="detections_member_correct"
         )
-        return [correct, *super().get_urls()]
+        mark = path(
+            "mark-senior/", self.admin_site.admin_view(self.mark_senior_view), name="detections_member_mark_senior"
+        )
+        return [mark, correct, *super().get_urls()]
 
     def correct_view(self, request, user_id):
         """An operator says what the member really is; applied at once, held while the title stays."""
@@ -136,17 +177,28 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         if refusal := user_id_refusal(user_id):
             return HttpResponseBadRequest(f"user_id: {refusal}", content_type="text/plain; charset=utf-8")
         member = SeniorMember.objects.filter(pk=user_id).first()
-        form = CorrectionForm(request.POST or None, initial={"level": member.level if member else "none"})
+        initial = {"level": member.level, "function": member.function} if member else {"level": "none"}
+        form = CorrectionForm(request.POST or None, initial=initial)
         if member is not None and request.method == "POST" and form.is_valid():
+            level, function = form.cleaned_data["level"], form.cleaned_data["function"] or None
             try:
-                outcome = member_correct(user_id=user_id, via="admin", user=request.user, **form.cleaned_data)
+                outcome = member_correct(
+                    user_id=user_id,
+                    level=level,
+                    function=function,
+                    note=form.cleaned_data["note"],
+                    via="admin",
+                    user=request.user,
+                )
             except CorrectionError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                level = dict(MemberPin.Level.choices)[form.cleaned_data["level"]]
+                corrected = dict(MemberPin.Level.choices)[level]
+                if level != MemberPin.Level.NONE and function:
+                    corrected += f", {Function(function).label}"
                 self.message_user(
                     request,
-                    f"{member.username or user_id} corrected to {level} ({outcome}); held while their title is "
+                    f"{member.username or user_id} corrected to {corrected} ({outcome}); held while their title is "
                     f"{member.title!r}, and added to the confirmed labels.",
                     messages.SUCCESS,
                 )
@@ -162,6 +214,37 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
             "detections": Detection.objects.filter(user_id=user_id).prefetch_related("receipts__audience")[:20],
         }
         return TemplateResponse(request, "admin/detections/seniormember/correct.html", context)
+
+    def mark_senior_view(self, request):
+        """Someone the rules missed, who is not stored: the operator names them and says what they
+        are; the community profile (when the API is configured) gives the rest."""
+        if not request.user.has_perm("detections.correct_seniormember"):
+            raise PermissionDenied
+        community = community_configured()
+        initial = {"user_id": request.GET.get("user_id", "")}  # from a member's correction page
+        form = MarkSeniorForm(request.POST or None, initial=initial, community=community)
+        if request.method == "POST" and form.is_valid():
+            try:
+                member = member_mark_senior(via="admin", user=request.user, **form.cleaned_data)
+            except CorrectionError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"{member.username or member.user_id} is now a senior executive: {member.get_level_display()}, "
+                    f"{member.get_function_display()} (a first detection for the next digests); held while their "
+                    f"title is {member.title!r}, and added to the confirmed labels.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:detections_seniormember_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Add a senior executive the rules missed",
+            "opts": self.model._meta,
+            "form": form,
+            "community": community,
+        }
+        return TemplateResponse(request, "admin/detections/seniormember/mark_senior.html", context)
 
     def has_reclassify_permission(self, request):
         return request.user.has_perm("detections.reclassify_seniormember")
@@ -205,8 +288,19 @@ def receipts_text(receipts) -> str:
 class DetectionAdmin(DatesShownInRangeAdmin):
     """History: a detection is a snapshot of what was detected."""
 
-    list_display = ["detected_at", "kind", "level", "username", "title", "company", "country", "sent_to", "correct"]
-    list_filter = ["kind", "level", ("receipts", admin.EmptyFieldListFilter), "detected_at"]
+    list_display = [
+        "detected_at",
+        "kind",
+        "level",
+        "function",
+        "username",
+        "title",
+        "company",
+        "country",
+        "sent_to",
+        "correct",
+    ]
+    list_filter = ["kind", "level", "function", ("receipts", admin.EmptyFieldListFilter), "detected_at"]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
 

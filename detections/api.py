@@ -51,6 +51,7 @@ class MemberSerializer(DatesInRangeSerializer):
             "username",
             "title",
             "level",
+            "function",
             "company",
             "country",
             "joined_at",
@@ -63,7 +64,7 @@ class MemberSerializer(DatesInRangeSerializer):
 
 
 class MemberListView(generics.ListAPIView):
-    """Current senior executives. Filter by level, company, country and first-detection date;
+    """Current senior executives. Filter by level, function, company, country and first-detection date;
     search name, title, company; order by first_detected_at, last_seen_at, username."""
 
     required_permissions = ("detections.view_seniormember",)
@@ -71,7 +72,7 @@ class MemberListView(generics.ListAPIView):
     serializer_class = MemberSerializer
     filterset_class = MemberFilter
     search_fields = ["username", "title", "company"]
-    ordering_fields = ["first_detected_at", "last_seen_at", "username", "level"]
+    ordering_fields = ["first_detected_at", "last_seen_at", "username", "level", "function"]
     ordering = ["-first_detected_at", "user_id"]
 
 
@@ -91,8 +92,8 @@ class MemberDetailView(generics.RetrieveAPIView):
 
 
 class DetectionListView(generics.ListAPIView):
-    """Detections (first and promotion), newest first. Filter by level, kind, company, country
-    and date; search name, title, company; order by detected_at or username."""
+    """Detections (first and promotion), newest first. Filter by level, function, kind, company,
+    country and date; search name, title, company; order by detected_at or username."""
 
     required_permissions = ("detections.view_detection",)
 
@@ -110,6 +111,7 @@ class DetectionListView(generics.ListAPIView):
                 "username",
                 "title",
                 "level",
+                "function",
                 "kind",
                 "company",
                 "country",
@@ -136,5 +138,5 @@ class DetectionListView(generics.ListAPIView):
     serializer_class = OutputSerializer
     filterset_class = DetectionFilter
     search_fields = ["username", "title", "company"]
-    ordering_fields = ["detected_at", "username", "level", "kind"]
+    ordering_fields = ["detected_at", "username", "level", "function", "kind"]
     ordering = ["-detected_at", "-id"]

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from classification.models import Level
+from classification.models import Function, Level
 
 from .models import Detection, SeniorMember
 from .payloads import USER_ID_CHARACTERS, user_id_validate
@@ -10,6 +10,9 @@ from .payloads import USER_ID_CHARACTERS, user_id_validate
 
 class _SeniorFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(choices=Level.choices)
+    function = django_filters.ChoiceFilter(
+        choices=Function.choices, help_text=f"What the executive runs: one of {', '.join(Function.values)}."
+    )
     company = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the company name.")
     country = django_filters.CharFilter(lookup_expr="iexact", help_text="The country, any case.")
 
@@ -20,7 +23,7 @@ class MemberFilter(_SeniorFilter):
 
     class Meta:
         model = SeniorMember
-        fields = ["level", "company", "country", "detected"]
+        fields = ["level", "function", "company", "country", "detected"]
 
 
 class DetectionFilter(_SeniorFilter):
@@ -33,4 +36,4 @@ class DetectionFilter(_SeniorFilter):
 
     class Meta:
         model = Detection
-        fields = ["user_id", "level", "kind", "company", "country", "detected"]
+        fields = ["user_id", "level", "function", "kind", "company", "country", "detected"]

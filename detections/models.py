@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from classification.models import ConfirmedLabel, Level
+from classification.models import ConfirmedLabel, Function, Level
 
 
 class TrackedField(models.Model):
@@ -114,6 +114,7 @@ class SeniorMember(models.Model):
     username = models.CharField(max_length=255, blank=True)
     title = models.TextField()
     level = models.CharField(max_length=10, choices=Level.choices)
+    function = models.CharField(max_length=20, choices=Function.choices, default=Function.OTHER)
     country = models.CharField(max_length=255, blank=True)
     company = models.CharField(max_length=255, blank=True)
     # Only the domain of the email the community profile gives: what an audience's company filter
@@ -139,11 +140,13 @@ class SeniorMember(models.Model):
 
 
 class MemberPin(models.Model):
-    """An operator's correction of a member's level, held while their title stays the one corrected.
+    """An operator's correction of a member's level and function (or their marking of someone the
+    rules missed), held while their title stays the one corrected.
 
-    Processing applies the pinned level instead of the rules' for that title (none: not senior);
-    the first title change removes the pin and the rules decide again. Kept apart from the member
-    row because "not a senior executive" removes the member.
+    Processing applies the pinned level and function instead of the rules' for that title (none:
+    not senior); the first title change removes the pin and the rules decide again. Kept apart
+    from the member row because "not a senior executive" removes the member, and someone the rules
+    missed has no member row until the pin makes one.
     """
 
     Level = ConfirmedLabel.Label  # a correction says what a confirmed label says
@@ -151,6 +154,8 @@ class MemberPin(models.Model):
     user_id = models.CharField(max_length=64, primary_key=True)
     title = models.TextField(help_text="The title the correction is for (as stored, trimmed).")
     level = models.CharField(max_length=10, choices=Level.choices)
+    # Blank: the rules read the function from the title (a correction of the level alone).
+    function = models.CharField(max_length=20, choices=Function.choices, blank=True)
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -177,6 +182,7 @@ class Detection(models.Model):
     username = models.CharField(max_length=255, blank=True)
     title = models.TextField()
     level = models.CharField(max_length=10, choices=Level.choices)
+    function = models.CharField(max_length=20, choices=Function.choices, default=Function.OTHER)
     country = models.CharField(max_length=255, blank=True)
     company = models.CharField(max_length=255, blank=True)
     joined_at = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,8 @@ from datetime import datetime
 from django.db.models import Min, QuerySet
 
 from classification.engine import Classification
+from classification.models import Function
+from classification.services import classify
 
 from .models import MemberPin, PendingEvent, RawEvent, SeniorMember, TrackedField
 
@@ -99,8 +101,18 @@ CORRECTION_VERSION = "correction"
 
 
 def member_pins(*, user_ids: list[str]) -> dict[str, Pin]:
-    pins = MemberPin.objects.filter(user_id__in=user_ids).values_list("user_id", "title", "level")
+    pins = MemberPin.objects.filter(user_id__in=user_ids).values_list("user_id", "title", "level", "function")
     return {
-        user_id: Pin(title, Classification(None if level == "none" else level, "correction", CORRECTION_VERSION))
-        for user_id, title, level in pins
+        user_id: Pin(title, pin_decision(title=title, level=level, function=function))
+        for user_id, title, level, function in pins
     }
+
+
+def pin_decision(*, title: str, level: str, function: str) -> Classification:
+    """A correction's decision: its level ("none": not senior, so no function), and its function;
+    a blank one is what the rules read in the title (they may change), `other` when they read none
+    (a title they do not count as senior)."""
+    if level == MemberPin.Level.NONE:
+        return Classification(None, "correction", CORRECTION_VERSION, None)
+    function = function or classify(title).function or Function.OTHER
+    return Classification(level, "correction", CORRECTION_VERSION, function)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from access.services import audit_record
-from classification.models import Level
+from classification.models import Function, Level
 from core.admin import ReadOnlyModelAdmin
 
 from . import addresses, rendering, selectors, services
@@ -243,13 +243,19 @@ class ChannelCircuitAdmin(admin.ModelAdmin):
 
 
 class AudienceForm(forms.ModelForm):
-    """Ticks for levels and kinds, one entry per line for recipients and companies."""
+    """Ticks for levels, functions and kinds, one entry per line for recipients and companies."""
 
     levels = forms.MultipleChoiceField(
         choices=Level.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text=Audience._meta.get_field("levels").help_text,
+    )
+    functions = forms.MultipleChoiceField(
+        choices=Function.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=Audience._meta.get_field("functions").help_text,
     )
     kinds = forms.MultipleChoiceField(
         choices=Audience._meta.get_field("kinds").base_field.choices,
@@ -287,6 +293,7 @@ class AudienceForm(forms.ModelForm):
             "name",
             "is_active",
             "levels",
+            "functions",
             "kinds",
             "countries",
             "companies",
@@ -325,7 +332,7 @@ class AudienceAdmin(admin.ModelAdmin):
     actions = None  # deleting goes one at a time, through the page that says what becomes of its deliveries
     fieldsets = [
         (None, {"fields": ["name", "is_active", "cadence", "alerts_per_hour", "starts_at"]}),
-        ("Who it hears about", {"fields": ["levels", "kinds", "countries", "companies"]}),
+        ("Who it hears about", {"fields": ["levels", "functions", "kinds", "countries", "companies"]}),
         (
             "Where it goes",
             {
@@ -366,6 +373,7 @@ class AudienceAdmin(admin.ModelAdmin):
     def filter_text(self, obj):
         parts = [
             "/".join(rendering.LEVEL_LABELS.get(level, level) for level in obj.levels),
+            "/".join(rendering.FUNCTION_LABELS.get(function, function) for function in obj.functions),
             "/".join(obj.kinds),
             ", ".join(str(code) for code in obj.countries),
             ", ".join(obj.companies[:3]) + (" …" if len(obj.companies) > 3 else ""),
@@ -436,9 +444,27 @@ class AudienceAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "audience": audience,
             "audience_plan": preview.plan,
+            "filter": audience_filter_lines(audience),
             "matching": services.audience_matching_members(audience),
             "warnings": services.audience_warnings(audience),
             "email": preview.email,
             "chunk_count": preview.chunk_count,
         }
         return TemplateResponse(request, "admin/digests/audience/preview.html", context)
+
+
+def audience_filter_lines(audience: Audience) -> list[tuple[str, str]]:
+    """The preview's account of the filter, one line per part, saying "every" for an empty one."""
+    kinds = dict(Audience._meta.get_field("kinds").base_field.choices)
+    companies = ", ".join(audience.companies[:10])
+    if len(audience.companies) > 10:
+        companies += f" … ({len(audience.companies)} in all)"
+    levels = ", ".join(rendering.LEVEL_LABELS.get(level, level) for level in audience.levels)
+    functions = ", ".join(rendering.FUNCTION_LABELS.get(function, function) for function in audience.functions)
+    return [
+        ("Levels", levels or "every level"),
+        ("Functions", functions or "every function"),
+        ("Kinds", ", ".join(str(kinds.get(kind, kind)) for kind in audience.kinds) or "both"),
+        ("Countries", ", ".join(str(code) for code in audience.countries) or "every country"),
+        ("Companies", companies or "every company"),
+    ]

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.services import audit_record
+from classification.models import Function
 
 from . import selectors, services
 from .models import Audience, Channel, Digest, DigestDelivery, Receipt
@@ -167,6 +168,16 @@ class AudienceSerializer(serializers.ModelSerializer):
     countries = serializers.ListField(
         child=serializers.CharField(max_length=2), required=False, help_text="ISO 3166-1 alpha-2 codes, e.g. DE."
     )
+    functions = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=Function.choices,
+            error_messages={
+                "invalid_choice": f'"{{input}}" is not a valid choice: the functions are {", ".join(Function.values)}.'
+            },
+        ),
+        required=False,
+        help_text=f"{Audience._meta.get_field('functions').help_text} Values: {', '.join(Function.values)}.",
+    )
     teams_webhook_url = serializers.URLField(
         max_length=2000, required=False, allow_blank=True, write_only=True, help_text="Write-only: it is a secret."
     )
@@ -179,6 +190,7 @@ class AudienceSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "levels",
+            "functions",
             "kinds",
             "countries",
             "companies",

@@ -50,6 +50,7 @@ class AudienceFilter:
     """An audience's filter; an empty set matches everything."""
 
     levels: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()
     companies: frozenset[str] = frozenset()  # company_key of names and domains alike
@@ -58,16 +59,19 @@ class AudienceFilter:
     def of(cls, audience) -> AudienceFilter:
         return cls(
             levels=frozenset(audience.levels),
+            functions=frozenset(audience.functions),
             kinds=frozenset(audience.kinds),
             countries=frozenset(str(code) for code in audience.countries),
             companies=frozenset(company_key(entry) for entry in audience.companies if entry.strip()),
         )
 
     def member_matches(self, member) -> bool:
-        """`member` has level, country, company and email_domain (selectors.MemberNow, or a
-        detection's snapshot, which has no email_domain)."""
-        level, country, companies = member_keys(member)
+        """`member` has level, function, country, company and email_domain (selectors.MemberNow,
+        or a detection's snapshot, which has no email_domain)."""
+        level, function, country, companies = member_keys(member)
         if self.levels and level not in self.levels:
+            return False
+        if self.functions and function not in self.functions:
             return False
         if self.countries and country not in self.countries:
             return False
@@ -75,14 +79,14 @@ class AudienceFilter:
 
     @property
     def filters_members(self) -> bool:
-        return bool(self.levels or self.countries or self.companies)
+        return bool(self.levels or self.functions or self.countries or self.companies)
 
     def members_matching(self, index: MemberIndex) -> set[str] | None:
         """The user ids of the indexed members it matches (None: all of them), by set operations:
         what member_matches says of each, for a whole build at once."""
         matching = None
-        for wanted, keyed in ((self.levels, index.by_level), (self.countries, index.by_country),
-                              (self.companies, index.by_company)):  # fmt: skip
+        for wanted, keyed in ((self.levels, index.by_level), (self.functions, index.by_function),
+                              (self.countries, index.by_country), (self.companies, index.by_company)):  # fmt: skip
             if wanted:
                 ids = set().union(*(keyed.get(key, ()) for key in wanted))
                 matching = ids if matching is None else matching & ids
@@ -93,13 +97,14 @@ class AudienceFilter:
         return [d for d in detections if not self.kinds or d.kind in self.kinds]
 
 
-def member_keys(member) -> tuple[str, str, frozenset[str]]:
-    """What a filter compares of a member: level, country code, and company keys — the company
-    name and the email domain with each parent domain (eu.acme.com, acme.com; not the bare TLD)."""
+def member_keys(member) -> tuple[str, str, str, frozenset[str]]:
+    """What a filter compares of a member: level, function, country code, and company keys — the
+    company name and the email domain with each parent domain (eu.acme.com, acme.com; not the
+    bare TLD)."""
     labels = company_key(getattr(member, "email_domain", "")).split(".")
     domains = (".".join(labels[i:]) for i in range(len(labels) - 1))
     companies = frozenset(key for key in (company_key(member.company), *domains) if key)
-    return member.level, country_code(member.country), companies
+    return member.level, member.function, country_code(member.country), companies
 
 
 @dataclass
@@ -107,6 +112,7 @@ class MemberIndex:
     """Members by each key a filter compares, built once for a build's audiences."""
 
     by_level: dict[str, set[str]] = field(default_factory=dict)
+    by_function: dict[str, set[str]] = field(default_factory=dict)
     by_country: dict[str, set[str]] = field(default_factory=dict)
     by_company: dict[str, set[str]] = field(default_factory=dict)
 
@@ -114,8 +120,9 @@ class MemberIndex:
     def of(cls, members: Iterable) -> MemberIndex:
         index = cls()
         for member in members:
-            level, country, companies = member_keys(member)
+            level, function, country, companies = member_keys(member)
             index.by_level.setdefault(level, set()).add(member.user_id)
+            index.by_function.setdefault(function, set()).add(member.user_id)
             index.by_country.setdefault(country, set()).add(member.user_id)
             for key in companies:
                 index.by_company.setdefault(key, set()).add(member.user_id)

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
-from classification.models import Level
+from classification.models import Function, Level
 from detections.models import Detection
 
 
@@ -50,6 +50,12 @@ class Audience(models.Model):
         blank=True,
         default=list,
         help_text="Levels it hears about; none ticked: every senior level.",
+    )
+    functions = ArrayField(
+        models.CharField(max_length=20, choices=Function.choices),
+        blank=True,
+        default=list,
+        help_text="Functions it hears about (what the executive runs: finance, sales, …); none ticked: every function.",
     )
     kinds = ArrayField(
         models.CharField(max_length=10, choices=Detection.Kind.choices),

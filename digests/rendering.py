@@ -20,11 +20,12 @@ from django.conf import settings
 from django.template.loader import get_template
 from markupsafe import Markup
 
-from classification.models import Level
+from classification.models import Function, Level
 from core.text import one_line
 from detections.models import Detection
 
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
+FUNCTION_LABELS = dict(Function.choices)
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,22 @@ class Entry:
     promoted_on: date | None
     profile_url: str
     correct_url: str = ""  # the admin's correction page for the row's latest detection (login first)
+    function: str = ""  # what they run, as its label ("Finance"); "" not known
 
     # Display strings prepared here rather than with template filters and conditions: the
     # digest of a 10,000-detection week renders 2,000 bodies, and filters dominated that time.
     @property
     def level_text(self) -> str:
         return f"{LEVEL_LABELS['vp']} → {self.level}" if self.promoted else self.level
+
+    @property
+    def role_text(self) -> str:
+        """The level and what they run: 'C-suite · Finance', 'VP → C-suite · Sales'."""
+        return f"{self.level_text} · {self.function}" if self.function else self.level_text
+
+    @property
+    def function_text(self) -> str:
+        return self.function or "—"
 
     @property
     def company_text(self) -> str:
@@ -116,6 +127,7 @@ def entry_for_member(member, detections: list) -> Entry:
         promoted_on=promotions[-1].detected_at.astimezone(local).date() if promoted else None,
         profile_url=profile_url(member.user_id, member.username),
         correct_url=correct_url(detections[-1].id),
+        function=one_line(FUNCTION_LABELS.get(member.function, member.function or ""), 80),
     )
 
 
@@ -192,8 +204,9 @@ def email_text(entries: list[Entry], *, heading: str) -> str:
 
 @functools.lru_cache(maxsize=_ROWS_KEPT)
 def email_text_lines(entry: Entry) -> str:
+    headline = f"- {entry.name}: {entry.title} ({entry.level_text})"
     lines = [
-        f"- {entry.name}: {entry.title} ({entry.level_text})",
+        f"{headline} · {entry.function}" if entry.function else headline,
         f"  Company: {entry.company_text} · Country: {entry.country_text} · Detected: {entry.detected_text}",
     ]
     if entry.profile_url:
@@ -216,14 +229,14 @@ _BOLD = {"weight": "Bolder"}
 
 @functools.lru_cache(maxsize=_ROWS_KEPT)
 def teams_entry(entry: Entry) -> dict:
-    """Three lines: who and why, the title as typed, then company, country and date (as the
-    email's text version has them). Kept and shared by every card with the row: never modify it."""
+    """Three lines: who, their level and function, the title as typed, then company, country and
+    date (as the email's text version has them). Kept and shared by every card with the row: never modify it."""
     details = f"Company: {entry.company_text} · Country: {entry.country_text} · Detected: {entry.detected_text}"
     container = {
         "type": "Container",
         "separator": True,
         "items": [
-            literal((entry.name, _BOLD), f" — {entry.level_text}"),
+            literal((entry.name, _BOLD), f" — {entry.role_text}"),
             literal(entry.title, spacing="None"),
             literal(details, spacing="None"),
         ],

@@ -31,8 +31,8 @@ ALERT_LOOKBACK = timedelta(days=1)
 class Waiting(NamedTuple):
     """What a build reads of a detection. Plain tuples, not model instances: 10,000 of those kept
     alive through the rendering made each garbage collection pass walk them, which cost a fifth
-    of a 10,000-detection build. The snapshot (level, country, company) decides the audiences of a
-    member no longer senior."""
+    of a 10,000-detection build. The snapshot (level, function, country, company) decides the
+    audiences of a member no longer senior."""
 
     id: int
     user_id: str
@@ -40,6 +40,7 @@ class Waiting(NamedTuple):
     detected_at: datetime
     recorded_at: datetime
     level: str
+    function: str
     country: str
     company: str
 
@@ -51,6 +52,7 @@ class MemberNow(NamedTuple):
     username: str
     title: str
     level: str
+    function: str
     company: str
     country: str
     email_domain: str

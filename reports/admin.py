@@ -6,11 +6,11 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from access.services import audit_record
 
-from . import services
+from . import rendering, services
 from .models import Report
 from .months import Month
 from .selectors import report_file_response
@@ -31,6 +31,7 @@ class ReportAdmin(admin.ModelAdmin):
         "generated_at",
         "covers_until",
         "downloads",
+        "function_counts",
         "summary_pretty",
         "error",
         "created_at",
@@ -56,6 +57,21 @@ class ReportAdmin(admin.ModelAdmin):
             '<a href="{}">CSV</a> · <a href="{}">HTML</a>',
             reverse("admin:reports_report_download", args=[obj.pk, "csv"]),
             reverse("admin:reports_report_download", args=[obj.pk, "html"]),
+        )
+
+    @admin.display(description="detections by function")
+    def function_counts(self, obj):
+        rows = rendering.function_rows(obj.summary or {})
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="function-counts"><thead><tr><th>Function</th><th>Detections</th><th>C-suite</th>'
+            "<th>VP</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((row["label"], row["total"], row["csuite"], row["vp"]) for row in rows),
+            ),
         )
 
     @admin.display(description="summary")

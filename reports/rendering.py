@@ -14,18 +14,31 @@ from typing import IO
 
 from django.template.loader import render_to_string
 
+from classification.models import Function
 from core.dates import INVALID_TEXT, moment_local
 from core.text import bidi_strip
 
 from .months import Month, local_zone
 
-CSV_HEADER = ["member_id", "name", "title", "level", "kind", "company", "country", "joined_at", "detected_at"]
+CSV_HEADER = [
+    "member_id",
+    "name",
+    "title",
+    "level",
+    "function",
+    "kind",
+    "company",
+    "country",
+    "joined_at",
+    "detected_at",
+]
 # Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection"); tab and
 # carriage return can smuggle one past a naive check.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ROWS_PER_SLICE = 2000
 _TABLE_SLOT = "<!--report-rows-->"
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
+FUNCTION_LABELS = dict(Function.choices)
 KIND_LABELS = {"first": "First detection", "promotion": "Promotion to C-suite"}
 
 
@@ -56,6 +69,13 @@ def csv_cell(value) -> str:
         return local.isoformat(timespec="seconds") if local else INVALID_TEXT
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def function_rows(summary: dict) -> list[dict]:
+    """The summary's count by function with each function's label (a summary stored before
+    functions were read has none: the page then says so)."""
+    rows = summary.get("by_function", [])
+    return [{**row, "label": FUNCTION_LABELS.get(row["function"], row["function"])} for row in rows]
 
 
 def _days(week: dict) -> str:
@@ -91,7 +111,7 @@ def chart_bars(weeks: list[dict], *, width: int = 560, height: int = 160) -> dic
 # One table row. Filled by _rows_html with every value escaped: a per-row Django template took
 # two thirds of the time of a 100,000-row report for the same escaping (docs/reports.md).
 _ROW = (
-    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
     '<td class="id">{}</td></tr>\n'
 )
 
@@ -107,6 +127,7 @@ def _rows_html(rows: list[tuple]) -> str:
                     username,
                     title,
                     LEVEL_LABELS.get(level, level),
+                    FUNCTION_LABELS.get(function, function),
                     KIND_LABELS.get(kind, kind),
                     company,
                     country,
@@ -115,7 +136,7 @@ def _rows_html(rows: list[tuple]) -> str:
                 ),
             )
         )
-        for user_id, username, title, level, kind, company, country, joined_at, detected_at in rows
+        for user_id, username, title, level, function, kind, company, country, joined_at, detected_at in rows
     )
 
 
@@ -129,9 +150,9 @@ def _joined_text(joined_at: datetime | None) -> str:
 def _row_text_neutral(row: tuple) -> tuple:
     """A row with bidirectional formatting characters out of its member-supplied text (name,
     title, company, country): a right-to-left override would reorder the cells after it."""
-    user_id, username, title, level, kind, company, country, joined_at, detected_at = row
+    user_id, username, title, level, function, kind, company, country, joined_at, detected_at = row
     username, title, company, country = (bidi_strip(text or "") for text in (username, title, company, country))
-    return user_id, username, title, level, kind, company, country, joined_at, detected_at
+    return user_id, username, title, level, function, kind, company, country, joined_at, detected_at
 
 
 def files_write(
@@ -147,6 +168,7 @@ def files_write(
         "month": month,
         "summary": summary,
         "chart": chart_bars(summary["weeks"]),
+        "by_function": function_rows(summary),
         "generated_at": generated_at.astimezone(local_zone()),
         # Generated before the month ended: the page says so (the month-end run replaces it).
         "partial": generated_at < month.end,

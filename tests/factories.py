@@ -81,6 +81,7 @@ class SeniorDetectionFactory(DetectionFactory):
                     "username": detection.username,
                     "title": detection.title,
                     "level": detection.level,
+                    "function": detection.function,
                     "company": detection.company,
                     "country": detection.country,
                     "first_detected_at": detection.detected_at,

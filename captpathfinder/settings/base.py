@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "classification.models.Level",
+        "FunctionEnum": "classification.models.Function",
         "LeftOutReasonEnum": "digests.models.Receipt.LeftOut",
         "DetectionKindEnum": "detections.models.Detection.Kind",
         "DigestKindEnum": "digests.models.Digest.Kind",

@@ -7,7 +7,8 @@ statements. Callers hold the members' processing locks (detections.locks) and th
 
 The transitions for a title: not senior -> the member is removed if present; a new senior -> a
 member and a `first` detection; VP -> C-suite -> a `promotion` detection; any other change (same
-level, C-suite -> VP) -> updated, no detection.
+level, C-suite -> VP, a change of function alone) -> updated, no detection. The function (what the
+executive runs) is taken with the level, from the rules or an operator's pin.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ Outcome = RawEvent.Outcome
 
 # What a detection copies from its member. The attributes among them follow the member while the
 # detection waits for its digest (a name, company or country that changes or arrives later).
-SNAPSHOT_FIELDS = ("username", "title", "level", "country", "company", "joined_at", "rules_version")
+SNAPSHOT_FIELDS = ("username", "title", "level", "function", "country", "company", "joined_at", "rules_version")
 FOLLOWED_FIELDS = ("username", "country", "company", "joined_at")
 # What the writer stores of a member it has seen before; first_detected_at is set once, at creation.
 _STORED_FIELDS = [
     "username",
     "title",
     "level",
+    "function",
     "last_seen_at",
     "rules_version",
     "country",
@@ -145,6 +147,7 @@ class MemberStates:
             self._created.add(change.user_id)
         member.title = change.title.strip()
         member.level = result.level
+        member.function = result.function
         member.last_seen_at = change.seen_at or when
         member.rules_version = result.version
         if change.username and change.username != member.username:  # it comes with every title

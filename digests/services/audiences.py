@@ -16,7 +16,7 @@ from ..selectors import LATE_COMMIT_MARGIN
 
 Status = DigestDelivery.Status
 # What decides which detections an audience gets: a change means its next build looks again from its start.
-FILTER_FIELDS = ("levels", "kinds", "countries", "companies", "starts_at")
+FILTER_FIELDS = ("levels", "functions", "kinds", "countries", "companies", "starts_at")
 IN_FLIGHT = (Status.PENDING, Status.RETRYING, Status.SENDING, Status.DEPLOYED)
 CANCELLABLE = (Status.PENDING, Status.RETRYING)
 
@@ -24,13 +24,14 @@ CANCELLABLE = (Status.PENDING, Status.RETRYING)
 def audience_matching_members(audience: Audience) -> int:
     """How many current senior members the audience's filter matches (kinds aside)."""
     audience_filter = AudienceFilter.of(audience)
-    members = SeniorMember.objects.values_list("level", "country", "company", "email_domain")
+    members = SeniorMember.objects.values_list("level", "function", "country", "company", "email_domain")
     return sum(1 for values in members.iterator(chunk_size=5000) if audience_filter.member_matches(_Member(*values)))
 
 
 @dataclass(frozen=True)
 class _Member:
     level: str
+    function: str
     country: str
     company: str
     email_domain: str
@@ -44,7 +45,7 @@ def audience_warnings(audience: Audience) -> list[str]:
     if audience.is_active and audience_matching_members(audience) == 0:
         warnings.append(
             "No current senior member matches this filter: it will get nothing until one does. "
-            "Check the countries and the company names or domains."
+            "Check the functions, the countries and the company names or domains."
         )
     return warnings
 

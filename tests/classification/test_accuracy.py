@@ -55,6 +55,16 @@ def test_held_out_titles(shipped):
     assert result.accuracy >= 0.95, [(m.case.title, m.case.expected_text, m.got_text) for m in result.misses]
 
 
+def test_held_out_titles_in_the_world_languages(shipped):
+    """Written from the documented policy by someone who saw neither the rules nor the tuning set."""
+    result = ruleset_evaluate(shipped, labelled_titles_read(DATA / "holdout_world_titles.tsv"))
+
+    report_line(f"classification accuracy (held-out, world languages): {result.accuracy:.2%} "
+                f"({result.correct}/{result.total})")  # fmt: skip
+    assert {case.language for case in labelled_titles_read(DATA / "holdout_world_titles.tsv")} == set(WORLD_LANGUAGES)
+    assert result.accuracy >= 0.95, [(m.case.title, m.case.expected_text, m.got_text) for m in result.misses]
+
+
 def test_every_language_is_covered(shipped):
     for title, level in [
         ("Geschäftsführer", "csuite"),

@@ -1,5 +1,7 @@
 """Confirmed labels: a candidate ruleset that breaks one is refused unless the operator accepts it."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -93,18 +95,28 @@ def test_the_add_form_refuses_to_activate_a_ruleset_that_breaks_a_label(admin_cl
 
 
 def test_confirmed_labels_export_as_tsv_that_evaluate_reads(admin_client, labels, tmp_path):
-    ConfirmedLabel.objects.create(title="VP\tof\nMarketing", level="vp")
+    ConfirmedLabel.objects.create(title="VP\tof\nMarketing", level="vp", function="marketing")
 
     response = admin_client.get(reverse("admin:classification_confirmedlabel_export"))
 
     assert response["Content-Type"].startswith("text/tab-separated-values")
     lines = response.content.decode().splitlines()
-    assert lines[1:] == ["!vp\tVP of Sales", "!csuite\tCEO", "!none\tHead of Growth",
-                         "!vp\tVP of Marketing"]  # fmt: skip
+    assert lines[1:] == ["!vp\tVP of Sales\t-", "!csuite\tCEO\t-", "!none\tHead of Growth\t-",
+                         "!vp\tVP of Marketing\tmarketing"]  # fmt: skip
     path = tmp_path / "labels.tsv"
     path.write_bytes(response.content)
     out = _classify("--evaluate", str(path))
     assert "accuracy 100.00% (4/4)" in out
+    assert re.search(r"by function:\n +marketing +100\.00% \(1/1\)", out)
+
+
+def test_a_confirmed_label_that_is_not_senior_takes_no_function():
+    from django.core.exceptions import ValidationError
+
+    label = ConfirmedLabel(title="Head of Sales", level="none", function="sales")
+
+    with pytest.raises(ValidationError, match="has no function"):
+        label.full_clean()
 
 
 def test_classify_evaluate_prints_accuracy_on_both_sets(labels):

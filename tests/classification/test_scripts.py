@@ -29,6 +29,9 @@ from classification.normalise import letters_fold, normalise_title
         ("Генеральный директор", "генеральныи директор"),
         ("Tổng Giám đốc", "tong giam doc"),
         ("Genel Müdür Yardımcısı", "genel mudur yardimcisi"),
+        # A word of look-alikes beside real Cyrillic stays Cyrillic, though the title has a Latin word.
+        ("Вице-президент в отставке, Acme Corp", "вице президент в отставке , acme corp"),
+        ("Sales $ VP ©", "sales vp"),  # what is neither a letter, a digit nor a separator: a space
     ],
 )
 def test_scripts_are_read_in_one_form(raw, normalised):
@@ -109,3 +112,35 @@ def test_a_title_is_read_up_to_its_hundredth_role(cjk):
     title = "ceo " * (MAX_ROLES_READ + 50)
 
     assert len(cjk._role_matches(normalise_title(title))) == MAX_ROLES_READ
+
+
+def _roles_by_submatch(ruleset: Ruleset, text: str) -> list[tuple[int, int, str]]:
+    """An independent oracle: every role as a named group of one alternation, read from the submatch
+    (how the engine found roles before it asked an RE2 set), in character offsets."""
+    import re2
+
+    from classification.engine import _NOT_WORD, _RE2_OPTIONS
+
+    alternation = "|".join(f"(?P<r{i}>{role.pattern})" for i, role in enumerate(ruleset.roles))
+    regex = re2.compile(f"(?:^|{_NOT_WORD})(?:{alternation})(?:{_NOT_WORD}|$)", _RE2_OPTIONS)
+    found, pos = [], 0
+    while (match := regex.search(text, pos)) is not None and len(found) < MAX_ROLES_READ:
+        name = next(name for name, value in match.groupdict().items() if value is not None)
+        group = regex.groupindex[name]
+        found.append((match.start(group), match.end(group), ruleset.roles[int(name[1:])].id))
+        pos = max(match.end(group) - 1, match.start(group) + 1)
+    return found
+
+
+def test_roles_are_found_where_one_alternation_with_groups_finds_them():
+    from classification.evaluation import SHIPPED_LABELS, labelled_titles_read
+    from classification.services import ruleset_shipped_text
+
+    shipped = Ruleset.from_text(ruleset_shipped_text())
+    titles = [case.title for case in labelled_titles_read(SHIPPED_LABELS)]
+    titles += ["副总裁兼首席财务官", "IBM总裁 / CEO", "vp cfo ceo", "前社長兼CEO", "대표이사 사장 겸 CTO"]
+
+    for title in titles:
+        text = normalise_title(title)
+        expected = _roles_by_submatch(shipped, text)
+        assert [(start, end, role.id) for start, end, role in shipped._role_matches(text)] == expected, title

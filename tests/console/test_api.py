@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from classification.models import Function
 from digests import services as digest_services
 from digests.runs import deliveries_runs_check
 from reports import services as report_services
@@ -55,8 +56,8 @@ def test_the_admin_session_works_too(admin_client):
 
 def test_stats(staff_api, control_room, settings):
     now = timezone.now()
-    SeniorMemberFactory(user_id="1", level="vp")
-    SeniorMemberFactory(user_id="2", level="csuite")
+    SeniorMemberFactory(user_id="1", level="vp", function="sales")
+    SeniorMemberFactory(user_id="2", level="csuite", function="finance")
     DetectionFactory(user_id="2", detected_at=now - timedelta(days=2), kind="promotion", level="csuite")
     DetectionFactory(user_id="1", detected_at=now - timedelta(days=20))
     RawEventFactory(received_at=now - timedelta(seconds=90))
@@ -68,6 +69,8 @@ def test_stats(staff_api, control_room, settings):
     body = staff_api.get("/api/stats").json()
 
     assert body["members"] == {"total": 2, "vp": 1, "csuite": 1}
+    assert {k: v for k, v in body["members_by_function"].items() if v} == {"sales": 1, "finance": 1}
+    assert set(body["members_by_function"]) == set(Function.values)
     assert body["detections"] == {
         "last_7_days": 1,
         "last_30_days": 2,

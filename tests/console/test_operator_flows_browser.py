@@ -201,3 +201,51 @@ def test_an_operator_finds_a_failed_community_change_and_retries_it(operator, br
     assert "1 failed changes queued again." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     failed.refresh_from_db()
     assert failed.status == "pending"
+
+
+def test_an_operator_filters_an_audience_by_function_edits_it_and_previews_it(operator, browser, tmp_path):
+    from datetime import timedelta
+
+    from digests.models import Audience
+
+    SeniorDetectionFactory(username="Fay Lin", title="Chief Financial Officer", level="csuite", function="finance")
+    SeniorDetectionFactory(username="Ted Okafor", title="CTO", level="csuite", function="engineering", company="Acme")
+    SeniorDetectionFactory(username="Ivy Novak", title="VP, IT Security", function="it_security", country="Poland")
+    SeniorDetectionFactory(username="Sal Diaz", title="VP of Sales", function="sales")
+    SeniorDetectionFactory(username="Kenji Sato", title="代表取締役社長", level="csuite", function="general")
+    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+
+    operator("/admin/digests/audience/add/", "audience-function-add")
+    browser.find_element(By.NAME, "name").send_keys("Finance and technology leaders")
+    for function in ("finance", "engineering"):
+        browser.find_element(By.CSS_SELECTOR, f"input[name=functions][value={function}]").click()
+    browser.find_element(By.NAME, "email_to").send_keys("cfo-cto-office@example.com")
+    starts = browser.find_element(By.NAME, "starts_at_0")  # a week back: it hears of this week's detections
+    starts.clear()
+    starts.send_keys(f"{timezone.localdate() - timedelta(days=7):%Y-%m-%d}")
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    audience = Audience.objects.get(name="Finance and technology leaders")
+    assert audience.functions == ["finance", "engineering"]
+
+    form = operator(f"/admin/digests/audience/{audience.pk}/change/", "audience-function-change")
+    assert "Functions" in form and "People (HR)" in form and "none ticked: every function" in form
+    browser.find_element(By.CSS_SELECTOR, "input[name=functions][value=it_security]").click()
+    browser.execute_script("document.querySelector('input[name=functions]').scrollIntoView({block: 'center'})")
+    browser.save_screenshot(str(folder / "audience-function-form.png"))
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+    audience.refresh_from_db()
+    assert audience.functions == ["finance", "engineering", "it_security"]
+    listed = operator("/admin/digests/audience/", "audiences-by-function")
+    assert "Finance/Engineering and technology/IT and security" in listed
+
+    preview = operator(f"/admin/digests/audience/{audience.pk}/preview/", "audience-function-preview")
+
+    assert "matches 3 current senior members" in preview
+    assert "Functions Finance, Engineering and technology, IT and security" in preview
+    rows = browser.find_element(By.CSS_SELECTOR, "table.plan-rows tbody").text
+    assert "Fay Lin Chief Financial Officer C-suite Finance" in rows
+    assert "Ted Okafor CTO C-suite Engineering and technology Acme" in rows
+    assert "Ivy Novak VP, IT Security VP IT and security" in rows
+    assert "Sal Diaz" not in rows and "Kenji Sato" not in rows

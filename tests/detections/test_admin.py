@@ -98,3 +98,18 @@ def test_correcting_a_user_id_outside_the_safe_set_is_a_400_naming_the_field(adm
 
     assert response.status_code == 400
     assert response.content.decode() == "user_id: Must be letters, digits, '-', '_' and '.' (not only dots)."
+
+
+@pytest.mark.parametrize("model", ["seniormember", "detection"])
+def test_the_function_is_a_column_and_a_filter(admin_client, model):
+    factory = SeniorMemberFactory if model == "seniormember" else DetectionFactory
+    factory(username="Fiona Finance", title="Chief Financial Officer", level="csuite", function="finance")
+    factory(username="Sam Sales", title="VP of Sales", function="sales")
+
+    everyone = admin_client.get(reverse(f"admin:detections_{model}_changelist")).content.decode()
+    finance = admin_client.get(reverse(f"admin:detections_{model}_changelist"), {"function__exact": "finance"})
+
+    assert "column-function" in everyone and "?function__exact=finance" in everyone  # the column, the filter
+    assert finance.status_code == 200
+    page = finance.content.decode()
+    assert "Fiona Finance" in page and "Sam Sales" not in page

@@ -55,3 +55,29 @@ def test_a_user_id_outside_the_safe_set_is_a_400_naming_the_field(staff_api):
     assert (filtered.status_code, filtered.json()["fields"]) == (400, {"user_id": message})
     assert (looked_up.status_code, looked_up.json()["fields"]) == (400, {"user_id": message})
     assert staff_api.get("/api/members/p1-1067").status_code == 200
+
+
+def test_members_and_detections_carry_their_function_and_filter_by_it(staff_api):
+    SeniorMemberFactory(user_id="4001", title="Chief Financial Officer", level="csuite", function="finance")
+    SeniorMemberFactory(user_id="4002", title="VP of Sales", function="sales")
+    DetectionFactory(user_id="4001", title="Chief Financial Officer", level="csuite", function="finance")
+    DetectionFactory(user_id="4002", title="VP of Sales", function="sales")
+
+    members = staff_api.get("/api/members", {"function": "finance"})
+    detections = staff_api.get("/api/detections", {"function": "sales", "level": "vp"})
+    everyone = staff_api.get("/api/members")
+
+    assert [(row["user_id"], row["function"]) for row in members.json()["results"]] == [("4001", "finance")]
+    assert [(row["user_id"], row["function"]) for row in detections.json()["results"]] == [("4002", "sales")]
+    assert {row["function"] for row in everyone.json()["results"]} == {"finance", "sales"}
+
+
+def test_an_unknown_function_is_a_400_naming_the_field_as_an_unknown_level_is(staff_api):
+    for path in ("/api/members", "/api/detections"):
+        function = staff_api.get(path, {"function": "sorcery"})
+        level = staff_api.get(path, {"level": "boss"})
+
+        assert function.status_code == level.status_code == 400
+        assert function.json()["error"] == level.json()["error"] == "invalid"
+        assert list(function.json()["fields"]) == ["function"] and list(level.json()["fields"]) == ["level"]
+        assert "sorcery" in function.json()["fields"]["function"][0]

@@ -20,18 +20,20 @@ def run(*args) -> str:
 
 @pytest.fixture
 def members():
-    SeniorMemberFactory(user_id="1", title="VP of Sales", level="vp", rules_version="old")
-    SeniorMemberFactory(user_id="2", title="Chief Executive Officer", level="vp", rules_version="old")  # under-rated
-    SeniorMemberFactory(user_id="3", title="Assistant to the CEO", level="csuite", rules_version="old")  # not senior
-    SeniorMemberFactory(user_id="4", title="CFO", level="csuite", rules_version="old")
+    old = {"rules_version": "old"}
+    SeniorMemberFactory(user_id="1", title="VP of Sales", level="vp", function="sales", **old)
+    SeniorMemberFactory(user_id="2", title="Chief Executive Officer", level="vp", function="general", **old)  # too low
+    SeniorMemberFactory(user_id="3", title="Assistant to the CEO", level="csuite", **old)  # not senior
+    SeniorMemberFactory(user_id="4", title="CFO", level="csuite", function="other", **old)  # stored before functions
 
 
 def test_reclassify_dry_run_lists_changes_and_writes_nothing(members):
     output = run("reclassify", "--dry-run")
 
-    assert "2\tvp -> csuite\tChief Executive Officer" in output
-    assert "3\tcsuite -> removed\tAssistant to the CEO" in output
-    assert "4 members read; would change 2 (1 removed)" in output
+    assert "2\tvp/general -> csuite/general\tChief Executive Officer" in output
+    assert "3\tcsuite/other -> removed\tAssistant to the CEO" in output
+    assert "4\tcsuite/other -> csuite/finance\tCFO" in output
+    assert "4 members read; would change 3 (1 removed, 1 with a new function)" in output
     assert SeniorMember.objects.count() == 4
     assert not Detection.objects.exists()
 
@@ -39,8 +41,12 @@ def test_reclassify_dry_run_lists_changes_and_writes_nothing(members):
 def test_reclassify_applies_through_the_member_services(members):
     output = run("reclassify")
 
-    assert "changed 2 (1 removed)" in output
-    assert set(SeniorMember.objects.values_list("user_id", "level")) == {("1", "vp"), ("2", "csuite"), ("4", "csuite")}
+    assert "changed 3 (1 removed, 1 with a new function)" in output
+    assert set(SeniorMember.objects.values_list("user_id", "level", "function")) == {
+        ("1", "vp", "sales"),
+        ("2", "csuite", "general"),
+        ("4", "csuite", "finance"),
+    }
     promotion = Detection.objects.get()
     assert (promotion.user_id, promotion.kind, promotion.level) == ("2", "promotion", "csuite")
     version = services.ruleset_active().version

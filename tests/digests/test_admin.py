@@ -182,3 +182,50 @@ def test_the_audience_form_names_the_companies_limit(admin_client, settings):
         "At most 2 companies or domains per audience (AUDIENCE_COMPANIES_MAX); this has 3." in response.content.decode()
     )
     assert not Audience.objects.filter(name="Key accounts").exists()
+
+
+def test_the_audience_form_ticks_functions_and_the_preview_shows_the_filter_and_each_rows_function(admin_client):
+    SeniorDetectionFactory(username="Fay Lin", title="CFO", level="csuite", function="finance")
+    SeniorDetectionFactory(username="Sal Diaz", title="VP of Sales", function="sales")
+    form = {
+        "name": "CFO office",
+        "is_active": "on",
+        "functions": ["finance", "legal"],
+        "cadence": "weekly",
+        "alerts_per_hour": "6",
+        "email_to": "cfo-office@example.com",
+        "starts_at_0": "2000-01-01",
+        "starts_at_1": "00:00:00",
+    }
+
+    added = admin_client.post(reverse("admin:digests_audience_add"), form)
+    audience = Audience.objects.get(name="CFO office")
+    page = admin_client.get(reverse("admin:digests_audience_change", args=[audience.pk])).content.decode()
+    listed = admin_client.get(reverse("admin:digests_audience_changelist")).content.decode()
+    preview = admin_client.get(reverse("admin:digests_audience_preview", args=[audience.pk])).content.decode()
+
+    assert added.status_code == 302 and audience.functions == ["finance", "legal"]
+    assert 'type="checkbox" name="functions" value="finance"' in page and "Engineering and technology" in page
+    assert "Finance/Legal" in listed
+    assert "matches 1 current senior member" in preview
+    assert '<th scope="row">Functions</th><td>Finance, Legal</td>' in preview
+    assert '<th scope="row">Levels</th><td>every level</td>' in preview
+    assert '<th scope="col">Function</th>' in preview and "<td>Finance</td>" in preview
+    assert "Fay Lin" in preview and "Sal Diaz" not in preview
+
+
+def test_an_unknown_function_is_a_form_error(admin_client):
+    form = {
+        "name": "Odd",
+        "functions": ["treasury"],
+        "cadence": "weekly",
+        "alerts_per_hour": "6",
+        "email_to": "odd@example.com",
+        "starts_at_0": "2000-01-01",
+        "starts_at_1": "00:00:00",
+    }
+
+    response = admin_client.post(reverse("admin:digests_audience_add"), form)
+
+    assert response.status_code == 200 and "Select a valid choice. treasury is not one" in response.content.decode()
+    assert not Audience.objects.filter(name="Odd").exists()

@@ -126,3 +126,24 @@ def test_a_real_time_c_suite_alert_reaches_the_control_room_within_the_window(co
     [run] = [d for d in control_room.deployments if "-alert-" in d.automation_name]
     assert run.inputs[settings.AA_EMAIL_INPUT_RECIPIENTS] == "board@example.com"
     assert run.inputs[settings.AA_EMAIL_INPUT_SUBJECT] == "2 senior executives detected · Board alerts"
+
+
+@pytest.mark.django_db
+def test_an_alert_for_a_function_audience_names_the_function_on_each_channel(settings):
+    AudienceFactory(
+        name="CFO office alerts",
+        functions=["finance"],
+        cadence=Audience.Cadence.REALTIME,
+        teams_webhook_url="https://example.com/hook",
+    )
+    ceo("Jane Roe", T0, function="general")
+    cfo = SeniorDetectionFactory(username="Fay Lin", title="CFO", level="csuite", function="finance", detected_at=T0)
+
+    due = alerts(T0 + timedelta(minutes=2))
+
+    assert due.detection_ids == [cfo.pk]
+    email = DigestDelivery.objects.get(channel="email").content
+    teams = DigestDelivery.objects.get(channel="teams").content["message"]
+    assert email["subject"] == "Senior executive detected: Fay Lin, CFO · CFO office alerts"
+    assert "- Fay Lin: CFO (C-suite) · Finance" in email["text"] and ">Finance</td>" in email["html"]
+    assert " — C-suite · Finance" in str(teams)

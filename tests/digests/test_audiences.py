@@ -231,3 +231,71 @@ def test_a_deleted_audience_is_renamed_with_its_id_so_its_name_can_be_used_again
 
     first.refresh_from_db()
     assert first.name == f"{'N' * 60} (deleted #{first.pk}, {first.archived_at:%Y-%m-%d})" and again.pk
+
+
+def test_an_audience_filtered_by_function_hears_of_those_functions_and_none_ticked_hears_of_all():
+    AudienceFactory(name="CFO office", functions=["finance"])
+    AudienceFactory(name="Tech leaders", functions=["engineering", "it_security"], levels=["csuite"])
+    cfo = detected("Fay", level="csuite", title="CFO", function="finance")
+    vp_finance = detected("Vic", title="VP Finance", function="finance")
+    cto = detected("Ted", level="csuite", title="CTO", function="engineering")
+    detected("Vera", title="VP Engineering", function="engineering")  # a VP: not for Tech leaders
+    sales = detected("Sal", title="VP of Sales", function="sales")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    carried = carried_by(build)
+    assert carried["CFO office"] == {cfo.pk, vp_finance.pk}
+    assert carried["Tech leaders"] == {cto.pk}
+    assert sales.pk in carried["Everyone"] and len(carried["Everyone"]) == 5  # no function ticked: every one
+    text = DigestDelivery.objects.get(digest__audience__name="CFO office").content["text"]
+    assert "- Fay: CFO (C-suite) · Finance" in text and "- Vic: VP Finance (VP) · Finance" in text
+
+
+def test_the_function_filter_reads_the_member_as_they_are_now():
+    """As the level: a reclassification that finds the function after the detection counts."""
+    AudienceFactory(name="Sales leaders", functions=["sales"])
+    detection = detected("Rae", title="Chief Revenue Officer", level="csuite", function="other")
+    SeniorMember.objects.filter(user_id=detection.user_id).update(function="sales")
+
+    build = services.digest_build_weekly(now=FRIDAY_5PM)
+
+    assert carried_by(build)["Sales leaders"] == {detection.pk}
+    text = DigestDelivery.objects.get(digest__audience__name="Sales leaders").content["text"]
+    assert "- Rae: Chief Revenue Officer (C-suite) · Sales" in text
+
+
+def test_a_member_no_longer_senior_is_left_out_by_the_function_of_their_detection():
+    AudienceFactory(name="CFO office", functions=["finance"])
+    AudienceFactory(name="Sales leaders", functions=["sales"])
+    gone = detected("Gil", level="csuite", title="CFO", function="finance")
+    SeniorMember.objects.filter(user_id=gone.user_id).delete()
+
+    services.digest_build_weekly(now=FRIDAY_5PM)
+
+    left_out = dict(Receipt.objects.filter(detection=gone).values_list("audience__name", "left_out"))
+    assert left_out == {"Everyone": "not_senior", "CFO office": "not_senior"}
+
+
+def test_the_matching_count_and_warning_follow_the_function_filter():
+    detected("Fay", level="csuite", title="CFO", function="finance")
+    detected("Sal", title="VP of Sales", function="sales")
+    finance = AudienceFactory(name="CFO office", functions=["finance"])
+    legal = AudienceFactory(name="Legal", functions=["legal"])
+
+    assert services.audience_matching_members(finance) == 1
+    assert services.audience_matching_members(AudienceFactory(name="Both", functions=[])) == 2
+    assert any("Check the functions" in warning for warning in services.audience_warnings(legal))
+
+
+def test_a_changed_function_filter_makes_the_next_build_look_again_from_the_start():
+    audience = AudienceFactory(name="CFO office", functions=["finance"])
+    services.digest_build_weekly(now=FRIDAY_5PM)
+    audience.refresh_from_db()
+    assert audience.digest_scanned_from is not None
+
+    audience.functions = ["finance", "legal"]
+    services.audience_save(audience, user=None, via="command")
+
+    audience.refresh_from_db()
+    assert audience.digest_scanned_from is None

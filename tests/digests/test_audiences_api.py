@@ -33,6 +33,8 @@ def test_an_operator_creates_an_audience_and_reads_it_back(staff_api):
     ("body", "field", "says"),
     [
         ({**EMEA, "levels": ["ceo"]}, "levels", "not a valid choice"),
+        ({**EMEA, "functions": ["finance", "treasury"]}, "functions", '"treasury" is not a valid choice'),
+        ({**EMEA, "functions": "finance"}, "functions", "Expected a list"),
         ({**EMEA, "kinds": ["demotion"]}, "kinds", "not a valid choice"),
         ({**EMEA, "countries": ["DE", "XX"]}, "countries", "Unknown country codes (ISO 3166-1 alpha-2): XX."),
         ({**EMEA, "email_to": []}, "email_to", "an audience needs a channel"),
@@ -88,7 +90,7 @@ def test_a_filter_that_matches_nobody_is_saved_with_a_warning(staff_api):
 
     assert body["warnings"] == [
         "No current senior member matches this filter: it will get nothing until one does. "
-        "Check the countries and the company names or domains."
+        "Check the functions, the countries and the company names or domains."
     ]
 
 
@@ -163,3 +165,30 @@ def test_extra_digests_for_chosen_audiences_only_with_build_and_only_weekly_ones
 
     assert without_build.status_code == 400 and "Only with build" in str(without_build.json()["fields"])
     assert realtime.status_code == 400 and "audiences" in str(realtime.json()["fields"])
+
+
+def test_an_audience_filtered_by_function_is_created_read_back_and_changed(staff_api):
+    SeniorDetectionFactory(country="Germany", level="csuite", title="CFO", function="finance")
+
+    created = staff_api.post("/api/audiences", {**EMEA, "functions": ["finance", "legal"]}, format="json")
+    audience = Audience.objects.get(name="EMEA")
+    read = staff_api.get(f"/api/audiences/{audience.pk}").json()
+    changed = staff_api.patch(f"/api/audiences/{audience.pk}", {"functions": ["sales"]}, format="json")
+    cleared = staff_api.patch(f"/api/audiences/{audience.pk}", {"functions": []}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert created.json()["functions"] == ["finance", "legal"] and created.json()["warnings"] == []
+    assert read["functions"] == ["finance", "legal"]
+    assert changed.status_code == 200 and changed.json()["functions"] == ["sales"]
+    assert "No current senior member matches this filter" in changed.json()["warnings"][0]
+    assert cleared.json()["functions"] == [] and cleared.json()["warnings"] == []  # none: every function
+    audience.refresh_from_db()
+    assert audience.functions == []
+
+
+def test_an_unknown_function_names_the_functions_there_are(staff_api):
+    response = staff_api.post("/api/audiences", {**EMEA, "functions": ["ceo"]}, format="json")
+
+    assert response.status_code == 400
+    (message,) = response.json()["fields"]["functions.0"]
+    assert message.startswith('"ceo" is not a valid choice: the functions are general, sales, marketing, finance,')

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from captpathfinder.celery import app as celery_app
+from detections.models import Detection, SeniorMember
 from digests.models import Digest, DigestDelivery
-from tests.conftest import wait_until
-from tests.factories import SeniorDetectionFactory
+from tests.conftest import profile_update, wait_until
+from tests.factories import AudienceFactory, SeniorDetectionFactory
 from tests.fixtures.control_room import control_room_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -83,3 +84,41 @@ def test_a_worker_killed_after_the_control_room_accepted_its_deploy_leaves_a_run
     assert names.count(killed) == 2 and len(set(names)) == 2  # the killed one twice, the other once
     log = replacement.log_path.read_text()
     assert f"({killed}) taken over from a sender that stopped mid-send" in log
+
+
+def test_a_japanese_ceo_and_a_polish_vp_reach_the_audiences_of_their_functions(webhook, control_room, start_worker):
+    """Webhooks through intake and a real worker, classified in their own languages, then Friday's
+    build: each lands in the digest of the audience that hears about their function, labelled so."""
+    AudienceFactory(name="Management", functions=["general"])
+    AudienceFactory(name="Sales leadership", functions=["sales"])
+    AudienceFactory(name="Finance office", functions=["finance"])
+    start_worker(extra_env=control_room_settings(control_room))
+
+    for user_id, name, title in [
+        ("3001", "Sato Hiroshi", "株式会社ABC 代表取締役社長"),
+        ("3002", "Anna Kowalska", "Wiceprezes Zarządu ds. Sprzedaży"),
+    ]:
+        assert webhook.post(profile_update(user_id=user_id, username=name, value=title)).json()["status"] == "accepted"
+    wait_until(lambda: Detection.objects.count() == 2, message="both detections")
+    assert dict(Detection.objects.values_list("user_id", "function")) == {"3001": "general", "3002": "sales"}
+    assert dict(SeniorMember.objects.values_list("user_id", "level")) == {"3001": "csuite", "3002": "vp"}
+
+    celery_app.send_task("digests.tasks.digest_build_weekly")
+
+    wait_until(
+        lambda: DigestDelivery.objects.exists() and not DigestDelivery.objects.exclude(status="sent").exists(),
+        timeout=60,
+        message="every delivery to be sent",
+    )
+    management = DigestDelivery.objects.get(digest__audience__name="Management").content
+    sales = DigestDelivery.objects.get(digest__audience__name="Sales leadership").content
+    assert "Sato Hiroshi: 株式会社ABC 代表取締役社長 (C-suite) · General management" in management["text"]
+    assert "Anna Kowalska" not in management["text"]
+    assert "Anna Kowalska: Wiceprezes Zarządu ds. Sprzedaży (VP) · Sales" in sales["text"]
+    assert "Sato Hiroshi" not in sales["text"]
+    assert not DigestDelivery.objects.filter(digest__audience__name="Finance office").exists()
+    sent = {
+        d.automation_name
+        for d in DigestDelivery.objects.filter(digest__audience__name__in=["Management", "Sales leadership"])
+    }
+    assert sent <= set(control_room.names())

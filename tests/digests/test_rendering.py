@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -182,3 +183,44 @@ def test_each_row_links_to_its_correction_page_which_asks_for_a_login_first(sett
     assert f"https://captpathfinder.example.com{path}" in card and '"selectAction"' in card
     anonymous = client.get(path)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
+
+
+def test_each_row_shows_what_the_executive_runs_on_every_channel():
+    content = build(username="Fay Lin", title="CFO", level="csuite", function="finance", company="Acme")
+
+    html, text = content["email"]["html"], content["email"]["text"]
+    assert '<th style="padding:8px;">Function</th>' in html and '<td style="padding:8px;">Finance</td>' in html
+    assert "- Fay Lin: CFO (C-suite) · Finance" in text
+    runs = [
+        run if isinstance(run, str) else run["text"]
+        for block in _blocks(content["teams"]["message"]["attachments"][0]["content"]["body"])
+        for run in block["inlines"]
+    ]
+    assert " — C-suite · Finance" in runs  # after the name: "Fay Lin — C-suite · Finance"
+
+
+def test_a_function_stored_outside_the_list_is_shown_neutralised():
+    """The label comes from Function; a value written past it (by SQL) shows as stored, one line."""
+    from detections.models import SeniorMember
+
+    SeniorDetectionFactory(username="Odd", detected_at=timezone.now() - timedelta(hours=1))
+    SeniorMember.objects.update(function="<b>x\u202e\r\ny</b>")
+    services.digest_build_weekly()
+    content = {d.channel: d.content for d in DigestDelivery.objects.all()}
+
+    assert "&lt;b&gt;x y&lt;/b&gt;" in content["email"]["html"] and "<b>x" not in content["email"]["html"]
+    assert "(VP) · <b>x y</b>" in content["email"]["text"]
+    assert "\u202e" not in json.dumps(content["teams"], ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("function", "shown"),
+    [("engineering", "VP · Engineering and technology"), ("customer", "VP · Customer (success, support, experience)")],
+)
+def test_a_row_names_the_function_by_its_label(function, shown):
+    from detections.models import SeniorMember
+
+    member = SeniorMember(user_id="1", username="A", title="VP", level="vp", function=function)
+    entry = rendering.entry_for_member(member, [SimpleNamespace(id=1, kind="first", detected_at=timezone.now())])
+
+    assert entry.role_text == shown

@@ -50,7 +50,7 @@ def test_member_text_shows_exactly_as_typed(browser, typed):
 
     texts = rendered_texts(browser, card)
 
-    assert f"{typed} — C-suite" in texts  # the name
+    assert f"{typed} — C-suite · Other" in texts  # the name, level and function
     assert typed in texts  # the title, alone on its line
     assert any(text.startswith(f"Company: {typed} · Country: ") for text in texts)
 
@@ -69,4 +69,12 @@ def test_right_to_left_overrides_do_not_reach_the_card(browser):
 
     texts = rendered_texts(browser, card)
 
-    assert "Eve gnp.exe — VP" in texts and "VP of Sales" in texts
+    assert "Eve gnp.exe — VP · Other" in texts and "VP of Sales" in texts
+
+
+def test_the_function_shows_after_the_level(browser):
+    card = card_for(username="Fay Lin", title="首席财务官", level="csuite", function="finance")
+
+    texts = rendered_texts(browser, card)
+
+    assert "Fay Lin — C-suite · Finance" in texts and "首席财务官" in texts

@@ -57,3 +57,17 @@ def test_generate_and_regenerate_queue_the_same_service(admin_client, report, mo
 
     assert queued == ["2026-09", "2026-10"]
     assert set(Report.objects.values_list("month", flat=True).order_by()) == {report.month, Month(2026, 9).first_day}
+
+
+def test_the_report_page_shows_the_count_by_function(admin_client, october):
+    from tests.factories import DetectionFactory
+    from tests.reports.conftest import ny
+
+    DetectionFactory(user_id="8", level="csuite", title="CFO", function="finance", detected_at=ny(2026, 10, 8))
+    report = services.report_generate_month(month=Month(2026, 10), now=AFTER_OCTOBER)
+
+    page = admin_client.get(reverse("admin:reports_report_change", args=[report.pk])).content.decode()
+
+    assert "Detections by function" in page
+    assert "<tr><td>Other</td><td>4</td><td>2</td><td>2</td></tr>" in page
+    assert "<tr><td>Finance</td><td>1</td><td>1</td><td>0</td></tr>" in page

@@ -71,10 +71,12 @@ def test_each_breakdown_keeps_its_own_counts(october):
 def test_the_csv_has_a_header_and_one_row_per_detection_of_the_month(october):
     rows = csv_rows(services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER))
 
-    assert rows[0] == ["member_id", "name", "title", "level", "kind", "company", "country", "joined_at", "detected_at"]
+    assert rows[0] == [
+        "member_id", "name", "title", "level", "function", "kind", "company", "country", "joined_at", "detected_at"
+    ]  # fmt: skip
     assert [row[0] for row in rows[1:]] == ["1", "2", "3", "4"]
-    assert rows[1][8] == "2026-10-01T00:30:00-04:00"
-    assert rows[4][8] == "2026-10-31T23:59:00-04:00"
+    assert rows[1][9] == "2026-10-01T00:30:00-04:00"
+    assert rows[4][9] == "2026-10-31T23:59:00-04:00"
 
 
 def test_spreadsheet_formulas_are_neutralised_in_the_csv(db):
@@ -107,7 +109,7 @@ def test_a_join_date_stored_out_of_range_is_marked_invalid_and_the_report_is_mad
 
     assert report.status == "ready" and report.detection_count == 2
     rows = csv_rows(report)
-    assert [(row[1], row[7]) for row in rows[1:]] == [("Year One", "invalid"), ("Usual", "2019-10-10T10:00:00-04:00")]
+    assert [(row[1], row[8]) for row in rows[1:]] == [("Year One", "invalid"), ("Usual", "2019-10-10T10:00:00-04:00")]
     page = html_text(report)
     assert "<td>invalid</td>" in page and "<td>2019-10-10</td>" in page
 
@@ -297,3 +299,33 @@ def test_known_from_is_a_new_york_date(db):
 
     assert report.summary["departures"]["known_from"].startswith("2026-10-10T23:58")
     assert "known from 2026-10-10" in html_text(report)
+
+
+def test_the_report_counts_detections_by_function_and_the_csv_and_page_name_it(db):
+    DetectionFactory(
+        user_id="1", username="Fay", title="CFO", level="csuite", function="finance", detected_at=ny(2026, 10, 2)
+    )
+    DetectionFactory(user_id="2", username="Vic", title="VP Finance", function="finance", detected_at=ny(2026, 10, 3))
+    DetectionFactory(user_id="3", username="Ted", title="CTO", level="csuite", function="engineering",
+                     detected_at=ny(2026, 10, 4))  # fmt: skip
+    DetectionFactory(user_id="4", username="Vee", title="Vice President", detected_at=ny(2026, 10, 5))  # other
+
+    report = services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
+
+    assert report.summary["by_function"] == [
+        {"function": "finance", "total": 2, "vp": 1, "csuite": 1},
+        {"function": "engineering", "total": 1, "vp": 0, "csuite": 1},
+        {"function": "other", "total": 1, "vp": 1, "csuite": 0},
+    ]
+    rows = csv_rows(report)
+    assert [(row[1], row[3], row[4]) for row in rows[1:]] == [
+        ("Fay", "csuite", "finance"),
+        ("Vic", "vp", "finance"),
+        ("Ted", "csuite", "engineering"),
+        ("Vee", "vp", "other"),
+    ]
+    page = html_text(report)
+    assert "<h2>By function</h2>" in page
+    assert '<tr><td>Finance</td><td class="num">2</td><td class="num">1</td><td class="num">1</td></tr>' in page
+    assert '<tr><td>Engineering and technology</td><td class="num">1</td>' in page
+    assert "<td>CTO</td><td>C-suite</td><td>Engineering and technology</td><td>First detection</td>" in page

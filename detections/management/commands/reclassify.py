@@ -6,8 +6,9 @@ from detections.services.reclassification import members_reclassify
 
 class Command(BaseCommand):
     help = (
-        "Re-evaluate every stored senior member under the active ruleset and apply the removals and "
-        "level changes (promotions recorded as detections), as the webhook path would. --dry-run only lists them."
+        "Re-evaluate every stored senior member under the active ruleset and apply the removals, level "
+        "and function changes (promotions recorded as detections), as the webhook path would. "
+        "--dry-run only lists them."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +19,12 @@ class Command(BaseCommand):
         if not dry_run:
             audit_record(None, "members.reclassify", via="command", target=f"{read} members", changed=len(changes))
         for change in changes:
-            new = change.new_level or "removed"
-            self.stdout.write(f"{change.user_id}\t{change.old_level} -> {new}\t{change.title}\t({change.rule})")
+            new = f"{change.new_level}/{change.new_function}" if change.new_level else "removed"
+            old = f"{change.old_level}/{change.old_function}"
+            self.stdout.write(f"{change.user_id}\t{old} -> {new}\t{change.title}\t({change.rule})")
         verb = "would change" if dry_run else "changed"
         removed = sum(1 for c in changes if c.new_level is None)
-        self.stdout.write(f"{read} members read; {verb} {len(changes)} ({removed} removed)")
+        functions = sum(1 for c in changes if c.function_changed)
+        self.stdout.write(
+            f"{read} members read; {verb} {len(changes)} ({removed} removed, {functions} with a new function)"
+        )

@@ -53,6 +53,30 @@ def test_vp_to_csuite_records_a_promotion():
     ]
 
 
+def test_the_member_and_its_detection_carry_the_function():
+    assert apply_titles("1", "VP of Engineering") == ["created"]
+
+    assert SeniorMember.objects.get().function == "engineering"
+    assert Detection.objects.get().function == "engineering"
+
+
+def test_a_change_of_function_alone_updates_without_detection():
+    assert apply_titles("1", "VP of Sales", "VP of Engineering") == ["created", "updated"]
+
+    member = SeniorMember.objects.get()
+    assert (member.level, member.function, member.title) == ("vp", "engineering", "VP of Engineering")
+    assert list(Detection.objects.values_list("kind", "function")) == [("first", "sales")]
+
+
+def test_a_promotion_carries_the_new_function():
+    assert apply_titles("1", "VP of Sales", "Chief Financial Officer") == ["created", "promoted"]
+
+    assert list(Detection.objects.order_by("id").values_list("kind", "level", "function")) == [
+        ("first", "vp", "sales"),
+        ("promotion", "csuite", "finance"),
+    ]
+
+
 def test_csuite_to_vp_updates_without_detection():
     assert apply_titles("1", "CEO", "VP of Sales") == ["created", "updated"]
 
