@@ -43,6 +43,9 @@ _LOOKALIKES = {
 _LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
 _LOOKALIKE_SET = frozenset(_LOOKALIKES)
 _ANY_LOOKALIKE = re.compile(f"[{''.join(_LOOKALIKES)}]")
+# A letter that is neither Latin nor a look-alike: one only its own script has.
+_REAL_SCRIPT_LETTER = re.compile(f"[^\\W\\d_a-z{''.join(_LOOKALIKES)}]")
+_ASCII_LETTER = re.compile("[a-z]")
 # A run of letters (the words a look-alike may hide in); which of them hold one is a set check,
 # not part of the pattern: a pattern that looked for one inside a run backtracked over the whole
 # run from every letter, seconds for 10 KB of Chinese.
@@ -125,21 +128,20 @@ def _lookalikes_fold(text: str) -> str:
     word of look-alikes alone ("СЕО") is read as Latin when the title is that word, or when the
     rest of the title is written in Latin letters ("СЕО, Acme"); beside other Cyrillic or Greek
     words it is real text ("Специалист СЕО" is an SEO specialist, "Мастер СТО" a garage foreman)."""
-    words = text.split()
-    # The rest of the title is Latin: a Latin word, and no word with a letter only its script has.
-    latin = any(any("a" <= ch <= "z" for ch in word) and word.isascii() for word in words) and all(
-        ch.isascii() or ch in _LOOKALIKE_SET or not ch.isalpha() for word in words for ch in word
+    # The rest of the title is Latin: no letter only another script has, and a word in Latin letters.
+    latin = _REAL_SCRIPT_LETTER.search(text) is None and any(
+        word.isascii() and _ASCII_LETTER.search(word) is not None for word in text.split()
     )
-    alone = sum(not _LOOKALIKE_SET.isdisjoint(run) for run in _LETTER_RUN.findall(text)) == 1 and not latin
+    alone: list[bool] = []  # worked out when first needed (rarely: most words settle before)
 
     def fold(match: re.Match) -> str:
         word = match.group()
-        if _LOOKALIKE_SET.isdisjoint(word):
-            return word
-        if not all(ch.isascii() or ch in _LOOKALIKES for ch in word):
-            return word  # a letter only its own script has: real text
-        if word.isascii() or any("a" <= ch <= "z" for ch in word) or latin or alone:
+        if _LOOKALIKE_SET.isdisjoint(word) or _REAL_SCRIPT_LETTER.search(word) is not None:
+            return word  # no look-alike, or a letter only its own script has: real text
+        if latin or _ASCII_LETTER.search(word) is not None:
             return word.translate(_LOOKALIKE_TABLE)
-        return word
+        if not alone:
+            alone.append(sum(not _LOOKALIKE_SET.isdisjoint(run) for run in _LETTER_RUN.findall(text)) == 1)
+        return word.translate(_LOOKALIKE_TABLE) if alone[0] else word
 
     return _LETTER_RUN.sub(fold, text)
