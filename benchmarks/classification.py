@@ -116,8 +116,11 @@ def main() -> None:
     frozen = Ruleset.from_text(FROZEN_RULESET.read_text())
     titles = corpus(50_000)
 
-    ours = rate(ruleset.classify_uncached, titles)
-    before = rate(frozen.classify_uncached, titles)
+    # Alternated, best of each: a shared machine's slow minute falls on both, not on one.
+    ours = before = 0.0
+    for _ in range(5):
+        ours = max(ours, rate(ruleset.classify_uncached, titles, repeats=1))
+        before = max(before, rate(frozen.classify_uncached, titles, repeats=1))
     baseline = rate(lambda t: BASELINE.search(t.lower()), titles)
     cached = rate(ruleset.classify, titles[:5_000] * 10)
 

@@ -46,6 +46,8 @@ CACHE_SIZE = 65_536
 # A title is read up to its 100th role: each role found costs a call into RE2 (about 3 µs), and a
 # 10 KB title of "vp vp vp …" holds 3,413 of them. No real title holds a hundred roles.
 MAX_ROLES_READ = 100
+_ROLE_TEXTS_KEPT = 10_000
+_UNKNOWN = object()
 _SPEED_CHECK_TIMEOUT_SECONDS = 5.0
 _PROBE_WORDS = (
     "chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ",
@@ -194,14 +196,18 @@ class Ruleset:
     def __post_init__(self) -> None:
         # Which role that is: each role's pattern as an RE2 set (which match, one scan, no submatch),
         # and on its own with the role as group 1 (where exactly).
-        self._role_set = re2.Set.SearchSet(_RE2_OPTIONS)
+        role_set = re2.Set.SearchSet(_RE2_OPTIONS)
         for role in self.roles:
-            self._role_set.Add(_wrapped(role.pattern, "{}"))
-        self._role_set.Compile()
+            role_set.Add(_wrapped(role.pattern, "{}"))
+        role_set.Compile()
+        self._roles_in = _set_matcher(role_set)
         self._role_regexes = tuple(_compile(_wrapped(role.pattern, "({})"), role.id)._regexp for role in self.roles)
         # Decisions are immutable: build each one once instead of once per title (a senior one
         # once per role and function, on first use).
         self._senior_decisions: dict[tuple[str, str], Classification] = {}
+        # The function a role's own words name ("chief financial officer": finance), by those words:
+        # roles are a small vocabulary, so most titles find theirs here.
+        self._role_text_functions: dict[str, str | None] = {}
         self._decision = {role.id: Classification(role.level, role.id, self.version) for role in self.roles}
         self._decision.update({veto.id: Classification(None, veto.id, self.version) for veto in self.vetoes})
         self._no_role = Classification(None, NO_ROLE_RULE, self.version)
@@ -409,7 +415,15 @@ class Ruleset:
         says. With one role and no clause break, before and after are the rest of the title."""
         if self._functions is None:
             return role.function or NO_FUNCTION
-        for region in (text[start:end], after, before):
+        role_text = text[start:end]
+        found = self._role_text_functions.get(role_text, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self._function_in(role_text)
+            if len(self._role_text_functions) < _ROLE_TEXTS_KEPT:
+                self._role_text_functions[role_text] = found
+        if found is not None:
+            return found
+        for region in (after, before):
             if region and (found := self._function_in(region)) is not None:
                 return found
         if role.function is not None:
@@ -448,7 +462,7 @@ class Ruleset:
         grows with the size of all the roles' patterns together); the set and one role's pattern
         then say which role it was and where, each a small program.
         """
-        hits = sorted(self._role_set.Match(data[start:end]) or ())
+        hits = sorted(self._roles_in(data[start:end]))
         best = None
         for hit in hits:  # roles in the order listed
             spans = self._role_regexes[hit].Match(_UNANCHORED, data, start, len(data))
@@ -502,7 +516,7 @@ def _wrapped(pattern: str, shape: str) -> str:
     return f"(?:^|{_NOT_WORD}){shape.format(pattern)}(?:{_NOT_WORD}|$)"
 
 
-def _veto_in(region: str, any_of: re2.Set, vetoes: tuple[VetoRule, ...]) -> str | None:
+def _veto_in(region: str, any_of, vetoes: tuple[VetoRule, ...]) -> str | None:
     """The veto that decides a region: the leftmost match that counts, the first listed at that place.
 
     One scan of the set says which vetoes match at all (most regions: none); each of those is
@@ -510,8 +524,8 @@ def _veto_in(region: str, any_of: re2.Set, vetoes: tuple[VetoRule, ...]) -> str 
     not cancel, which is what a lookaround inside one alternation would have chosen.
     """
     data = region.encode()
-    hits = any_of.Match(data)
-    if hits is None:
+    hits = any_of(data)
+    if not hits:
         return None
     best: tuple[int, int, str] | None = None
     for order in hits:
@@ -525,7 +539,7 @@ def _veto_in(region: str, any_of: re2.Set, vetoes: tuple[VetoRule, ...]) -> str 
     return best[2] if best else None
 
 
-def _combine(vetoes: tuple[VetoRule, ...]) -> re2.Set | None:
+def _combine(vetoes: tuple[VetoRule, ...]):
     """One RE2 set for a list of vetoes: a single scan per region instead of one per veto."""
     if not vetoes:
         return None
@@ -533,7 +547,13 @@ def _combine(vetoes: tuple[VetoRule, ...]) -> re2.Set | None:
     for veto in vetoes:
         any_of.Add(veto.regex.pattern)
     any_of.Compile()
-    return any_of
+    return _set_matcher(any_of)
+
+
+def _set_matcher(any_of: re2.Set):
+    """The compiled set's own Match (bytes in, the matching patterns' numbers out), called directly:
+    the wrapper's type check and conversion cost as much as the scan of a short title."""
+    return any_of._set.Match
 
 
 def _clause(starts: list[int], ends: list[int], start: int, end: int, length: int) -> tuple[int, int]:
@@ -574,11 +594,11 @@ class FunctionRules:
 
     functions: tuple[str, ...]
     regexes: tuple[re2._Regexp, ...]
-    any_of: re2.Set
+    any_of: object  # _set_matcher of the entries' set
 
     def find(self, data: bytes) -> str | None:
-        hits = self.any_of.Match(data)
-        if hits is None:
+        hits = self.any_of(data)
+        if not hits:
             return None
         if len(hits) == 1:
             return self.functions[hits[0]]
@@ -611,7 +631,7 @@ def _functions(entries, seen: set[str]) -> tuple[FunctionRules | None, list]:
         any_of.Compile()
     except re2.error as exc:  # each pattern compiled on its own above: only memory can fail here
         raise RulesetError(f"the functions together cannot be compiled: {exc}") from None
-    return FunctionRules(tuple(functions), tuple(regexes), any_of), examples
+    return FunctionRules(tuple(functions), tuple(regexes), _set_matcher(any_of)), examples
 
 
 def _fold(pattern: str) -> str:
