@@ -249,3 +249,33 @@ def test_an_operator_filters_an_audience_by_function_edits_it_and_previews_it(op
     assert "Ted Okafor CTO C-suite Engineering and technology Acme" in rows
     assert "Ivy Novak VP, IT Security VP IT and security" in rows
     assert "Sal Diaz" not in rows and "Kenji Sato" not in rows
+
+
+def test_an_operator_adds_a_senior_executive_the_rules_missed(operator, browser, tmp_path):
+    from django.urls import reverse
+
+    from detections.models import Detection, MemberPin, SeniorMember
+
+    members = operator("/admin/detections/seniormember/", "members-before-mark")
+    assert "ADD A SENIOR EXECUTIVE THE RULES MISSED" in members.upper()
+    browser.find_element(By.CSS_SELECTOR, f"a[href='{reverse('admin:detections_member_mark_senior')}']").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.NAME, "user_id")))
+    assert "The community API is not configured: give their title" in browser.page_source
+    browser.find_element(By.NAME, "user_id").send_keys("9001")
+    browser.find_element(By.CSS_SELECTOR, "input[name=level][value=vp]").click()
+    browser.find_element(By.CSS_SELECTOR, "select[name=function] option[value=finance]").click()
+    browser.find_element(By.NAME, "title").send_keys("Head of Group Treasury (VP-equivalent band)")
+    browser.find_element(By.NAME, "username").send_keys("Mia Berg")
+    browser.find_element(By.NAME, "note").send_keys("Treasury heads are VP band here")
+    browser.save_screenshot(str(Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "member-mark-senior.png"))
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value='Add the senior executive']").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+
+    message = browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert "Mia Berg is now a senior executive: VP, Finance" in message
+    member = SeniorMember.objects.get(pk="9001")
+    assert (member.level, member.function, member.rules_version) == ("vp", "finance", "correction")
+    assert Detection.objects.get(user_id="9001").function == "finance"
+    assert MemberPin.objects.get(pk="9001").function == "finance"
+    listed = operator("/admin/detections/seniormember/?function__exact=finance", "members-by-function")
+    assert "Mia Berg" in listed and "Finance" in listed
