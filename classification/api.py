@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
-from .models import Level
+from .models import Function, Level
 
 
 class StrictCharField(serializers.CharField):
@@ -58,6 +58,9 @@ class ClassifyView(APIView):
         class ResultSerializer(serializers.Serializer):
             title = serializers.CharField()
             level = serializers.ChoiceField(choices=Level.choices, allow_null=True)
+            function = serializers.ChoiceField(
+                choices=Function.choices, allow_null=True, help_text="What a senior executive runs; null: not senior."
+            )
             rule = serializers.CharField(help_text="The role or veto that decided.")
             rules_version = serializers.CharField()
 
@@ -65,7 +68,7 @@ class ClassifyView(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer, tags=["classification"])
     def post(self, request):
-        """Each title's level (csuite, vp or null), deciding rule and rules version, in input order."""
+        """Each title's level (csuite, vp or null), function, deciding rule and rules version, in input order."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         budget = settings.CLASSIFY_API_MAX_SECONDS
@@ -90,6 +93,7 @@ def _result(title: str, classification) -> dict:
     return {
         "title": title,
         "level": classification.level,
+        "function": classification.function,
         "rule": classification.rule,
         "rules_version": classification.version,
     }

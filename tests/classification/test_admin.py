@@ -49,12 +49,13 @@ def test_an_invalid_ruleset_shows_the_error_and_stores_nothing(admin_client):
     assert not StoredRuleset.objects.exists()
 
 
-def test_try_titles_shows_level_and_deciding_rule(admin_client):
+def test_try_titles_shows_level_function_and_deciding_rule(admin_client):
     response = admin_client.post(reverse("admin:classification_try_titles"), {"titles": "EVP & CFO\nIntern\n<b>x</b>"})
 
     page = response.content.decode()
     assert response.status_code == 200
     assert "csuite.cxo" in page and "veto" not in page.split("Intern")[0][-50:]
+    assert "<td>csuite</td><td>finance</td>" in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page  # titles are escaped
 
 

@@ -151,14 +151,15 @@ def test_reports_list_and_download(staff_api, october, settings, tmp_path):
 
 
 def test_classify(staff_api):
-    titles = ["EVP & CFO", "Assistant to the CEO", "VP-Sales"]
+    titles = ["EVP & CFO", "Assistant to the CEO", "VP-Sales", "首席財務官"]
     response = staff_api.post("/api/classify", {"titles": titles}, format="json")
 
     results = response.json()["results"]
-    assert [(r["title"], r["level"]) for r in results] == [
-        ("EVP & CFO", "csuite"),
-        ("Assistant to the CEO", None),
-        ("VP-Sales", "vp"),
+    assert [(r["title"], r["level"], r["function"]) for r in results] == [
+        ("EVP & CFO", "csuite", "finance"),
+        ("Assistant to the CEO", None, None),
+        ("VP-Sales", "vp", "sales"),
+        ("首席財務官", "csuite", "finance"),
     ]
     assert all(r["rule"] and r["rules_version"] for r in results)
 
