@@ -33,6 +33,7 @@ from .functions import FUNCTIONS, NO_FUNCTION
 from .misspellings import Misspellings
 from .normalise import AND_WORDS, CLAUSE_BREAK, letters_fold, normalise_title
 from .normalise import MAY_BREAK as _MAY_BREAK
+from .scripts import hebrew_acronyms_join
 
 LEVELS = ("csuite", "vp")
 _RANK = {"csuite": 2, "vp": 1}
@@ -47,6 +48,7 @@ CACHE_SIZE = 65_536
 # 10 KB title of "vp vp vp …" holds 3,413 of them. No real title holds a hundred roles.
 MAX_ROLES_READ = 100
 _ROLE_TEXTS_KEPT = 10_000
+_EMPLOYER_FOLLOWS = re.compile(r"(?:^| )(?:,|at|\|)(?: |$)")
 _UNKNOWN = object()
 _SPEED_CHECK_TIMEOUT_SECONDS = 5.0
 _PROBE_WORDS = (
@@ -66,6 +68,7 @@ _PURE_JOINS = frozenset({"&", "|", ",", "", *AND_WORDS, "겸", "및", "兼", "�
 # as a Unicode class is a thousand RE2 instructions, and matching time grows with them.
 _NOT_WORD = r"[ \p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\x{30fc}]"
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+_RANGE = re.compile(r"([^\\])-([^\]\\])")
 _RE2_CANNOT = (
     ("(?=", "lookahead (?=…)"),
     ("(?!", "negative lookahead (?!…)"),
@@ -423,11 +426,18 @@ class Ruleset:
                 self._role_text_functions[role_text] = found
         if found is not None:
             return found
+        if role.function is not None:
+            # A top executive runs the whole; the words next to the role may narrow it ("Technischer
+            # Geschäftsführer", "Geschäftsführer Vertrieb", "заместитель генерального директора по
+            # финансам"), but past a comma or "at" they are usually the employer ("President, Acme
+            # Marketing Group", "President at Legal Zoom").
+            for region in (_EMPLOYER_FOLLOWS.split(after, maxsplit=1)[0], _EMPLOYER_FOLLOWS.split(before)[-1]):
+                if region and (found := self._function_in(region)) is not None:
+                    return found
+            return role.function
         for region in (after, before):
             if region and (found := self._function_in(region)) is not None:
                 return found
-        if role.function is not None:
-            return role.function
         if elsewhere and (found := self._function_in(elsewhere)) is not None:
             return found
         return NO_FUNCTION
@@ -634,15 +644,28 @@ def _functions(entries, seen: set[str]) -> tuple[FunctionRules | None, list]:
     return FunctionRules(tuple(functions), tuple(regexes), _set_matcher(any_of)), examples
 
 
-def _fold(pattern: str) -> str:
-    """A pattern's letters beyond ASCII folded as titles' are (normalise.letters_fold): 總裁 reads 总裁."""
-    return _NOT_ASCII.sub(lambda match: letters_fold(match.group()), pattern) if not pattern.isascii() else pattern
+def _fold(pattern: str, what: str = "a pattern") -> str:
+    """A pattern's letters beyond ASCII folded as titles' are (normalise.letters_fold): 總裁 reads 总裁,
+    and a Hebrew acronym's gershayim go (מנכ"ל reads מנכל).
+
+    A range whose ends fold to other letters would change meaning ([À-ÿ] would read [a-y]): refused,
+    so the author writes it in the letters titles are read in."""
+    if pattern.isascii():
+        return pattern
+    for start, end in _RANGE.findall(pattern):
+        if not (start + end).isascii() and (letters_fold(start) != start or letters_fold(end) != end):
+            raise RulesetError(
+                f"{what}: the range {start}-{end} in {pattern!r} would change meaning when its letters are "
+                f"folded as titles are (to {letters_fold(start)}-{letters_fold(end)}): write it in lower case, "
+                "without accents, in Simplified characters and katakana"
+            )
+    return hebrew_acronyms_join(_NOT_ASCII.sub(lambda match: letters_fold(match.group()), pattern))
 
 
 def _compile(pattern: str, what: str) -> re2._Regexp:
     """Compile on RE2, or refuse naming the pattern and what RE2 cannot run in it."""
     try:
-        return re2.compile(_fold(pattern), _RE2_OPTIONS)
+        return re2.compile(_fold(pattern, what), _RE2_OPTIONS)
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         cannot = next((name for marker, name in _RE2_CANNOT if marker in detail), None)

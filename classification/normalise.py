@@ -61,7 +61,7 @@ CLAUSE_BREAK = re.compile(rf" (?:\||&|{'|'.join(AND_WORDS)}) ")
 # A cheap first look: most titles have no break at all.
 MAY_BREAK = re.compile(rf"[|&]| (?:{'|'.join(AND_WORDS)}) ")
 _PLAIN = re.compile(r"[^a-z0-9 ]")
-# What is left that is neither a letter, a digit nor a separator the rules read ("$", "™", "%"):
+# What is left that is neither a letter, a digit nor a separator the rules read ("$", "%", "©"):
 # a space. So a word ends only at a space (or in CJK text, engine.py), which keeps the rules' word
 # boundary a few instructions instead of "any character but a letter or digit" (a thousand).
 _NEITHER_WORD_NOR_SEPARATOR = re.compile(r"[^\w ,|&]")
@@ -78,7 +78,7 @@ def normalise_title(title: str) -> str:
     else:
         text = title.casefold()
     if not text.isascii():
-        text = letters_fold(hebrew_acronyms_join(text))
+        text = hebrew_acronyms_join(letters_fold(text))
         if not text.isascii():
             if _ANY_LOOKALIKE.search(text) is not None:
                 text = _lookalikes_fold(text)
@@ -100,7 +100,7 @@ def letters_fold(text: str) -> str:
     scripts' own variants (scripts.py). Also applied to the non-ASCII letters of rule patterns,
     so a rule can be written as people write the title (總裁 or 总裁, Генеральный)."""
     # Compatibility forms fold to capitals (full-width ＣＥＯ, mathematical 𝐂𝐄𝐎): fold case again.
-    text = _combining_marks().sub("", unicodedata.normalize("NFKD", text)).lower()
+    text = _combining_marks().sub("", unicodedata.normalize("NFKD", text)).casefold()
     if _TO_COMPOSE.search(text) is not None:
         text = unicodedata.normalize("NFC", text)
     return text.translate(_fold_table())

@@ -3,7 +3,8 @@
 - Chinese: Traditional characters read as Simplified, character by character, from OpenCC's
   t2s table (總裁 -> 总裁, 執行長 -> 执行长). Character by character, not OpenCC's phrase
   conversion, so a rule's text and a title fold the same way whatever surrounds them. Japanese
-  kanji pass through the same table (取締役 -> 取缔役), in rules and titles alike.
+  kanji pass through the same table, their shinjitai first read as the traditional form (OpenCC's
+  jp2t: 総 -> 總 -> 总, 営 -> 營 -> 营), in rules and titles alike.
 - Japanese kana: hiragana read as katakana, small kana as large (ィ -> イ); half-width kana are
   full-width already (compatibility decomposition), and voiced marks are kept (ガ is not カ).
 - Hangul stays in syllables (the decomposition into jamo is undone).
@@ -41,13 +42,25 @@ def han_kana_table() -> dict[int, str]:
     own line, so no phrase rule joins two of them.
     """
     chars = [chr(code) for start, stop in _HAN_BLOCKS for code in range(start, stop)]
-    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
-    if len(converted) != len(chars):
-        raise RuntimeError("OpenCC's t2s changed the number of lines: the table cannot be built")
-    table = {ord(a): b for a, b in zip(chars, converted, strict=True) if a != b and len(b) == 1}
+    traditional = _convert("jp2t", chars)
+    simplified = _convert("t2s", [t if len(t) == 1 else c for c, t in zip(chars, traditional, strict=True)])
+    table = {ord(a): b for a, b in zip(chars, simplified, strict=True) if a != b and len(b) == 1}
+    # To each character's last form (OpenCC chains a few: 薴 -> 苧 -> 苎), so that folding twice
+    # is folding once: a rule's letters are folded when it loads, and again inside a larger pattern.
+    for code, char in table.items():
+        while ord(char) in table and table[ord(char)] != char:
+            char = table[ord(char)]
+        table[code] = char
     table.update({ord(small): large for small, large in _SMALL_KANA.items()})
     table.update({code: _SMALL_KANA.get(chr(code + 0x60), chr(code + 0x60)) for code in _HIRAGANA})
     return table
+
+
+def _convert(config: str, chars: list[str]) -> list[str]:
+    converted = opencc.OpenCC(config).convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):
+        raise RuntimeError(f"OpenCC's {config} changed the number of lines: the table cannot be built")
+    return converted
 
 
 def cjk_spaced(text: str) -> str:

@@ -68,10 +68,11 @@ class CorrectionForm(forms.Form):
         choices=[(v, label) for v, label in MemberPin.Level.choices], widget=forms.RadioSelect, label="This member is"
     )
     function = forms.ChoiceField(
-        choices=Function.choices,
+        choices=[("", "As the rules read it from the title"), *Function.choices],
         required=False,
         label="Running",
-        help_text="What they run (ignored for “not a senior executive”).",
+        help_text="What they run (ignored for “not a senior executive”). Choose one to hold it while the title "
+        "stays; “as the rules read it” gives it back to the rules.",
     )
     note = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Why (kept with the label)."
@@ -177,10 +178,16 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         if refusal := user_id_refusal(user_id):
             return HttpResponseBadRequest(f"user_id: {refusal}", content_type="text/plain; charset=utf-8")
         member = SeniorMember.objects.filter(pk=user_id).first()
-        initial = {"level": member.level, "function": member.function} if member else {"level": "none"}
+        # The function starts as an operator pinned it for this title, else with the rules: a
+        # correction of the level alone must not pin the function the rules happened to read.
+        pin = MemberPin.objects.filter(pk=user_id).first() if member else None
+        pinned = pin.function if pin is not None and pin.title == member.title.strip() else ""
+        initial = {"level": member.level, "function": pinned} if member else {"level": "none"}
         form = CorrectionForm(request.POST or None, initial=initial)
         if member is not None and request.method == "POST" and form.is_valid():
-            level, function = form.cleaned_data["level"], form.cleaned_data["function"] or None
+            level, function = form.cleaned_data["level"], form.cleaned_data["function"]
+            if function == initial["function"]:
+                function = None  # left as it was: keep what holds (a pinned function, or the rules')
             try:
                 outcome = member_correct(
                     user_id=user_id,

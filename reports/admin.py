@@ -61,7 +61,9 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="detections by function")
     def function_counts(self, obj):
-        rows = rendering.function_rows(obj.summary or {})
+        if "by_function" not in (obj.summary or {}):
+            return "not counted: generated before functions were read (regenerate it to count them)"
+        rows = rendering.function_rows(obj.summary)
         if not rows:
             return "—"
         return format_html(

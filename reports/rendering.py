@@ -72,8 +72,8 @@ def csv_cell(value) -> str:
 
 
 def function_rows(summary: dict) -> list[dict]:
-    """The summary's count by function with each function's label (a summary stored before
-    functions were read has none: the page then says so)."""
+    """The summary's count by function with each function's label (none for a summary stored
+    before functions were read: the admin says so; the HTML file is written with its summary)."""
     rows = summary.get("by_function", [])
     return [{**row, "label": FUNCTION_LABELS.get(row["function"], row["function"])} for row in rows]
 

@@ -36,9 +36,10 @@ def member_correct(
     via: str,
 ) -> str:
     """Set a current senior member to `level` ("csuite", "vp" or "none": not a senior executive)
-    and `function` (a classification.Function value); None keeps what the member has: a
-    correction of the function alone keeps the level, one of the level alone keeps a function an
-    operator pinned before and otherwise leaves the function to the rules. "none" has no function.
+    and `function` (a classification.Function value; "" gives it back to the rules, which read it
+    from the title); None keeps what the member has: a correction of the function alone keeps the
+    level, one of the level alone keeps a function an operator pinned before and otherwise leaves
+    the function to the rules. "none" has no function.
 
     The member is pinned to the correction (MemberPin) and their current title goes through the
     state machine as a webhook's would, so the same transitions follow: "none" removes them (their
@@ -72,7 +73,9 @@ def member_correct(
         change = MemberChange(user_id=user_id, title=title, username=member.username, seen_at=member.last_seen_at)
         outcome = states.apply(change)
         states.save()
-        _label(title, level=level, function=pinned_function, note=note, user=user)
+        # The label's function changes only when this correction says one (or gives it back).
+        confirmed = pinned_function if function is not None or level == MemberPin.Level.NONE else None
+        _label(title, level=level, function=confirmed, note=note, user=user)
         corrected = states.member(user_id)
         audit_record(user, "member.correct", via=via, target=f"member {user_id} ({title[:100]})", level=level,
                      previous_level=member.level, function=corrected.function if corrected else "",
@@ -154,7 +157,7 @@ def member_mark_senior(
 
 
 def _function_check(function: str | None) -> None:
-    if function is not None and function not in Function.values:
+    if function not in (None, "", *Function.values):
         raise CorrectionError(f"unknown function {function!r}: one of {', '.join(Function.values)}", field="function")
 
 
@@ -167,11 +170,11 @@ def _pin(user_id: str, *, title: str, level: str, function: str, note: str, user
     MemberPin.objects.update_or_create(user_id=user_id, defaults=pinned)
 
 
-def _label(title: str, *, level: str, function: str, note: str, user) -> None:
-    """The title's confirmed label; a function the correction leaves to the rules leaves the
-    label's as it was (another operator may have confirmed one)."""
+def _label(title: str, *, level: str, function: str | None, note: str, user) -> None:
+    """The title's confirmed label; `function` None leaves the label's as it was (another
+    operator may have confirmed one), "" confirms none."""
     defaults = {"level": level, "note": note.strip(), "created_by": _user(user)}
-    if function or level == MemberPin.Level.NONE:
+    if function is not None:
         defaults["function"] = function
     ConfirmedLabel.objects.update_or_create(title=title[:500], defaults=defaults)
 

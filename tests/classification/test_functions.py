@@ -42,6 +42,9 @@ functions:
   - id: function.sales
     function: sales
     pattern: 'sales|revenue'
+  - id: function.legal
+    function: legal
+    pattern: 'legal'
 """
 
 
@@ -62,7 +65,11 @@ def rules():
         ("VP Product", "product"),
         ("Finance VP", "finance"),  # 3. the words before it
         ("President", "general"),  # 4. the role's own default
-        ("President, Sales", "sales"),  # ... after what the title says
+        ("President Sales", "sales"),  # ... after the words next to it
+        ("Finance President", "finance"),
+        ("President, Acme Marketing Group", "general"),  # past a comma or "at": the employer
+        ("President at Legal Zoom", "general"),
+        ("Acme Engineering, President", "general"),
         ("VP | Engineering", "engineering"),  # 5. anywhere else in the title
         ("VP", "other"),  # 6. nothing says
         ("VP Sales & CTO", "engineering"),  # the role that decided the level is the one read

@@ -2,7 +2,7 @@
 
 import pytest
 
-from classification.engine import MAX_ROLES_READ, Ruleset
+from classification.engine import MAX_ROLES_READ, Ruleset, RulesetError
 from classification.normalise import letters_fold, normalise_title
 
 
@@ -41,6 +41,27 @@ def test_scripts_are_read_in_one_form(raw, normalised):
 def test_patterns_are_folded_as_titles_are():
     assert letters_fold("總裁") == letters_fold("总裁") == "总裁"
     assert letters_fold("Генеральный") == "генеральныи"
+    assert letters_fold("総") == "总"  # Japanese shinjitai, through the traditional form
+
+
+@pytest.mark.parametrize(
+    "pattern,title",
+    [
+        ("薴", "薴"),  # OpenCC chains 薴 -> 苧 -> 苎: folding twice must be folding once
+        ("διευθύνων σύμβουλος", "Διευθύνων Σύμβουλος"),  # a final ς, as people write it
+        ("straße", "STRASSE"),
+        ('מנכ"ל', 'מנכּ"ל'),  # a dagesh inside a Hebrew acronym
+    ],
+)
+def test_a_rule_written_as_people_write_matches_the_title(pattern, title):
+    rules = Ruleset.from_text(f"version: t\nroles:\n  - {{id: vp.x, level: vp, pattern: '{pattern}'}}\n")
+
+    assert rules.classify_uncached(title).level == "vp"
+
+
+def test_a_range_that_folding_would_change_is_refused_naming_it():
+    with pytest.raises(RulesetError, match=r"role vp\.x: the range À-ÿ in '\[À-ÿ\]' would change meaning"):
+        Ruleset.from_text("version: t\nroles:\n  - {id: vp.x, level: vp, pattern: '[À-ÿ]'}\n")
 
 
 RULES = r"""

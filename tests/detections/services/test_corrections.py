@@ -168,18 +168,42 @@ def test_an_unknown_function_is_refused():
     assert SeniorMember.objects.get(pk="7").function == "sales" and not MemberPin.objects.exists()
 
 
-def test_the_correction_page_offers_the_function_set_to_the_members_and_applies_it(admin_client):
+def test_the_correction_page_offers_the_rules_function_and_applies_a_chosen_one(admin_client):
     became("9", "VP of Sales")
     url = reverse("admin:detections_member_correct", args=["9"])
 
     page = admin_client.get(url).content.decode()
     done = admin_client.post(url, {"level": "csuite", "function": "finance"}, follow=True).content.decode()
 
-    assert '<option value="sales" selected>Sales</option>' in page
+    assert '<option value="" selected>As the rules read it from the title</option>' in page
     assert "corrected to C-suite, Finance (promoted)" in done
     member = SeniorMember.objects.get(pk="9")
     assert (member.level, member.function) == ("csuite", "finance")
     assert Detection.objects.filter(user_id="9").latest("id").function == "finance"
+    assert '<option value="finance" selected>Finance</option>' in admin_client.get(url).content.decode()
+
+
+def test_a_level_correction_in_the_admin_leaves_the_function_to_the_rules(admin_client):
+    became("10", "VP of Sales")
+    url = reverse("admin:detections_member_correct", args=["10"])
+
+    admin_client.post(url, {"level": "csuite", "function": ""})
+
+    assert MemberPin.objects.get(pk="10").function == ""
+    assert ConfirmedLabel.objects.get(title="VP of Sales").function == ""
+    assert SeniorMember.objects.get(pk="10").function == "sales"  # the rules' reading of the title
+
+
+def test_choosing_the_rules_again_gives_a_pinned_function_back_to_them(admin_client):
+    became("11", "VP of Sales")
+    url = reverse("admin:detections_member_correct", args=["11"])
+    admin_client.post(url, {"level": "vp", "function": "marketing"})
+    assert SeniorMember.objects.get(pk="11").function == "marketing"
+
+    admin_client.post(url, {"level": "vp", "function": ""})
+
+    assert MemberPin.objects.get(pk="11").function == ""
+    assert SeniorMember.objects.get(pk="11").function == "sales"
 
 
 # --- Someone the rules missed --------------------------------------------------------------------
