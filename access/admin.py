@@ -20,6 +20,10 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "at"
 
 
+# Recorded here, not in a service: the lockouts (django-axes) and the schedules (django-celery-beat)
+# are the packages' rows changed by the packages' admin code; no service of ours changes them, so
+# the admin that does the change is the one place to record it.
+
 # The lockouts (django-axes): deleting an access attempt unlocks that user or address; recorded.
 admin.site.unregister(AccessAttempt)
 
@@ -69,3 +73,8 @@ class AuditedPeriodicTaskAdmin(PeriodicTaskAdmin):
     def delete_model(self, request, obj):
         audit_record(request.user, "schedule.delete", via="admin", target=obj.name)
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for name in queryset.values_list("name", flat=True):  # as deleting one at a time records
+            audit_record(request.user, "schedule.delete", via="admin", target=name)
+        super().delete_queryset(request, queryset)

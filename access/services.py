@@ -1,4 +1,13 @@
-"""Recording what operators did (the audit trail)."""
+"""Recording what operators did (the audit trail).
+
+The service that changes state records the entry, in its own transaction (STYLE.md 15): it takes
+the actor as `user` (None: the command line) and `via` ("admin", "api" or "command"); the admin,
+the API and the commands only pass them. A service the schedule also runs takes `via=None` for
+the schedule's own run, which no operator asked for and which is not recorded. The admin actions
+of third-party packages (django-axes' lockouts, django-celery-beat's schedules) are recorded in
+access/admin.py: their rows are changed by the packages' admin code, through no service of ours.
+tests/access/test_audit_entry_points.py walks every entry point.
+"""
 
 from __future__ import annotations
 

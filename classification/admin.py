@@ -6,8 +6,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from access.services import audit_record
-
 from . import services
 from .engine import Ruleset, RulesetError
 from .evaluation import SHIPPED_LABELS, confirmed_labels_read
@@ -86,15 +84,8 @@ class StoredRulesetAdmin(admin.ModelAdmin):
             content=form.cleaned_data["content"],
             change_note=form.cleaned_data["change_note"],
             user=request.user,
-            activate=form.cleaned_data.get("activate", False),
-        )
-        audit_record(
-            request.user,
-            "ruleset.store",
             via="admin",
-            target=f"ruleset {stored.version}",
-            activated=stored.is_active,
-            change_note=stored.change_note,
+            activate=form.cleaned_data.get("activate", False),
         )
         obj.pk, obj.version, obj._state.adding = stored.pk, stored.version, False
 
@@ -129,12 +120,10 @@ class StoredRulesetAdmin(admin.ModelAdmin):
         if request.method == "POST":
             accepted = {int(v) for v in request.POST.getlist("accept") if v.isdigit()}
             try:
-                services.ruleset_activate(stored=stored, accepted=accepted)
+                services.ruleset_activate(stored=stored, accepted=accepted, user=request.user, via="admin")
             except RulesetError as exc:
                 self.message_user(request, f"Ruleset {stored.version} was not activated: {exc}", messages.ERROR)
             else:
-                audit_record(request.user, "ruleset.activate", via="admin", target=f"ruleset {stored.version}",
-                             accepted_broken_labels=sorted(accepted))  # fmt: skip
                 self.message_user(request, f"Ruleset {stored.version} is active.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:classification_storedruleset_changelist"))
         impact = services.ruleset_impact(candidate, services.ruleset_active())
@@ -150,14 +139,12 @@ class StoredRulesetAdmin(admin.ModelAdmin):
 
     @admin.action(description="Go back to the shipped ruleset file", permissions=["change"])
     def use_shipped_file(self, request, queryset):
-        services.ruleset_deactivate_all()
-        audit_record(request.user, "ruleset.use_shipped_file", via="admin", target="the shipped ruleset file")
+        services.ruleset_deactivate_all(user=request.user, via="admin")
         self.message_user(request, "The shipped ruleset file is active again.", messages.SUCCESS)
 
     @admin.action(description="Reload the rules in this process now", permissions=["change"])
     def reload_now(self, request, queryset):
-        ruleset = services.ruleset_reload(force=True)
-        audit_record(request.user, "ruleset.reload", via="admin", target=f"ruleset {ruleset.version}")
+        ruleset = services.ruleset_reload_now(user=request.user, via="admin")
         self.message_user(request, f"Ruleset {ruleset.version} loaded.", messages.SUCCESS)
 
     def get_urls(self):
@@ -227,15 +214,14 @@ class ConfirmedLabelAdmin(admin.ModelAdmin):
     change_list_template = "admin/classification/confirmedlabel/change_list.html"
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        audit_record(request.user, "label.change" if change else "label.add", via="admin", target=obj,
-                     level=obj.level, function=obj.function)  # fmt: skip
+        services.confirmed_label_save(obj, user=request.user, via="admin")
 
     def delete_model(self, request, obj):
-        audit_record(request.user, "label.delete", via="admin", target=obj, level=obj.level)
-        super().delete_model(request, obj)
+        services.confirmed_label_delete(obj, user=request.user, via="admin")
+
+    def delete_queryset(self, request, queryset):
+        for label in queryset:  # one entry per label, as deleting one at a time records
+            services.confirmed_label_delete(label, user=request.user, via="admin")
 
     def get_urls(self):
         export = path(

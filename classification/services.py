@@ -16,12 +16,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from access.services import audit_record
 from core.metrics import CLASSIFICATIONS, CLASSIFY_SECONDS
 
 from . import selectors
 from .engine import Classification, Ruleset, RulesetError
 from .impact import LabelsBroken, ruleset_impact
-from .models import StoredRuleset
+from .models import ConfirmedLabel, StoredRuleset
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,11 @@ def ruleset_for_choice(choice: str) -> Ruleset:
     return Ruleset.from_text(selectors.stored_ruleset_get(ruleset_id=int(choice)).content)
 
 
-def ruleset_store(*, content: str, change_note: str, user=None, activate: bool = False) -> StoredRuleset:
-    """Validate and save an operator's ruleset; raises RulesetError before anything is saved."""
+def ruleset_store(
+    *, content: str, change_note: str, user=None, via: str | None = None, activate: bool = False
+) -> StoredRuleset:
+    """Validate and save an operator's ruleset; raises RulesetError before anything is saved.
+    Audited (`ruleset.store`, saying whether it was activated) when `via` names the operator's way in."""
     parsed = Ruleset.from_text(content)
     if not change_note.strip():
         raise RulesetError("a change note is required")
@@ -145,13 +149,17 @@ def ruleset_store(*, content: str, change_note: str, user=None, activate: bool =
             created_by=user,
         )
         if activate:
-            ruleset_activate(stored=stored)
+            ruleset_activate(stored=stored, via=None)  # one entry: the store says it was activated
+        if via is not None:
+            audit_record(user, "ruleset.store", via=via, target=f"ruleset {stored.version}",
+                         activated=stored.is_active, change_note=stored.change_note)  # fmt: skip
     return stored
 
 
-def ruleset_activate(*, stored: StoredRuleset, accepted: set[int] | None = None) -> None:
+def ruleset_activate(*, stored: StoredRuleset, accepted: set[int] | None = None, user=None, via: str | None) -> None:
     """Make `stored` the ruleset in force. Refused (impact.LabelsBroken) when it gets a confirmed
-    label wrong whose id is not in `accepted`: an operator accepts each one, knowingly."""
+    label wrong whose id is not in `accepted`: an operator accepts each one, knowingly.
+    Audited (`ruleset.activate`) unless `via` is None (ruleset_store's activation records itself)."""
     candidate = Ruleset.from_text(stored.content)  # still valid under this code's rules (e.g. after an upgrade)?
     broken = [c for c in ruleset_impact(candidate, ruleset_active()).broken if c.label_id not in (accepted or set())]
     if broken:
@@ -160,6 +168,9 @@ def ruleset_activate(*, stored: StoredRuleset, accepted: set[int] | None = None)
         StoredRuleset.objects.filter(is_active=True).exclude(pk=stored.pk).update(is_active=False)
         StoredRuleset.objects.filter(pk=stored.pk).update(is_active=True)
         stored.is_active = True
+        if via is not None:
+            audit_record(user, "ruleset.activate", via=via, target=f"ruleset {stored.version}",
+                         accepted_broken_labels=sorted(accepted or ()))  # fmt: skip
         transaction.on_commit(lambda: ruleset_reload())
 
 
@@ -185,10 +196,38 @@ def ruleset_in_force() -> RulesetInForce:
     return RulesetInForce(version=ruleset.version, content_hash=ruleset.content_hash, origin=origin)
 
 
-def ruleset_deactivate_all() -> None:
-    """Go back to the shipped ruleset file."""
-    StoredRuleset.objects.filter(is_active=True).update(is_active=False)
-    transaction.on_commit(lambda: ruleset_reload())
+def ruleset_deactivate_all(*, user, via: str) -> None:
+    """Go back to the shipped ruleset file (audited: `ruleset.use_shipped_file`)."""
+    with transaction.atomic():
+        StoredRuleset.objects.filter(is_active=True).update(is_active=False)
+        audit_record(user, "ruleset.use_shipped_file", via=via, target="the shipped ruleset file")
+        transaction.on_commit(lambda: ruleset_reload())
+
+
+def ruleset_reload_now(*, user, via: str) -> Ruleset:
+    """An operator's reload of the rules in this process (audited: `ruleset.reload`)."""
+    ruleset = ruleset_reload(force=True)
+    with transaction.atomic():
+        audit_record(user, "ruleset.reload", via=via, target=f"ruleset {ruleset.version}")
+    return ruleset
+
+
+def confirmed_label_save(label: ConfirmedLabel, *, user, via: str) -> None:
+    """Add or change a confirmed label (audited: `label.add` / `label.change`)."""
+    with transaction.atomic():
+        created = label._state.adding
+        if created and getattr(user, "is_authenticated", False):
+            label.created_by = user
+        label.save()
+        audit_record(user, "label.add" if created else "label.change", via=via, target=label,
+                     level=label.level, function=label.function)  # fmt: skip
+
+
+def confirmed_label_delete(label: ConfirmedLabel, *, user, via: str) -> None:
+    """Delete a confirmed label (audited: `label.delete`)."""
+    with transaction.atomic():
+        audit_record(user, "label.delete", via=via, target=label, level=label.level)
+        label.delete()
 
 
 def titles_try(*, titles: list[str], ruleset: Ruleset | None = None) -> list[tuple[str, Classification]]:

@@ -19,6 +19,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 
+from .weeks import week_closing_crontab
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -38,8 +40,9 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule(
         name="digest: build the weekly digest",
         task="digests.tasks.digest_build_weekly",
-        # Fridays at 17:00 America/New_York, on both sides of the daylight-saving changes.
-        crontab=("0", "17", "*", "*", "5"),
+        # Fridays at 17:00 America/New_York, on both sides of the daylight-saving changes: when the
+        # week closes (core.weeks, which the build reads too).
+        crontab=week_closing_crontab(),
         description="Build this week's digest from every detection not yet in one, then send it.",
         expires_seconds=6 * 3600,
     ),

@@ -11,7 +11,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from access.services import audit_record
 from classification.models import Function
 from core.admin import ReadOnlyModelAdmin
 from core.dates import moment_shown
@@ -58,8 +57,7 @@ class RawEventAdmin(ReadOnlyModelAdmin):
     def retry_failed(self, request, queryset):
         """The members' failed events go back on the pending list, in order, for the worker."""
         user_ids = sorted(set(queryset.values_list("user_id", flat=True)))
-        count = events_retry_failed(user_ids=user_ids)
-        audit_record(request.user, "events.retry", via="admin", target=f"{len(user_ids)} members", user_ids=user_ids)
+        count = events_retry_failed(user_ids=user_ids, user=request.user, via="admin")
         self.message_user(request, f"{count} failed events of {len(user_ids)} members queued again.", messages.SUCCESS)
 
 
@@ -263,10 +261,7 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         """First a dry run listing the changes; applying them is a second, confirmed POST."""
         user_ids = list(queryset.values_list("pk", flat=True))
         if request.POST.get("apply") == "yes":
-            changes, read = members_reclassify(dry_run=False, user_ids=user_ids)
-            audit_record(
-                request.user, "members.reclassify", via="admin", target=f"{read} members", changed=len(changes)
-            )
+            changes, read = members_reclassify(dry_run=False, user_ids=user_ids, user=request.user, via="admin")
             self.message_user(request, f"Reclassified {read} members: {len(changes)} changed.", messages.SUCCESS)
             return None
         changes, read = members_reclassify(dry_run=True, user_ids=user_ids)
@@ -385,6 +380,5 @@ class CommunityGrantAdmin(ReadOnlyModelAdmin):
     @admin.action(description="Retry the selected failed changes now", permissions=["retry"])
     def retry(self, request, queryset):
         ids = list(queryset.filter(status=CommunityGrant.Status.FAILED).values_list("pk", flat=True))
-        count = grants_retry(ids)
-        audit_record(request.user, "community.retry", via="admin", target=f"{count} changes", grant_ids=ids)
+        count = grants_retry(ids, user=request.user, via="admin")
         self.message_user(request, f"{count} failed changes queued again.", messages.SUCCESS)

@@ -12,14 +12,22 @@ Storing and applying need not exclude each other: an event stored while a batch 
 member gets a higher id than everything the batch read, and waits for the next batch. Keeping
 them apart means a delivery never waits for a batch (that wait was the webhook's slowest 1 %).
 Other members are never blocked.
+
+The module is also the one home of every advisory lock key in the service (below), and of the
+community write-back's writer lock.
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import connection
 
-# First keys of the two-key advisory locks: clear of other lock users. The intake lock is taken by
-# the intake function (detections/sql/), which is passed its namespace.
+# Every PostgreSQL advisory lock key of the service, here and nowhere else, so they stay clear of
+# each other (first keys of two-key locks). The intake lock is taken by the intake function
+# (detections/sql/), which is passed its namespace.
 INTAKE_LOCK_NAMESPACE = 7201
 PROCESSING_LOCK_NAMESPACE = 7202
+COMMUNITY_WRITER_LOCK_KEY = 7203
 
 
 def members_lock(user_ids: list[str]) -> None:
@@ -47,3 +55,21 @@ def members_try_lock(user_ids: list[str]) -> list[str]:
             [list(user_ids), PROCESSING_LOCK_NAMESPACE],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+@contextmanager
+def community_writer_lock(*, wait: bool) -> Iterator[bool]:
+    """The community write-back's one writer at a time (services.writeback), so the rate limit holds
+    for the service, not per process; yields whether it is held (`wait` False: only tried). A session
+    lock: no transaction is held open across the community's replies."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY]
+        )
+        held = wait or cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY])

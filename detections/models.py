@@ -193,6 +193,10 @@ class Detection(models.Model):
     recorded_at = models.DateTimeField(db_default=Now(), db_index=True, editable=False)
     rules_version = models.CharField(max_length=64)
     event = models.ForeignKey(RawEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # When an audience first took it (a digest or alert carried it, or a build left it out): from
+    # then on the snapshot is what was sent, and no longer follows its member (services.members).
+    # Set by the build through `detections_freeze`, so this app needs no other app's tables.
+    frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-detected_at"]

@@ -12,7 +12,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from access.services import audit_record
 from classification.models import Function, Level
 from core.admin import ReadOnlyModelAdmin
 
@@ -70,14 +69,7 @@ class DigestAdmin(ReadOnlyModelAdmin):
         if not request.user.has_perm("digests.send_digest"):
             raise PermissionDenied
         if request.method == "POST":
-            build = services.digest_build_and_send(Digest.Kind.EXTRA)
-            audit_record(
-                request.user,
-                "digest.send_extra",
-                via="admin",
-                target=", ".join(str(digest) for digest in build.digests) or "nothing to send",
-                detections=build.detection_ids,
-            )
+            build = services.digest_build_and_send(Digest.Kind.EXTRA, user=request.user, via="admin")
             waiting = len(selectors.detections_waiting(now=timezone.now()))
             level = messages.SUCCESS if build.digests else messages.WARNING
             self.message_user(request, services.build_summary(build, waiting=waiting), level)
@@ -178,8 +170,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         if not request.POST.get("confirmed"):
             return self._send_confirm(request, queryset, waiting, "send_now", "Send these deliveries now?")
         ids = list(waiting.values_list("pk", flat=True))
-        due = services.deliveries_make_due(delivery_ids=ids)
-        audit_record(request.user, "delivery.send_now", via="admin", target=f"{len(ids)} deliveries", deliveries=ids)
+        due = services.deliveries_make_due(user=request.user, via="admin", delivery_ids=ids)
         services.deliveries_send_enqueue()
         self.message_user(request, f"{due} deliveries queued for sending.", messages.SUCCESS)
         return None
@@ -190,8 +181,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         if not request.POST.get("confirmed"):
             return self._send_confirm(request, queryset, again, "resend", "Send these deliveries again?")
         ids = list(again.values_list("pk", flat=True))
-        count = services.deliveries_resend(delivery_ids=ids)
-        audit_record(request.user, "delivery.resend", via="admin", target=f"{len(ids)} deliveries", deliveries=ids)
+        count = services.deliveries_resend(user=request.user, via="admin", delivery_ids=ids)
         services.deliveries_send_enqueue()
         self.message_user(request, f"{count} deliveries queued to be sent again.", messages.SUCCESS)
         return None

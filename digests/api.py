@@ -9,7 +9,6 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.services import audit_record
 from classification.models import Function
 
 from . import selectors, services
@@ -136,19 +135,14 @@ class DigestSendView(APIView):
         chosen = [audience.pk for audience in options["audiences"]] if "audiences" in options else None
         with transaction.atomic():
             # Building queues the sending of everything due once this commits, revived ones included.
+            actor = {"user": request.user, "via": "api"}
             if options["build"]:
-                build = services.digest_build_and_send(Digest.Kind.EXTRA, audience_ids=chosen)
+                build = services.digest_build_and_send(Digest.Kind.EXTRA, audience_ids=chosen, **actor)
             else:
                 build = services.nothing_built()
-            resent = services.deliveries_resend() if options["resend_dead"] else 0
-            due = services.deliveries_make_due()
+            resent = services.deliveries_resend(**actor) if options["resend_dead"] else 0
+            due = services.deliveries_make_due(**actor)
             transaction.on_commit(services.deliveries_send_enqueue)
-            if options["build"]:
-                target = ", ".join(str(digest) for digest in build.digests) or "nothing to send"
-                audit_record(
-                    request.user, "digest.send_extra", via="api", target=target, detections=build.detection_ids
-                )
-            audit_record(request.user, "delivery.send_now", via="api", target=f"{due} deliveries", resent=resent)
         body = {
             "digests": build.digests,
             "sent": build.detection_ids,

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple
 
-from django.db import connection
-
 from classification.models import Level
 from core.schedules import schedule_next_run
+from detections import selectors as detection_selectors
 from detections.models import Detection
 
 from . import addresses, rendering
@@ -59,13 +58,9 @@ class MemberNow(NamedTuple):
 
 
 def members_now(user_ids: list[str]) -> dict[str, MemberNow]:
-    """The senior members among `user_ids`, as they are now. One `= ANY(array)` query with plain
-    tuples: model instances with every timestamp, and an IN list of 10,000 parameters, were
-    most of a 10,000-detection build."""
-    fields = ", ".join(MemberNow._fields)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {fields} FROM detections_seniormember WHERE user_id = ANY(%s)", [user_ids])  # noqa: S608
-        return {row[0]: MemberNow(*row) for row in cursor.fetchall()}
+    """The senior members among `user_ids`, as they are now (plain tuples: detections.selectors.members_rows)."""
+    rows = detection_selectors.members_rows(user_ids=user_ids, fields=MemberNow._fields)
+    return {row[0]: MemberNow(*row) for row in rows}
 
 
 def scan_from(audience: Audience, stream: str, *, now: datetime) -> datetime:

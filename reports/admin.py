@@ -8,8 +8,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from access.services import audit_record
-
 from . import rendering, services
 from .models import Report
 from .months import Month
@@ -86,15 +84,14 @@ class ReportAdmin(admin.ModelAdmin):
     @admin.action(description="Regenerate the selected reports", permissions=["generate"])
     def regenerate(self, request, queryset):
         for report in queryset:
-            self._request(request, Month.from_date(report.month), action="report.regenerate")
+            self._request(request, Month.from_date(report.month), regenerate=True)
 
-    def _request(self, request, month: Month, *, action: str) -> None:
+    def _request(self, request, month: Month, *, regenerate: bool) -> None:
         try:
-            services.report_request(month=month)
+            services.report_request(month=month, user=request.user, via="admin", regenerate=regenerate)
         except (ValueError, services.ReportQueueUnavailable) as exc:
             self.message_user(request, f"{month}: {exc}", messages.ERROR)
         else:
-            audit_record(request.user, action, via="admin", target=f"report {month}")
             self.message_user(request, f"The report for {month} is being generated; reload in a moment.")
 
     def get_urls(self):
@@ -118,7 +115,7 @@ class ReportAdmin(admin.ModelAdmin):
             except ValueError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self._request(request, month, action="report.generate")
+                self._request(request, month, regenerate=False)
         return HttpResponseRedirect(reverse("admin:reports_report_changelist"))
 
     def download_view(self, request, pk, kind):

@@ -10,8 +10,6 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.services import audit_record
-
 from . import services
 from .models import Report
 from .months import Month
@@ -113,11 +111,10 @@ class ReportGenerateView(APIView):
         serializer.is_valid(raise_exception=True)
         month = serializer.validated_data.get("month") or Month.of(timezone.now()).previous()
         try:
-            report = services.report_request(month=month)
+            report = services.report_request(month=month, user=request.user, via="api")
         except services.ReportQueueUnavailable:
             exc = QueueUnavailable()
             exc.wait = 30  # becomes Retry-After
             raise exc from None
-        audit_record(request.user, "report.generate", via="api", target=f"report {month}")
         body = {"month": str(month), "report_id": report.pk, "status": "queued", "report_status": report.status}
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -13,6 +13,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from access.services import audit_record
 from classification.services import ruleset_active
 from core.metrics import REPORT_SECONDS
 
@@ -27,8 +28,10 @@ class ReportQueueUnavailable(Exception):
     """The broker refused the job: nothing was queued, the caller should try again later."""
 
 
-def report_generate_month(*, month: Month, now: datetime | None = None) -> Report:
-    """Generate (or regenerate) the month's report: summary, CSV and HTML.
+def report_generate_month(*, month: Month, now: datetime | None = None, user=None, via: str | None = None) -> Report:
+    """Generate (or regenerate) the month's report: summary, CSV and HTML. An operator's run in
+    this process (`via`: the command) is audited (`report.generate`) with the summary it records;
+    the schedule's and a worker's run (`via` None) are not (report_request audited the asking).
 
     The report row is locked for the whole run, so two runs at once produce one report, one
     after the other. New files get new names and the row switches to them in the same
@@ -55,6 +58,8 @@ def report_generate_month(*, month: Month, now: datetime | None = None) -> Repor
             report.covers_until = min(month.end, now)
             report.error = ""
             report.save()
+            if via is not None:
+                audit_record(user, "report.generate", via=via, target=f"report {month}")
             transaction.on_commit(lambda: _files_delete(previous))
     except Exception as exc:
         _files_delete(written)
@@ -126,8 +131,9 @@ def reports_catch_up(*, now: datetime | None = None) -> list[Report]:
     return generated
 
 
-def report_request(*, month: Month, now: datetime | None = None) -> Report:
-    """Queue a (re)generation for a worker: the API's and the admin's way in.
+def report_request(*, month: Month, user, via: str, regenerate: bool = False, now: datetime | None = None) -> Report:
+    """Queue a (re)generation for a worker: the API's and the admin's way in. Audited once queued:
+    `report.regenerate` (the admin's action on a listed report) or `report.generate`.
 
     Raises ValueError for a month not started, ReportQueueUnavailable if the broker is down.
     """
@@ -141,4 +147,6 @@ def report_request(*, month: Month, now: datetime | None = None) -> Report:
         task.delay(str(month))
     except Exception as exc:
         raise ReportQueueUnavailable(f"the task queue is unavailable: {exc}") from exc
+    with transaction.atomic():
+        audit_record(user, "report.regenerate" if regenerate else "report.generate", via=via, target=f"report {month}")
     return report

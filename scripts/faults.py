@@ -444,10 +444,10 @@ def scenario_double_beat(tmp: Path, args) -> Row:
         services.start_worker(concurrency=2)
         services.start_worker(concurrency=2)
         time.sleep(5)
-        from digests.tasks import digest_build_weekly
+        from digests.tasks import digest_build_and_send_weekly
         from reports.tasks import report_generate_month
 
-        group(digest_build_weekly.s(), digest_build_weekly.s()).apply_async()
+        group(digest_build_and_send_weekly.s(), digest_build_and_send_weekly.s()).apply_async()
         group(report_generate_month.s(str(last_month)), report_generate_month.s(str(last_month))).apply_async()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (
@@ -491,7 +491,7 @@ def hold_next_deploy(fake, failure: str) -> None:
 def kill_when_held(services: Stack, worker: subprocess.Popen, fake, timeout: float = 60, *, send: bool = True) -> bool:
     """SIGKILL the worker the moment the fake holds its deploy; with `send`, queue the sending task
     meanwhile as beat's every-minute send would (faster)."""
-    from digests.tasks import deliveries_send_due
+    from digests.tasks import deliveries_runs_check_and_send
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -499,7 +499,7 @@ def kill_when_held(services: Stack, worker: subprocess.Popen, fake, timeout: flo
             services.kill(worker)
             return True
         if send:
-            deliveries_send_due.delay()
+            deliveries_runs_check_and_send.delay()
     return False
 
 
@@ -549,7 +549,7 @@ def control_room_failures(tmp: Path) -> Row:
         fake.fail_next(*([500] * 12), "timeout", "timeout", "malformed", "no-id", 502, 429, "hang")
         fake.run_statuses = ["RUNNING", "COMPLETED"]  # each run is seen running before it completes
         worker = services.start_worker(concurrency=1)
-        from digests.tasks import deliveries_send_due
+        from digests.tasks import deliveries_runs_check_and_send
 
         def kill_then_expire_tokens(worker: subprocess.Popen) -> None:
             # From a thread: the kill must come before the client's 1 s timeout ends the hold.
@@ -559,7 +559,7 @@ def control_room_failures(tmp: Path) -> Row:
         threading.Thread(target=kill_then_expire_tokens, args=(worker,), daemon=True).start()
         deadline, killed = time.monotonic() + 240, False
         while time.monotonic() < deadline and DigestDelivery.objects.exclude(status="sent").exists():
-            deliveries_send_due.delay()
+            deliveries_runs_check_and_send.delay()
             if not killed and worker.poll() is not None:
                 worker, killed = services.start_worker(concurrency=1), True
             time.sleep(1)
@@ -592,7 +592,7 @@ def control_room_killed_after_accepting(tmp: Path, kills: int = 3) -> Row:
 
     from digests.models import DigestDelivery
     from digests.services import digest_build_weekly
-    from digests.tasks import deliveries_send_due
+    from digests.tasks import deliveries_runs_check_and_send
     from tests.factories import SeniorDetectionFactory
     from tests.fakes.control_room import FakeControlRoom
     from tests.fixtures.control_room import control_room_settings
@@ -626,7 +626,7 @@ def control_room_killed_after_accepting(tmp: Path, kills: int = 3) -> Row:
         services.start_worker(concurrency=1)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and DigestDelivery.objects.exclude(status="sent").exists():
-            deliveries_send_due.delay()  # beat's every-minute send, faster
+            deliveries_runs_check_and_send.delay()  # beat's every-minute send, faster
             time.sleep(1)
         deployed = Counter(fake.names())
         twice = sum(1 for count in deployed.values() if count > 1)

@@ -254,14 +254,42 @@ def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: 
     )
 
 
+def detections_freeze(*, detection_ids: list[int], at: datetime) -> None:
+    """Mark these detections taken by an audience (a digest or alert carried them, or a build left
+    them out): their snapshot stops following the member. Called by digests' build, in the
+    transaction that writes its receipts, so a build that rolls back freezes nothing.
+
+    Why a column of ours and not the follow reading digests' receipts: detections is below digests
+    (it imports none of it) and each app owns its tables; digests tells us through this service
+    instead, and the follow stays in the one writer of detections, where every member change is
+    applied in order. Moving the follow to digests would have digests rewrite detections' rows on
+    every member change, or hook into this writer from above. A detection stays taken when its
+    receipts leave with an audience deleted later: what was sent was sent.
+
+    Rows are locked in id order, so builds running at once cannot deadlock; one already frozen is
+    not rewritten (the first build's moment stays). The follow update skips rows locked here.
+    """
+    if not detection_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH taken AS (SELECT id FROM detections_detection WHERE id = ANY(%s) AND frozen_at IS NULL "
+            "ORDER BY id FOR UPDATE) "
+            "UPDATE detections_detection AS d SET frozen_at = %s FROM taken WHERE d.id = taken.id",
+            [list(detection_ids), at],
+        )
+
+
 def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
-    """Each member's detections no audience has received yet (digests.Receipt), recorded in the last
-    eight days (a week's digest and a day: one no audience matches is not followed for ever), take
-    the values it took: one statement for the lot (a field a member did not take is passed as NULL
-    and left as it is).
+    """Each member's detections no audience has taken yet (frozen_at, set by digests through
+    `detections_freeze`), recorded in the last eight days (a week's digest and a day: one no
+    audience matches is not followed for ever), take the values it took: one statement for the lot
+    (a field a member did not take is passed as NULL and left as it is).
 
     Rows that already match are not rewritten. Rows locked by someone else are skipped: they are
-    being written by another unit of work, which has the member's lock and the newer values.
+    being written by another unit of work, which has the member's lock and the newer values, or
+    frozen by a build. frozen_at is checked again on the locked row: a build that committed since
+    this statement began has frozen it.
     """
     if not followed:
         return
@@ -274,9 +302,9 @@ def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
             "AS u(user_id, username, country, company, joined_at) "
             "JOIN detections_detection d USING (user_id) WHERE d.recorded_at > now() - interval '8 days' "
-            "AND NOT EXISTS (SELECT 1 FROM digests_receipt r WHERE r.detection_id = d.id)), "
+            "AND d.frozen_at IS NULL), "
             "target AS (SELECT v.* FROM v JOIN detections_detection d ON d.id = v.id "
-            "WHERE (d.username, d.country, d.company, d.joined_at) "
+            "WHERE d.frozen_at IS NULL AND (d.username, d.country, d.company, d.joined_at) "
             "IS DISTINCT FROM (v.username, v.country, v.company, v.joined_at) FOR UPDATE OF d SKIP LOCKED) "
             "UPDATE detections_detection AS d SET username = t.username, country = t.country, "
             "company = t.company, joined_at = t.joined_at FROM target t WHERE d.id = t.id",

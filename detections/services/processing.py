@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from access.services import audit_record
 from core.dates import moment_check
 from core.metrics import EVENTS_FAILED
 
@@ -151,9 +152,10 @@ def events_set_aside(events: list[RawEvent], *, error: str, at: datetime) -> Non
     EVENTS_FAILED.inc(len(events))
 
 
-def events_retry_failed(*, user_ids: list[str]) -> int:
+def events_retry_failed(*, user_ids: list[str], user, via: str) -> int:
     """Put these members' failed events back on the pending list, in their order, and wake a
-    worker; returns how many. The same processing applies them, or sets them aside again."""
+    worker; returns how many. The same processing applies them, or sets them aside again.
+    An operator's retry: audited (`events.retry`)."""
     with transaction.atomic():
         members_lock(user_ids)
         failed = list(RawEvent.objects.filter(user_id__in=user_ids, outcome=Outcome.FAILED).order_by("id"))
@@ -161,6 +163,7 @@ def events_retry_failed(*, user_ids: list[str]) -> int:
         PendingEvent.objects.bulk_create(
             [PendingEvent(event_id=e.pk, user_id=e.user_id, received_at=e.received_at) for e in failed]
         )
+        audit_record(user, "events.retry", via=via, target=f"{len(user_ids)} members", user_ids=user_ids)
         transaction.on_commit(events_processing_wake)
     return len(failed)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from access.services import audit_record
 from classification.services import ruleset_active
 
 from ..locks import members_lock
@@ -39,7 +40,9 @@ class ClassificationChange:
         return self.new_level is not None and self.new_function != self.old_function
 
 
-def members_reclassify(*, dry_run: bool, user_ids: list[str] | None = None) -> tuple[list[ClassificationChange], int]:
+def members_reclassify(
+    *, dry_run: bool, user_ids: list[str] | None = None, user=None, via: str | None = None
+) -> tuple[list[ClassificationChange], int]:
     """Re-evaluate stored members under the active ruleset; returns (changes, members read).
 
     Members whose level, function or rules version differ are moved by the state machine with
@@ -49,6 +52,9 @@ def members_reclassify(*, dry_run: bool, user_ids: list[str] | None = None) -> t
     is left alone: its newer event was classified already; so is a corrected member (MemberPin),
     until their title changes, except for a function their correction left to the rules, which
     follows the rules (members corrected before functions existed get theirs so).
+
+    Applied in chunks, each in its own transaction; an operator's run (`via` "admin" or
+    "command") is then audited once (`members.reclassify`). A dry run changes nothing and is not.
     """
     ruleset = ruleset_active()
     members = SeniorMember.objects.order_by("pk")
@@ -85,6 +91,9 @@ def members_reclassify(*, dry_run: bool, user_ids: list[str] | None = None) -> t
         pending = sorted(titles)
         for start in range(0, len(pending), _CHUNK):
             _members_apply_own_titles({uid: titles[uid] for uid in pending[start : start + _CHUNK]})
+        if via is not None:
+            with transaction.atomic():
+                audit_record(user, "members.reclassify", via=via, target=f"{read} members", changed=len(changes))
     return changes, read
 
 

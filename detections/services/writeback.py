@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from access.services import audit_record
 from core.background import task_enqueue_or_leave
 from core.metrics import COMMUNITY_WRITES
 
@@ -48,13 +48,12 @@ from ..community import (
     RateLimiter,
     community_configured,
 )
+from ..locks import community_writer_lock
 from ..models import CommunityGrant, SeniorMember
 
 logger = logging.getLogger(__name__)
 Kind, Status = CommunityGrant.Kind, CommunityGrant.Status
 
-# First key of the writer's advisory lock (detections.locks uses 7201 and 7202).
-WRITER_LOCK_KEY = 7203
 # A run of the periodic task stops after this long (the next starts a minute later).
 RUN_BUDGET_SECONDS = 50.0
 _BATCH = 50
@@ -158,14 +157,17 @@ def grants_write_enqueue() -> None:
     task_enqueue_or_leave(community_grants_write_due, what="the community write-back")
 
 
-def grants_retry(grant_ids: list[int], *, now: datetime | None = None) -> int:
-    """Failed rows (an operator's retry) become due now, their attempts counted afresh."""
+def grants_retry(grant_ids: list[int], *, user, via: str, now: datetime | None = None) -> int:
+    """Failed rows (an operator's retry, audited: `community.retry`) become due now, their attempts
+    counted afresh."""
     now = now or timezone.now()
-    count = CommunityGrant.objects.filter(pk__in=grant_ids, status=Status.FAILED).update(
-        status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
-    )
-    if count:
-        transaction.on_commit(grants_write_enqueue)
+    with transaction.atomic():
+        count = CommunityGrant.objects.filter(pk__in=grant_ids, status=Status.FAILED).update(
+            status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+        )
+        audit_record(user, "community.retry", via=via, target=f"{count} changes", grant_ids=grant_ids)
+        if count:
+            transaction.on_commit(grants_write_enqueue)
     return count
 
 
@@ -187,7 +189,7 @@ def grants_write_due(
     """Write the due changes, oldest first, until none is due, the budget is spent, or the community
     does not answer. `wait`: wait for a writer already running instead of leaving it the work."""
     report = WriteReport()
-    with _writer_lock(wait=wait) as held:
+    with community_writer_lock(wait=wait) as held:
         if not held:
             report.busy = True
             return report
@@ -210,21 +212,6 @@ def grants_write_due(
 
 def _due():
     return CommunityGrant.objects.filter(status=Status.PENDING, next_attempt_at__lte=timezone.now())
-
-
-@contextmanager
-def _writer_lock(*, wait: bool) -> Iterator[bool]:
-    """One writer at a time, so the rate limit holds for the service, not per process. A session lock:
-    no transaction is held open across the community's replies."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, 0)", [WRITER_LOCK_KEY])
-        held = wait or cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [WRITER_LOCK_KEY])
 
 
 def grant_write(client: CommunityClient, grant: CommunityGrant) -> str:
@@ -412,8 +399,12 @@ def _ordered(user_ids: set[str]) -> list[str]:
     return sorted(user_ids, key=lambda uid: (len(uid), uid))  # numeric ids in numeric order
 
 
-def community_sync(*, dry_run: bool, client: CommunityClient | None = None) -> SyncReport:
-    """Find the drift; unless `dry_run`, ask for every difference and write them now."""
+def community_sync(
+    *, dry_run: bool, client: CommunityClient | None = None, user=None, via: str | None = None
+) -> SyncReport:
+    """Find the drift; unless `dry_run`, ask for every difference and write them now. An
+    operator's sync (`via`: the command) is audited (`community.sync`) with the drift and how many
+    writes failed; the daily reconcile (`via` None) is not."""
     client = client or CommunityClient(limiter=RateLimiter(settings.COMMUNITY_WRITEBACK_REQUESTS_PER_SECOND))
     report = SyncReport(drift=community_drift(client))
     if dry_run:
@@ -426,4 +417,9 @@ def community_sync(*, dry_run: bool, client: CommunityClient | None = None) -> S
     keys = {(c.user_id, c.target.kind, c.target.name) for c in changes}
     rows = CommunityGrant.objects.filter(user_id__in={k[0] for k in keys}).order_by("kind", "user_id")
     report.outcomes = [row for row in rows if (row.user_id, row.kind, row.name) in keys]
+    if via is not None:
+        drift = {str(d.target): {"give": len(d.give), "take": len(d.take)} for d in report.drift}
+        failed = sum(grant.status == Status.FAILED for grant in report.outcomes)
+        with transaction.atomic():
+            audit_record(user, "community.sync", via=via, target="community", drift=drift, failed=failed)
     return report

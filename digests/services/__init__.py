@@ -1,5 +1,13 @@
-"""Digests' services: building (builds), real-time alerts (alerts), delivering (sending), and
-managing audiences (audiences). Callers import from here."""
+"""Digests' services. Callers import from here.
+
+- `audiences`: managing audiences (save, delete, warnings), audited.
+- `builds`: building weekly and extra digests, once per audience; an operator's build is audited.
+- `alerts`: real-time audiences' alerts, coalesced and capped per hour.
+- `sending`: delivering each chunk on each channel, retried, behind a circuit breaker; an
+  operator's send-now and resend, audited.
+- `runs`: the outcome of each delivery's bot run in the Control Room, then sending what is due
+  (`deliveries_runs_check_and_send`, what the every-minute task does).
+"""
 
 from .alerts import alerts_build_due
 from .audiences import (
@@ -23,6 +31,7 @@ from .builds import (
     nothing_built,
     week_ending_for,
 )
+from .runs import RunsReport, deliveries_runs_check, deliveries_runs_check_and_send, runs_check_and_send_summary
 from .sending import (
     SendReport,
     deliveries_make_due,
@@ -39,6 +48,7 @@ __all__ = [
     "AudienceBuild",
     "AudienceBusy",
     "Build",
+    "RunsReport",
     "SendReport",
     "alerts_build_due",
     "audience_delete",
@@ -49,6 +59,8 @@ __all__ = [
     "build_summary",
     "deliveries_make_due",
     "deliveries_resend",
+    "deliveries_runs_check",
+    "deliveries_runs_check_and_send",
     "deliveries_send_due",
     "deliveries_send_enqueue",
     "delivery_address",
@@ -62,5 +74,6 @@ __all__ = [
     "digest_preview",
     "friday_of_run",
     "nothing_built",
+    "runs_check_and_send_summary",
     "week_ending_for",
 ]

@@ -6,7 +6,7 @@ import gc
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -14,7 +14,9 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from core.schedules import SCHEDULES
+from access.services import audit_record
+from core.weeks import friday_of_run, week_ending_for
+from detections.services.members import detections_freeze
 
 from .. import addresses, rendering, selectors
 from ..models import Audience, Channel, Digest, DigestDelivery, Receipt
@@ -27,22 +29,6 @@ STREAM_OF_KIND = {
     Digest.Kind.ALERT: Receipt.Stream.ALERT,
     Digest.Kind.SUMMARY: Receipt.Stream.ALERT,
 }
-
-
-def week_ending_for(moment: datetime) -> date:
-    """The Friday, in America/New_York, of the week `moment` falls in (Saturday starts a week)."""
-    day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
-    return day + timedelta(days=(4 - day.weekday()) % 7)
-
-
-def friday_of_run(moment: datetime) -> date:
-    """The Friday whose scheduled build a run at `moment` is: the latest Friday build time
-    (17:00 New York, core/schedules.py) at or before it. A build retried after midnight, or run
-    by hand on Sunday, is that Friday's; one run by hand on Friday morning is the Friday before's,
-    so it cannot use up the evening's."""
-    hour = int(next(s for s in SCHEDULES if s.task == selectors.WEEKLY_TASK).crontab[1])
-    day = (moment.astimezone(ZoneInfo(settings.TIME_ZONE)) - timedelta(hours=hour)).date()
-    return day - timedelta(days=(day.weekday() - 4) % 7)
 
 
 @dataclass
@@ -298,6 +284,7 @@ def _receipts_insert(
     10,000-detection week)."""
     if not items:
         return
+    detections_freeze(detection_ids=list(items), at=timezone.now())  # taken: they stop following their members
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO digests_receipt (audience_id, stream, digest_id, detection_id, chunk, left_out) "
@@ -397,15 +384,26 @@ def _count(number: int, noun: str) -> str:
 def digest_build_and_send(
     kind: str = Digest.Kind.WEEKLY,
     *,
+    user=None,
+    via: str | None,
     now: datetime | None = None,
     freeze_gc: bool = False,
     audience_ids: list[int] | None = None,
 ) -> Build:
     """Build digests and have their deliveries sent: what Friday's schedule (weekly), and the
-    admin's, the API's and the command's "send now" (extra) do."""
+    admin's, the API's and the command's "send now" (extra) do.
+
+    An operator's build (`via` "admin", "api" or "command") is audited: `digest.send_extra`, or
+    `digest.build_weekly` when a weekly one built something. `via=None` is the schedule's own run:
+    no operator, nothing recorded."""
     from .sending import deliveries_send_enqueue
 
     build = digest_build(kind, now=now, freeze_gc=freeze_gc, audience_ids=audience_ids)
-    if build.built_now:
-        transaction.on_commit(deliveries_send_enqueue)  # now, unless the caller's transaction is open
+    with transaction.atomic():  # each audience was built in its own transaction; this records the whole
+        if build.built_now:
+            transaction.on_commit(deliveries_send_enqueue)  # now, unless the caller's transaction is open
+        if via is not None and (kind == Digest.Kind.EXTRA or build.built_now):
+            action = "digest.send_extra" if kind == Digest.Kind.EXTRA else "digest.build_weekly"
+            target = ", ".join(str(digest) for digest in build.digests if digest) or "nothing to send"
+            audit_record(user, action, via=via, target=target, detections=build.detection_ids)
     return build

@@ -52,10 +52,10 @@ def test_a_ruleset_that_breaks_a_confirmed_label_is_refused_unless_each_is_accep
     stored = services.ruleset_store(content=CEO_ONLY, change_note="only the CEO")
 
     with pytest.raises(LabelsBroken, match=r"1 confirmed label wrong: 'VP of Sales' \(vp, would be none\)"):
-        services.ruleset_activate(stored=stored)
+        services.ruleset_activate(stored=stored, via="admin")
     assert not StoredRuleset.objects.get(pk=stored.pk).is_active
 
-    services.ruleset_activate(stored=stored, accepted={labels[0].pk})
+    services.ruleset_activate(stored=stored, accepted={labels[0].pk}, via="admin")
 
     assert StoredRuleset.objects.get(pk=stored.pk).is_active
 

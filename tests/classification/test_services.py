@@ -60,7 +60,7 @@ def test_a_stored_ruleset_overrides_the_file_once_active(ruleset_file, admin_use
     assert (stored.created_by, stored.is_active) == (admin_user, True)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.ruleset_deactivate_all()
+        services.ruleset_deactivate_all(user=None, via="command")
 
     assert services.ruleset_active().version == "file-1"
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from classification.models import Function
 from digests import services as digest_services
-from digests.runs import deliveries_runs_check
+from digests.services.runs import deliveries_runs_check
 from reports import services as report_services
 from reports.months import Month
 from tests.factories import DetectionFactory, RawEventFactory, SeniorDetectionFactory, SeniorMemberFactory

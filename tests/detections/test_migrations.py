@@ -4,6 +4,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from detections.locks import INTAKE_LOCK_NAMESPACE
 from detections.sql import INTAKE_FUNCTION, intake_function_sql
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,9 +19,9 @@ def migrate(targets=None) -> None:
 
 def receive_with_the_intake_function(cursor, user_id: str) -> int:
     cursor.execute(
-        "SELECT event_id FROM captpathfinder_event_receive(7201, 'integration.UserProfileUpdated', NULL, %s, '', "
+        "SELECT event_id FROM captpathfinder_event_receive(%s, 'integration.UserProfileUpdated', NULL, %s, '', "
         "'Job Title', 'job_title', 'CEO', '', '{}'::jsonb, %s)",
-        [user_id, f"key-{user_id}"],
+        [INTAKE_LOCK_NAMESPACE, user_id, f"key-{user_id}"],
     )
     return cursor.fetchone()[0]
 

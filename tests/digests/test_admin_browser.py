@@ -10,7 +10,7 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 
 from digests import services
-from digests.runs import deliveries_runs_check
+from digests.services.runs import deliveries_runs_check
 from tests.factories import SeniorDetectionFactory
 from tests.fixtures.browser import admin_login
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID

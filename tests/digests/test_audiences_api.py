@@ -8,7 +8,7 @@ from django.utils import timezone
 from access.models import AuditEntry
 from digests import services
 from digests.models import Audience, DigestDelivery
-from digests.runs import deliveries_advance
+from digests.services.runs import deliveries_runs_check_and_send
 from tests.factories import AudienceFactory, SeniorDetectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -131,8 +131,8 @@ def test_deleting_an_audience_with_deliveries_in_flight_is_refused_until_asked_t
     assert delivery.status == "cancelled" and "the audience 'EMEA' was deleted by" in delivery.last_error
     assert staff_api.get(f"/api/audiences/{audience.pk}").status_code == 404
     assert [a["name"] for a in staff_api.get("/api/audiences").json()["results"]] == ["Everyone"]
-    assert deliveries_advance()[1].deployed == []  # a cancelled delivery is never sent
-    assert services.deliveries_resend(delivery_ids=[delivery.pk]) == 0
+    assert deliveries_runs_check_and_send()[1].deployed == []  # a cancelled delivery is never sent
+    assert services.deliveries_resend(user=None, via="admin", delivery_ids=[delivery.pk]) == 0
 
 
 def test_an_audience_without_digests_is_removed(staff_api):

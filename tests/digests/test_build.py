@@ -6,11 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from detections.models import SeniorMember
+from detections.models import Detection, SeniorMember
+from detections.services.processing import events_drain
 from digests import selectors, services
 from digests.models import Digest, DigestDelivery, Receipt
-from tests.factories import DetectionFactory, SeniorDetectionFactory
+from tests.detections.services.helpers import receive
+from tests.factories import DetectionFactory, SeniorDetectionFactory, SeniorMemberFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
 FRIDAY_5PM = datetime(2026, 11, 20, 17, 0, tzinfo=NEW_YORK)
@@ -233,6 +236,26 @@ def test_a_detection_without_a_member_row_is_not_sent():
     orphan = DetectionFactory(detected_at=FRIDAY_5PM - timedelta(hours=1))
 
     assert services.digest_build_weekly(now=FRIDAY_5PM).left_out == {orphan.pk: "not_senior"}
+
+
+@pytest.mark.django_db
+def test_what_a_build_takes_stops_following_its_member_and_what_waits_still_follows():
+    """Carried or left out, a detection an audience took keeps what it showed; the build says so
+    to detections (Detection.frozen_at), which owns the follow."""
+    now = timezone.now()  # the follow reaches back eight days from the database's clock
+    sent = SeniorDetectionFactory(user_id="3", country="", detected_at=now - timedelta(hours=1))
+    left_out = DetectionFactory(user_id="4", country="", detected_at=now - timedelta(hours=1))
+
+    build = services.digest_build_weekly(now=now)
+    later = DetectionFactory(user_id="3", country="", detected_at=now + timedelta(minutes=1))
+    SeniorMemberFactory(user_id="4", country="")  # senior again: what it takes would reach its detections
+    receive(user_id="3", field="Country", value="Chile")
+    receive(user_id="4", field="Country", value="Peru")
+    events_drain()
+
+    assert (build.detection_ids, build.left_out) == ([sent.pk], {left_out.pk: "not_senior"})
+    assert set(Detection.objects.filter(frozen_at__isnull=False).values_list("pk", flat=True)) == {sent.pk, left_out.pk}
+    assert {d.pk: d.country for d in Detection.objects.all()} == {sent.pk: "", left_out.pk: "", later.pk: "Chile"}
 
 
 @pytest.mark.django_db

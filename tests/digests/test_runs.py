@@ -9,7 +9,7 @@ from django.utils import timezone
 from console.selectors import deliveries_overview
 from digests import services
 from digests.models import DigestDelivery
-from digests.runs import deliveries_runs_check
+from digests.services.runs import deliveries_runs_check
 from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID
 
@@ -123,7 +123,7 @@ def test_a_late_run_result_never_lands_on_a_later_attempt(control_room):
     control_room.bot_run_statuses = {AA_EMAIL_BOT_ID: ["RUN_FAILED"]}
     build_and_deploy()
     stale = email()  # what a slow look read before an operator sent it again
-    services.deliveries_resend(delivery_ids=[stale.pk])
+    services.deliveries_resend(user=None, via="admin", delivery_ids=[stale.pk])
     control_room.bot_run_statuses = {}
     services.deliveries_send_due()
     assert email().deployment_id != stale.deployment_id
@@ -164,9 +164,9 @@ def test_a_control_room_that_stops_answering_ends_the_round_and_sending_goes_on(
     build_and_deploy()
     control_room.activity_failures = [503] * 5
 
-    from digests.runs import deliveries_advance
+    from digests.services.runs import deliveries_runs_check_and_send
 
-    runs, _ = deliveries_advance()
+    runs, _ = deliveries_runs_check_and_send()
 
     assert runs.sent == [] and len(runs.unfinished) == 1  # the first look failed: the round ended
     assert control_room.activity_requests == 1

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from digests import services
 from digests.control_room import _TOKEN_KEY, ControlRoomClient, _Token
 from digests.models import ChannelCircuit, DigestDelivery
-from digests.runs import advance_summary, deliveries_runs_check
+from digests.services.runs import deliveries_runs_check, runs_check_and_send_summary
 from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID, AA_TEAMS_BOT_ID
 
@@ -80,7 +80,9 @@ def test_the_token_is_reused_and_refreshed_before_it_expires(control_room):
 
     token = cache.get(_TOKEN_KEY)
     cache.set(_TOKEN_KEY, _Token(token.value, time.time() - 16 * 60))  # 16 minutes old
-    services.deliveries_resend(delivery_ids=list(DigestDelivery.objects.values_list("pk", flat=True)))
+    services.deliveries_resend(
+        user=None, via="admin", delivery_ids=list(DigestDelivery.objects.values_list("pk", flat=True))
+    )
     send_due()
 
     assert control_room.refresh_requests == 1 and control_room.auth_requests == 1
@@ -152,7 +154,7 @@ def test_a_delivery_that_keeps_failing_ends_dead_and_can_be_sent_again(control_r
     assert send_due(now=now + timedelta(days=1)).sent == []
 
     settings.AA_EMAIL_BOT_ID = AA_EMAIL_BOT_ID
-    assert services.deliveries_resend() == 1
+    assert services.deliveries_resend(user=None, via="command") == 1
     send_due()
 
     assert statuses() == ["sent", "sent"]
@@ -229,7 +231,7 @@ def test_a_delivery_whose_sender_died_after_its_deploy_was_accepted_runs_twice_a
     assert control_room.names().count(delivery.automation_name) == 2  # deployed twice: the gap
     assert REGISTRY.get_sample_value("captpathfinder_digest_deliveries_total", labels) == before + 1
     assert f"delivery {delivery.pk} ({delivery.automation_name}) taken over" in caplog.text
-    assert "taken over from a sender that stopped mid-send (may go out twice)" in advance_summary(
+    assert "taken over from a sender that stopped mid-send (may go out twice)" in runs_check_and_send_summary(
         deliveries_runs_check(now=now, every=timedelta(0)), report
     )
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from access.services import audit_record
 from detections.community import CommunityError
 from detections.services import writeback
 
@@ -24,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, **options):
         try:
-            report = writeback.community_sync(dry_run=dry_run)
+            report = writeback.community_sync(dry_run=dry_run, user=None, via="command")
         except writeback.WritebackNotConfigured as exc:
             raise CommandError(str(exc)) from None
         except (CommunityError, requests.RequestException) as exc:
@@ -49,8 +48,6 @@ class Command(BaseCommand):
         done = sum(g.status == g.Status.DONE for g in report.outcomes)
         failed = sum(g.status == g.Status.FAILED for g in report.outcomes)
         waiting = len(report.outcomes) - done - failed
-        drift = {str(d.target): {"give": len(d.give), "take": len(d.take)} for d in report.drift}
-        audit_record(None, "community.sync", via="command", target="community", drift=drift, failed=failed)
         self.stdout.write(f"Changed {done}; failed {failed}; waiting for a retry {waiting}.")
         if failed or waiting:
             raise CommandError("not every difference was written: see admin › Community write-back changes")

@@ -1,6 +1,5 @@
 from django.core.management.base import BaseCommand
 
-from access.services import audit_record
 from detections.services.reclassification import members_reclassify
 
 
@@ -15,9 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="list the changes without applying them")
 
     def handle(self, *args, dry_run, **options):
-        changes, read = members_reclassify(dry_run=dry_run)
-        if not dry_run:
-            audit_record(None, "members.reclassify", via="command", target=f"{read} members", changed=len(changes))
+        changes, read = members_reclassify(dry_run=dry_run, user=None, via="command")
         for change in changes:
             new = f"{change.new_level}/{change.new_function}" if change.new_level else "removed"
             old = f"{change.old_level}/{change.old_function}"

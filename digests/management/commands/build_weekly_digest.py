@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from access.services import audit_record
 from digests.models import Digest
 from digests.selectors import detections_waiting
 from digests.services import build_summary, digest_build_and_send
@@ -20,9 +19,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, extra, **options):
-        build = digest_build_and_send(Digest.Kind.EXTRA if extra else Digest.Kind.WEEKLY)
-        if build.built_now or extra:
-            action = "digest.send_extra" if extra else "digest.build_weekly"
-            target = ", ".join(str(digest) for digest in build.digests if digest) or "nothing to send"
-            audit_record(None, action, via="command", target=target, detections=build.detection_ids)
+        build = digest_build_and_send(Digest.Kind.EXTRA if extra else Digest.Kind.WEEKLY, user=None, via="command")
         self.stdout.write(build_summary(build, waiting=len(detections_waiting(now=timezone.now()))))

@@ -3,10 +3,13 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from access.services import audit_record
 from digests.models import DigestDelivery
-from digests.runs import advance_summary, deliveries_advance
-from digests.services import deliveries_make_due, deliveries_resend
+from digests.services import (
+    deliveries_make_due,
+    deliveries_resend,
+    deliveries_runs_check_and_send,
+    runs_check_and_send_summary,
+)
 
 _WAIT_STEP = timedelta(seconds=5)
 
@@ -28,17 +31,15 @@ class Command(BaseCommand):
         if not 0 <= wait <= 3600:
             raise CommandError("--wait must be between 0 and 3600 seconds")
         if resend_dead:
-            resent = deliveries_resend()
-            audit_record(None, "delivery.resend", via="command", target=f"{resent} dead deliveries")
+            resent = deliveries_resend(user=None, via="command")
             self.stdout.write(f"{resent} dead deliveries queued again")
         if now:
-            due = deliveries_make_due()
-            audit_record(None, "delivery.send_now", via="command", target=f"{due} deliveries")
-        self.stdout.write(advance_summary(*deliveries_advance()))
+            deliveries_make_due(user=None, via="command")
+        self.stdout.write(runs_check_and_send_summary(*deliveries_runs_check_and_send()))
         deadline = time.monotonic() + wait
         while wait and time.monotonic() < deadline and self._unfinished():
             time.sleep(min(_WAIT_STEP.total_seconds(), max(deadline - time.monotonic(), 0)))
-            self.stdout.write(advance_summary(*deliveries_advance(check_every=timedelta(0))))
+            self.stdout.write(runs_check_and_send_summary(*deliveries_runs_check_and_send(check_every=timedelta(0))))
 
     @staticmethod
     def _unfinished() -> bool:

@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from access.services import audit_record
 from reports.months import Month
 from reports.services import report_generate_month, reports_catch_up
 
@@ -20,10 +19,9 @@ class Command(BaseCommand):
             return
         try:
             chosen = Month.parse(month) if month else Month.of(timezone.now()).previous()
-            report = report_generate_month(month=chosen)
+            report = report_generate_month(month=chosen, user=None, via="command")
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        audit_record(None, "report.generate", via="command", target=f"report {chosen}")
         self._print(report)
 
     def _print(self, report):

@@ -333,7 +333,7 @@ def test_a_member_set_aside_holds_its_later_events_back_until_retried():
     )
 
     RawEvent.objects.filter(pk=bad.pk).update(value="Acme")  # the cause fixed (here: the data itself)
-    assert events_retry_failed(user_ids=["p"]) == 2
+    assert events_retry_failed(user_ids=["p"], user=None, via="admin") == 2
     events_drain()
 
     member = SeniorMember.objects.get(pk="p")

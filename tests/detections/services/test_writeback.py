@@ -172,7 +172,7 @@ def test_a_server_error_is_retried_on_schedule_then_failed_and_visible(community
     assert "HTTP 503" in grant.last_error
 
     # An operator retries it once the community is back.
-    assert writeback.grants_retry([grant.pk]) == 1
+    assert writeback.grants_retry([grant.pk], user=None, via="admin") == 1
     assert writeback.grants_write_due().written == 1
     assert ROLE in community.roles_of(36)
 
@@ -233,9 +233,11 @@ def test_a_change_asked_for_while_one_is_written_is_not_lost(community):
 def test_one_writer_at_a_time(community):
     from django.db import connections
 
+    from detections.locks import COMMUNITY_WRITER_LOCK_KEY
+
     other = connections.create_connection("default")
     with other.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, 0)", [writeback.WRITER_LOCK_KEY])
+        cursor.execute("SELECT pg_advisory_lock(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY])
     community.add_user(42, job_title="VP Sales")
     try:
         ask({"42": "vp"})
@@ -243,7 +245,7 @@ def test_one_writer_at_a_time(community):
         assert CommunityGrant.objects.filter(status=Status.PENDING).count() == 2
     finally:
         with other.cursor() as cursor:  # before closing: a closed session's locks go a moment later
-            cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [writeback.WRITER_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY])
         other.close()
     assert writeback.grants_write_due().written == 2
 

@@ -19,9 +19,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
-from .control_room import ControlRoomClient, TransientControlRoomError
-from .models import DigestDelivery
-from .services import SendReport, deliveries_send_due, delivery_failure_record, delivery_sent_record
+from ..control_room import ControlRoomClient, TransientControlRoomError
+from ..models import DigestDelivery
+from .sending import SendReport, deliveries_send_due, delivery_failure_record, delivery_sent_record
 
 logger = logging.getLogger(__name__)
 Status = DigestDelivery.Status
@@ -37,15 +37,16 @@ class RunsReport:
     unfinished: list[int] = field(default_factory=list)
 
 
-def deliveries_advance(
+def deliveries_runs_check_and_send(
     *, now: datetime | None = None, check_every: timedelta = CHECK_EVERY
 ) -> tuple[RunsReport, SendReport]:
     """One step of delivering: first the outcome of runs already deployed (a failed one becomes
-    due again), then sending what is due. What the every-minute task and send_digests do."""
+    due again), then sending what is due (sending.deliveries_send_due). What the every-minute task
+    of the same name and send_digests do."""
     return deliveries_runs_check(now=now, every=check_every), deliveries_send_due(now=now)
 
 
-def advance_summary(runs: RunsReport, sending: SendReport) -> str:
+def runs_check_and_send_summary(runs: RunsReport, sending: SendReport) -> str:
     taken_over = (
         f"; {len(sending.taken_over)} taken over from a sender that stopped mid-send (may go out twice)"
         if sending.taken_over
