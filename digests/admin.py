@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from classification.functions import FUNCTIONS
 from classification.models import Function, Level
 from core.admin import ReadOnlyModelAdmin
 
@@ -363,7 +364,7 @@ class AudienceAdmin(admin.ModelAdmin):
     def filter_text(self, obj):
         parts = [
             "/".join(rendering.LEVEL_LABELS.get(level, level) for level in obj.levels),
-            "/".join(rendering.FUNCTION_LABELS.get(function, function) for function in obj.functions),
+            "/".join(FUNCTIONS.get(function, function) for function in obj.functions),
             "/".join(obj.kinds),
             ", ".join(str(code) for code in obj.countries),
             ", ".join(obj.companies[:3]) + (" …" if len(obj.companies) > 3 else ""),
@@ -450,7 +451,7 @@ def audience_filter_lines(audience: Audience) -> list[tuple[str, str]]:
     if len(audience.companies) > 10:
         companies += f" … ({len(audience.companies)} in all)"
     levels = ", ".join(rendering.LEVEL_LABELS.get(level, level) for level in audience.levels)
-    functions = ", ".join(rendering.FUNCTION_LABELS.get(function, function) for function in audience.functions)
+    functions = ", ".join(FUNCTIONS.get(function, function) for function in audience.functions)
     return [
         ("Levels", levels or "every level"),
         ("Functions", functions or "every function"),

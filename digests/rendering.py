@@ -20,12 +20,12 @@ from django.conf import settings
 from django.template.loader import get_template
 from markupsafe import Markup
 
-from classification.models import Function, Level
+from classification.functions import FUNCTIONS
+from classification.models import Level
 from core.text import one_line
 from detections.models import Detection
 
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
-FUNCTION_LABELS = dict(Function.choices)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def entry_for_member(member, detections: list) -> Entry:
         promoted_on=promotions[-1].detected_at.astimezone(local).date() if promoted else None,
         profile_url=profile_url(member.user_id, member.username),
         correct_url=correct_url(detections[-1].id),
-        function=one_line(FUNCTION_LABELS.get(member.function, member.function or ""), 80),
+        function=one_line(FUNCTIONS.get(member.function, member.function or ""), 80),
     )
 
 

@@ -14,7 +14,7 @@ from typing import IO
 
 from django.template.loader import render_to_string
 
-from classification.models import Function
+from classification.functions import FUNCTIONS
 from core.dates import INVALID_TEXT, moment_local
 from core.text import bidi_strip
 
@@ -38,7 +38,6 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ROWS_PER_SLICE = 2000
 _TABLE_SLOT = "<!--report-rows-->"
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
-FUNCTION_LABELS = dict(Function.choices)
 KIND_LABELS = {"first": "First detection", "promotion": "Promotion to C-suite"}
 
 
@@ -75,7 +74,7 @@ def function_rows(summary: dict) -> list[dict]:
     """The summary's count by function with each function's label (none for a summary stored
     before functions were read: the admin says so; the HTML file is written with its summary)."""
     rows = summary.get("by_function", [])
-    return [{**row, "label": FUNCTION_LABELS.get(row["function"], row["function"])} for row in rows]
+    return [{**row, "label": FUNCTIONS.get(row["function"], row["function"])} for row in rows]
 
 
 def _days(week: dict) -> str:
@@ -127,7 +126,7 @@ def _rows_html(rows: list[tuple]) -> str:
                     username,
                     title,
                     LEVEL_LABELS.get(level, level),
-                    FUNCTION_LABELS.get(function, function),
+                    FUNCTIONS.get(function, function),
                     KIND_LABELS.get(kind, kind),
                     company,
                     country,

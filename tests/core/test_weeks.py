@@ -25,7 +25,8 @@ def test_the_weekly_schedule_is_the_weeks_close():
         datetime(2026, 12, 30, 12, 0, tzinfo=NEW_YORK),  # New Year
     ],
 )
-def test_the_build_turns_to_a_new_friday_when_the_schedule_fires(after):
+def test_the_build_turns_to_a_new_friday_when_the_schedule_fires(after, time_machine):
+    time_machine.move_to(after)  # the moments are passed in; the clock is frozen with them all the same
     fires = crontab_next_run(week_closing_crontab(), NEW_YORK, after=after)
 
     assert (fires.weekday(), fires.hour, fires.minute) == (4, 17, 0)
