@@ -22,6 +22,8 @@ import random
 import re
 import signal
 import string
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,6 +53,11 @@ _ROLE_TEXTS_KEPT = 10_000
 _EMPLOYER_FOLLOWS = re.compile(r"(?:^| )(?:,|at|\|)(?: |$)")
 _UNKNOWN = object()
 _SPEED_CHECK_TIMEOUT_SECONDS = 5.0
+# A fresh interpreter also starts Python and compiles the ruleset (0.7 s here) before it probes.
+_FRESH_PROBE_TIMEOUT_SECONDS = 20.0
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TOO_SLOW = "a pattern is too slow: a 10 KB probe title took over 100 ms"
+_NEVER_FINISHED = "a pattern backtracks catastrophically: a 10 KB probe title did not finish"
 _PROBE_WORDS = (
     "chief ", "vice ", "vp ", "president ", "former ", "assistant to the ", "a", "c.e.o. / ", "ceo & ",
     "总裁", "副总裁 ", "首席", "代表取締役社長", "부사장", "генеральный директор ",
@@ -222,8 +229,10 @@ class Ruleset:
 
     # --- loading ------------------------------------------------------------------------------
     @classmethod
-    def from_text(cls, text: str) -> Ruleset:
-        """Parse, compile and check a ruleset; raise RulesetError naming the first problem."""
+    def from_text(cls, text: str, *, probe_speed: bool = True) -> Ruleset:
+        """Parse, compile and check a ruleset; raise RulesetError naming the first problem.
+
+        `probe_speed=False` is for classification.speed_probe only, which is the speed check."""
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -277,7 +286,8 @@ class Ruleset:
             examples += _examples(data["misspellings"], "misspellings")
         ruleset._check_examples(examples)
         ruleset._check_function_examples(function_examples)
-        ruleset._check_speed()
+        if probe_speed:
+            ruleset._check_speed(text)
         return ruleset
 
     def _check_examples(self, examples: list[tuple[str, str, str]]) -> None:
@@ -301,7 +311,7 @@ class Ruleset:
         if failures:
             raise RulesetError("function examples do not hold: " + "; ".join(failures[:5]))
 
-    def _check_speed(self) -> None:
+    def _check_speed(self, text: str) -> None:
         """Refuse patterns that backtrack catastrophically on long or repetitive titles.
 
         RE2 keeps matching linear in the title, but its cost still grows with the patterns (a huge
@@ -311,6 +321,15 @@ class Ruleset:
         if not hasattr(os, "fork"):
             self._speed_probe(exit=False)
             return
+        if self._speed_probe_forked():
+            return
+        # fork() copies only the calling thread: a lock that another thread held at that moment
+        # (in libc, RE2, or a preloaded library such as libfaketime) stays locked in the child, which
+        # then hangs through no fault of the patterns. A fresh interpreter inherits no locks; it decides.
+        self._speed_probe_fresh(text)
+
+    def _speed_probe_forked(self) -> bool:
+        """True when a forked child ran the probes in time; False when it overran; raises when slow."""
         pid = os.fork()  # not multiprocessing: Celery's pool processes may not start children
         if pid == 0:
             # A collection in the fresh child walks the whole inherited heap and copies it page by
@@ -325,10 +344,26 @@ class Ruleset:
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                raise RulesetError("a pattern backtracks catastrophically: a 10 KB probe title did not finish")
+                return False
             time.sleep(0.005)
         if os.waitstatus_to_exitcode(waited[1]) != 0:
-            raise RulesetError("a pattern is too slow: a 10 KB probe title took over 100 ms")
+            raise RulesetError(_TOO_SLOW)
+        return True
+
+    @staticmethod
+    def _speed_probe_fresh(text: str) -> None:
+        command = [sys.executable, "-m", "classification.speed_probe"]
+        try:
+            done = subprocess.run(
+                command, input=text, capture_output=True, text=True, cwd=_PROJECT_ROOT,
+                timeout=_FRESH_PROBE_TIMEOUT_SECONDS, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise RulesetError(_NEVER_FINISHED) from None
+        if done.returncode == 3:
+            raise RulesetError(_TOO_SLOW)
+        if done.returncode != 0:
+            raise RulesetError(f"the speed check could not run ({done.returncode}): {done.stderr.strip()[-500:]}")
 
     def _speed_probe(self, *, exit: bool) -> None:
         rng = random.Random(0)
@@ -339,7 +374,7 @@ class Ruleset:
                 # Three tries: a slow pattern is slow every time, a busy host stalls one try.
                 if exit:
                     os._exit(3)
-                raise RulesetError("a pattern is too slow: a 10 KB probe title took over 100 ms")
+                raise RulesetError(_TOO_SLOW)
         if exit:
             os._exit(0)
 

@@ -1,9 +1,12 @@
 """The rules engine: policy cases, scoping of vetoes, validation of rulesets, speed guards."""
 
+import contextlib
+import threading
 import time
 
 import pytest
 
+from classification import engine
 from classification.engine import NO_ROLE_RULE, Ruleset, RulesetError
 from classification.normalise import normalise_title
 from classification.services import classify, ruleset_active, ruleset_shipped_text
@@ -236,6 +239,63 @@ def test_a_minimal_ruleset_loads():
 def test_invalid_rulesets_are_refused_with_a_clear_error(text, message):
     with pytest.raises(RulesetError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         Ruleset.from_text(text)
+
+
+@contextlib.contextmanager
+def _another_thread_holding(lock):
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+class _RulesetBehindALibraryLock(Ruleset):
+    """Classifies under a lock, as RE2, libc or a preloaded library does inside a call; and another
+    thread holds that lock while the speed check forks."""
+
+    lock = threading.Lock()
+
+    def classify_uncached(self, title):
+        with self.lock:
+            return super().classify_uncached(title)
+
+    def _check_speed(self, text):
+        with _another_thread_holding(self.lock):
+            super()._check_speed(text)
+
+
+@pytest.fixture
+def forked_probe_gives_up_fast(monkeypatch):
+    monkeypatch.setattr(engine, "_SPEED_CHECK_TIMEOUT_SECONDS", 0.5)
+
+
+def test_a_probe_child_hung_on_a_lock_another_thread_held_does_not_refuse_a_good_ruleset(
+    forked_probe_gives_up_fast,
+):
+    # Given a lock that another thread holds at the moment the check forks: the child inherits it
+    # locked, with no thread left to release it, and hangs (what failed CI once under libfaketime)
+    # When the shipped ruleset is loaded
+    ruleset = _RulesetBehindALibraryLock.from_text(ruleset_shipped_text())
+
+    # Then a fresh interpreter, which inherits no locks, ran the probes and passed the ruleset
+    assert ruleset.classify_uncached("Chief Executive Officer").level == "csuite"
+
+
+def test_a_slow_ruleset_is_still_refused_when_the_fresh_interpreter_decides(forked_probe_gives_up_fast):
+    slow = 'version: "1"\nroles:\n  - {id: r, level: vp, pattern: "(?:a|b|aa|ab|ba|bb|.){1,1000}x"}'
+    with pytest.raises(RulesetError, match="too slow"):
+        Ruleset._speed_probe_fresh(slow)
 
 
 # --- the linear-time engine -----------------------------------------------------------------
