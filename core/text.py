@@ -1,9 +1,17 @@
 """Member-supplied text made safe to show as one line: what every output (email, Teams card,
-report, CSV) applies before it displays a name, title, company or country."""
+report, CSV) applies before it displays a name, title, company or country; and how long each of
+those texts may be where the service keeps it."""
 
 from __future__ import annotations
 
 import re
+
+# The longest member texts the service keeps: a username, country or company (the members' and
+# detections' columns) and a job title (a text column: the webhook's limit). One home for every
+# side that checks or cuts them: the webhook (detections.payloads), the inSided profile mapping
+# (integrations.insided.profiles), which imports no app.
+MAX_NAME_LENGTH = 255
+MAX_TITLE_LENGTH = 1000
 
 # C0/C1 controls and Unicode line/paragraph separators: they break lines or terminals.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")

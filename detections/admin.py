@@ -14,8 +14,8 @@ from django.utils.html import format_html
 from classification.models import Function
 from core.admin import ReadOnlyModelAdmin
 from core.dates import moment_shown
+from integrations.insided.client import community_configured
 
-from .community import community_configured
 from .models import BackfillRun, CommunityGrant, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
 from .payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, user_id_refusal, user_id_validate
 from .selectors import tracked_fields_cache_clear

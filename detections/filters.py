@@ -3,9 +3,10 @@
 import django_filters
 
 from classification.models import Function, Level
+from integrations.insided.profiles import USER_ID_CHARACTERS
 
 from .models import Detection, SeniorMember
-from .payloads import USER_ID_CHARACTERS, user_id_validate
+from .payloads import user_id_validate
 
 
 class _SeniorFilter(django_filters.FilterSet):

@@ -3,12 +3,12 @@
 One declaration per payload (pydantic): the webhook validates with it, and the OpenAPI schema is
 generated from it (detections.schema), so the rules are written once. pydantic's core validates a
 usual delivery in a few microseconds, where a DRF serializer took more CPU than storing the event.
-Each text limit is the column's, so what passes can be stored.
+Each text limit is the column's (core.text) and a user id follows the rule the inSided client
+keeps too (integrations.insided.profiles), so what passes can be stored.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -27,15 +27,8 @@ from pydantic import (
 )
 
 from core.dates import MomentOutOfRange, moment_check
-
-MAX_USER_ID_LENGTH = 64
-# inSided's user ids are numbers (or alphanumeric strings): the safe set keeps an id usable as one
-# path segment of the URLs built with it (the community API's, the admin's) and as a file name.
-USER_ID_CHARACTERS = "letters, digits, '-', '_' and '.' (not only dots)"
-USER_ID_PATTERN = rf"(?!\.+$)[A-Za-z0-9_.-]{{1,{MAX_USER_ID_LENGTH}}}"
-_USER_ID = re.compile(USER_ID_PATTERN)
-MAX_NAME_LENGTH = 255
-MAX_TITLE_LENGTH = 1000
+from core.text import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
+from integrations.insided.profiles import MAX_USER_ID_LENGTH, USER_ID_PATTERN, user_id_problem
 
 
 def value_max_length(role: str) -> int:
@@ -58,16 +51,6 @@ def _user_id(value: Any) -> str:
     if problem := user_id_problem(text):
         raise ValueError(problem)
     return text
-
-
-def user_id_problem(text: str) -> str | None:
-    """What is wrong with a user id from outside (a webhook, an API filter, an admin URL, a
-    backfill), worded for the sender; None when it is a safe one."""
-    if len(text) > MAX_USER_ID_LENGTH:
-        return f"must be at most {MAX_USER_ID_LENGTH} characters"
-    if not _USER_ID.fullmatch(text):
-        return f"must be {USER_ID_CHARACTERS}"
-    return None
 
 
 def user_id_refusal(text: str) -> str | None:

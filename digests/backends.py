@@ -8,7 +8,8 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .control_room import ControlRoomClient, ControlRoomError
+from integrations.automation_anywhere.client import ControlRoomClient, ControlRoomError
+
 from .models import Channel, DigestDelivery
 
 logger = logging.getLogger(__name__)

@@ -283,7 +283,7 @@ class DigestDelivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     deployment_id = models.CharField(max_length=255, blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True, help_text="When the Control Room queued the bot run.")
-    # db_default: the build inserts deliveries with its own INSERT (digests.services._deliveries_insert).
+    # db_default: the build inserts deliveries with its own INSERT (digests.services.build_writes.deliveries_insert).
     run_status = models.CharField(
         max_length=40, blank=True, db_default="", help_text="The bot run's status as the Control Room last reported it."
     )

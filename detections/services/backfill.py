@@ -25,8 +25,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from classification.services import classify
 from core.dates import RANGE_TEXT, MomentOutOfRange, moment_check
+from integrations.insided.client import CommunityClient
+from integrations.insided.errors import CommunityError
+from integrations.insided.profiles import has_profile_fields, profile_from_user, user_id_of
 
-from ..community import CommunityClient, CommunityError, has_profile_fields, profile_from_user, user_id_of
 from ..locks import members_lock
 from ..models import BackfillRun, RawEvent
 from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, MAX_USER_ID_LENGTH, user_id_problem

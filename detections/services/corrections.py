@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from access.services import audit_record
 from classification.models import ConfirmedLabel, Function
+from integrations.insided.client import CommunityClient, community_configured
+from integrations.insided.errors import CommunityError, CommunityNotFound
 
-from ..community import CommunityClient, CommunityError, CommunityNotFound, community_configured
 from ..locks import members_lock
 from ..models import MemberPin, SeniorMember
 from ..payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, user_id_problem

@@ -7,8 +7,10 @@ import logging
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from integrations.insided.client import CommunityClient
+from integrations.insided.errors import CommunityError
+
 from .. import selectors
-from ..community import CommunityClient, CommunityError
 from ..locks import members_lock
 from .members import MemberStates
 

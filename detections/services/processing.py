@@ -25,9 +25,11 @@ from django.utils.dateparse import parse_datetime
 from access.services import audit_record
 from core.dates import moment_check
 from core.metrics import EVENTS_FAILED
+from integrations.insided.client import CommunityClient, community_configured
+from integrations.insided.errors import CommunityError
+from integrations.insided.profiles import CommunityProfile
 
 from .. import selectors
-from ..community import CommunityClient, CommunityError, CommunityProfile, community_configured
 from ..locks import members_lock, members_try_lock
 from ..models import PendingEvent, RawEvent, TrackedField
 from .intake import events_processing_wake

@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import requests
 from django.conf import settings
@@ -39,15 +39,10 @@ from django.utils import timezone
 from access.services import audit_record
 from core.background import task_enqueue_or_leave
 from core.metrics import COMMUNITY_WRITES
+from core.retries import retry_at
+from integrations.insided.client import CommunityClient, RateLimiter, community_configured
+from integrations.insided.errors import CommunityError, CommunityNotFound, CommunityUnavailable
 
-from ..community import (
-    CommunityClient,
-    CommunityError,
-    CommunityNotFound,
-    CommunityUnavailable,
-    RateLimiter,
-    community_configured,
-)
 from ..locks import community_writer_lock
 from ..models import CommunityGrant, SeniorMember
 
@@ -322,17 +317,10 @@ def roles_of(user: Mapping) -> set[str]:
 
 
 def _failure_record(grant: CommunityGrant, error: str, *, retryable: bool) -> str:
-    schedule = settings.COMMUNITY_WRITEBACK_RETRY_SCHEDULE
-    attempts = grant.attempts + 1
-    now = timezone.now()
-    if retryable and attempts <= len(schedule):
-        _record(
-            grant,
-            status=Status.PENDING,
-            attempts=attempts,
-            next_attempt_at=now + timedelta(seconds=schedule[attempts - 1]),
-            last_error=error[:2000],
-        )
+    attempts = grant.attempts + 1  # the grant counts finished tries: this one is the next
+    retry = retry_at(settings.COMMUNITY_WRITEBACK_RETRY_SCHEDULE, attempts, timezone.now()) if retryable else None
+    if retry is not None:
+        _record(grant, status=Status.PENDING, attempts=attempts, next_attempt_at=retry, last_error=error[:2000])
         logger.warning("community: %s not written (%s); retrying", grant, error)
         return "retrying"
     _record(grant, status=Status.FAILED, attempts=attempts, last_error=error[:2000])

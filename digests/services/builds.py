@@ -1,4 +1,9 @@
-"""Building digests and alerts: for each audience, what it has not received, once."""
+"""Building digests and alerts: for each audience, what it has not received, once.
+
+Orchestration only: which audiences, each in its own locked transaction, which Friday (core.weeks),
+and an operator's build sent and audited. What a build writes is in `build_writes` (its two bulk
+INSERTs); the words about it (title, preview, summary) in `build_texts`.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,19 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from access.services import audit_record
 from core.weeks import friday_of_run, week_ending_for
-from detections.services.members import detections_freeze
 
-from .. import addresses, rendering, selectors
-from ..models import Audience, Channel, Digest, DigestDelivery, Receipt
+from .. import selectors
+from ..models import Audience, Digest, Receipt
+from . import build_writes
 
 logger = logging.getLogger(__name__)
-RENDERERS = {Channel.EMAIL: rendering.email_render, Channel.TEAMS: rendering.teams_render}
 STREAM_OF_KIND = {
     Digest.Kind.WEEKLY: Receipt.Stream.DIGEST,
     Digest.Kind.EXTRA: Receipt.Stream.DIGEST,
@@ -160,14 +162,15 @@ def audience_build(
                 return _carried(audience, digest)
         taken = selectors.received(audience, stream, since=since)
         composition = selectors.rows_compose(candidates, audience, stream, taken=taken, now=now)
-        _receipts_insert(audience, stream, None, {pk: (None, why) for pk, why in composition.left_out.items()})
+        left_out = {pk: (None, why) for pk, why in composition.left_out.items()}
+        build_writes.receipts_insert(audience, stream, None, left_out)
         held = 0
         if decide is not None and composition.rows:
             held, kind = decide(audience, composition)
         if composition.rows and not held:
             if digest is None:
                 digest = Digest(audience=audience, kind=kind, week_ending=week_ending_for(now))
-            _digest_fill(digest, audience, composition, now)
+            build_writes.digest_fill(digest, audience, composition, now, stream=STREAM_OF_KIND[digest.kind])
         if digest is not None and digest.built_at is None:
             digest.delete()  # a weekly row made above with nothing to carry
             digest = None
@@ -213,172 +216,9 @@ def _long_lived_objects_frozen(*, enabled: bool):
         gc.unfreeze()
 
 
-def _digest_fill(digest: Digest, audience: Audience, composition: selectors.Composition, now: datetime) -> None:
-    """Render the rows into chunks, one delivery per chunk and channel, and record the receipts."""
-    digest.covers_from = min(d.detected_at for row in composition.rows for d in row.detections)
-    entries = [row.entry for row in composition.rows]
-    title = _title(digest.kind, audience, composition, now)
-    chunks = rendering.chunks_pack(entries, title=title)
-    digest.built_at = now
-    digest.detection_count = len(composition.detection_ids)
-    digest.member_count = len(composition.rows)
-    digest.left_out_count = len(composition.left_out)
-    digest.chunk_count = len(chunks)
-    digest.save()
-    chunk_of, rows = {}, iter(composition.rows)
-    deliveries = []
-    channels = addresses.audience_channels(audience)
-    for number, chunk in enumerate(chunks, start=1):
-        for _ in chunk:
-            chunk_of.update(dict.fromkeys((d.id for d in next(rows).detections), (number, "")))
-        for channel in channels:
-            content = RENDERERS[channel](chunk, title=title, chunk=number, chunk_count=len(chunks))
-            content.update(addresses.audience_address(audience, channel))
-            deliveries.append(
-                DigestDelivery(
-                    digest=digest,
-                    channel=channel,
-                    chunk=number,
-                    chunk_count=len(chunks),
-                    content=content,
-                    next_attempt_at=now,
-                )
-            )
-    _receipts_insert(audience, STREAM_OF_KIND[digest.kind], digest, chunk_of)
-    _deliveries_insert(deliveries)
-
-
-def _title(kind: str, audience: Audience, composition: selectors.Composition, now: datetime) -> str:
-    covers_from = min(d.detected_at for row in composition.rows for d in row.detections)
-    return rendering.digest_title(
-        kind,
-        covers=rendering.digest_covers(covers_from, now),
-        audience_name="" if audience.use_settings_channels else audience.name,
-        entries=[row.entry for row in composition.rows],
-    )
-
-
-@dataclass
-class Preview:
-    plan: selectors.AudiencePlan
-    email: dict | None  # the first chunk's email, as recipients would see it
-    chunk_count: int
-
-
-def digest_preview(audience: Audience, *, now: datetime | None = None) -> Preview:
-    """What `audience` would get in a digest built now, rendered as its email would be; nothing is recorded."""
-    now = now or timezone.now()
-    plan = selectors.digest_plan(now=now, audiences=[audience]).audiences[0]
-    if not plan.composition.rows:
-        return Preview(plan, None, 0)
-    title = _title(Digest.Kind.WEEKLY, audience, plan.composition, now)
-    chunks = rendering.chunks_pack([row.entry for row in plan.composition.rows], title=title)
-    return Preview(plan, rendering.email_render(chunks[0], title=title, chunk=1, chunk_count=len(chunks)), len(chunks))
-
-
-def _receipts_insert(
-    audience: Audience, stream: str, digest: Digest | None, items: dict[int, tuple[int | None, str]]
-) -> None:
-    """Record what the audience received (detection id → (chunk, "")) or why it was left out
-    (→ (None, reason)), in one statement (bulk_create's per-row parameters took seconds for a
-    10,000-detection week)."""
-    if not items:
-        return
-    detections_freeze(detection_ids=list(items), at=timezone.now())  # taken: they stop following their members
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO digests_receipt (audience_id, stream, digest_id, detection_id, chunk, left_out) "
-            "SELECT %s, %s, %s, v.id, v.chunk, v.left_out "
-            "FROM unnest(%s::bigint[], %s::integer[], %s::text[]) AS v(id, chunk, left_out)",
-            [
-                audience.pk,
-                stream,
-                digest.pk if digest else None,
-                list(items),
-                [chunk for chunk, _ in items.values()],
-                [why for _, why in items.values()],
-            ],
-        )
-
-
-def _deliveries_insert(deliveries: list[DigestDelivery]) -> None:
-    """Insert the rendered deliveries with server-side parameters: Django's client-side binding
-    escaped the megabytes of rendered content character by character. (A plain psycopg Cursor:
-    the connection's own cursor factory is Django's client-side one.)"""
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    if not deliveries:
-        return
-    now = timezone.now()
-    rows = [
-        (
-            d.digest_id,
-            d.channel,
-            d.chunk,
-            d.chunk_count,
-            Jsonb(d.content, dumps=_json_text),
-            d.next_attempt_at,
-            now,
-            now,
-        )
-        for d in deliveries
-    ]
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.executemany(
-            "INSERT INTO digests_digestdelivery (digest_id, channel, chunk, chunk_count, content, status, attempts, "
-            "next_attempt_at, last_error, deployment_id, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, 'pending', 0, %s, '', '', %s, %s)",
-            rows,
-        )
-
-
-def _json_text(value) -> str:
-    """orjson: a tenth of json.dumps' time on a Friday's megabytes of rendered content."""
-    import orjson
-
-    return orjson.dumps(value).decode()
-
-
 def nothing_built(*, now: datetime | None = None) -> Build:
     """No build: what is waiting, and when Friday's digests take it."""
     return Build(Digest.Kind.EXTRA, next_weekly_at=selectors.weekly_build_next_run(now=now or timezone.now()))
-
-
-def build_summary(build: Build, *, waiting: int | None = None) -> str:
-    """What a build did, for the operator who asked (admin message, command output, task result)."""
-    local = ZoneInfo(settings.TIME_ZONE)
-    parts = []
-    for item in build.audiences:
-        digest = item.digest
-        if item.error:
-            parts.append(f"{item.audience}: failed ({item.error}).")
-        elif digest is None:
-            if item.held:
-                parts.append(f"{item.audience}: {_count(item.held, 'detection')} held for the next alert.")
-        elif not item.built_now:
-            parts.append(f"{digest} was already built on {digest.built_at.astimezone(local):%b %d at %H:%M %Z}.")
-        else:
-            parts.append(
-                f"{digest}: {_count(digest.detection_count, 'detection')} "
-                f"({_count(digest.member_count, 'member')}) in {_count(digest.chunk_count, 'chunk')}, being sent."
-            )
-    text = " ".join(parts) or "Nothing to send: no digest was recorded."
-    if not build.digests and parts:
-        text = f"Nothing new to send. {text}"
-    if build.left_out:
-        text += f" {_count(len(build.left_out), 'detection')} left out: no longer true when built."
-    if waiting is not None:
-        if build.next_weekly_at is None:
-            going = "the weekly digest is paused"
-        else:
-            going = f"going out with the weekly digest on {build.next_weekly_at.astimezone(local):%a %b %d at %H:%M %Z}"
-        text += f" {_count(waiting, 'detection')} waiting, {going}."
-    return text
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def digest_build_and_send(

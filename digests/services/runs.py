@@ -19,7 +19,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
-from ..control_room import ControlRoomClient, TransientControlRoomError
+from integrations.automation_anywhere.client import ControlRoomClient, TransientControlRoomError
+
 from ..models import DigestDelivery
 from .sending import SendReport, deliveries_send_due, delivery_failure_record, delivery_sent_record
 

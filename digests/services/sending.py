@@ -12,13 +12,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from access.services import audit_record
 from core.background import task_enqueue_or_leave
 from core.metrics import DELIVERIES
+from core.retries import retry_at
 
 from .. import addresses
 from ..backends import DeliveryError, backend_get
-from ..models import ChannelCircuit, DigestDelivery
+from ..models import DigestDelivery
+from .circuits import channels_blocked, circuit_admit, circuit_close, circuit_failure
 
 logger = logging.getLogger(__name__)
 Status = DigestDelivery.Status
@@ -82,7 +83,7 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
 
     Sent again blind: if the dead sender's deploy had reached the Control Room, the bot runs
     twice. Looking the run up first would need a documented way to find a run by the automation
-    name we gave it, and the Activity List documents none (digests/control_room.py). Such a
+    name we gave it, and the Activity List documents none (integrations/automation_anywhere/client.py). Such a
     take-over is logged and counted (captpathfinder_digest_deliveries_total{outcome="taken_over"})
     so the gap is seen, and `make faults` measures it.
     """
@@ -121,7 +122,7 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> Sen
 def _claim_next(now: datetime) -> tuple[DigestDelivery, bool] | None:
     """The next due delivery, claimed, and whether it was taken over from a stopped sender."""
     with transaction.atomic():
-        blocked = _channels_blocked(now)
+        blocked = channels_blocked(now)
         due = Q(status__in=[Status.PENDING, Status.RETRYING], next_attempt_at__lte=now) | Q(
             status=Status.SENDING, claimed_until__lt=now
         )
@@ -135,7 +136,7 @@ def _claim_next(now: datetime) -> tuple[DigestDelivery, bool] | None:
         )
         if delivery is None:
             return None
-        _circuit_admit(delivery.channel, now)
+        circuit_admit(delivery.channel, now)
         taken_over = delivery.status == Status.SENDING  # its lease expired: its sender stopped mid-send
         delivery.status = Status.SENDING
         delivery.attempts += 1
@@ -158,7 +159,7 @@ def _record_deployed(delivery: DigestDelivery, deployment_id: str, now: datetime
     """The Control Room took the deploy: the channel answers (circuit closed); its run is read later."""
     with transaction.atomic():
         _deployed_update(delivery, deployment_id, now)
-        _circuit_close(delivery.channel)
+        circuit_close(delivery.channel)
     DELIVERIES.labels(channel=delivery.channel, outcome="deployed").inc()
     logger.info("delivery %s deployed (deployment %s): waiting for the bot run", delivery.pk, deployment_id)
 
@@ -190,7 +191,7 @@ def delivery_sent_record(
         )
         if not changed:
             return False
-        _circuit_close(delivery.channel)
+        circuit_close(delivery.channel)
     DELIVERIES.labels(channel=delivery.channel, outcome="sent").inc()
     logger.info("delivery %s sent (deployment %s)", delivery.pk, deployment_id or delivery.deployment_id)
     return True
@@ -208,11 +209,8 @@ def delivery_failure_record(
     """A failed attempt (the deploy, or its bot run): retried on the schedule, dead after the last.
     Returns the new status, or None when `current` no longer matched (someone else moved it on).
     `channel_failed` False: our configuration, not the channel, failed; its circuit is left alone."""
-    schedule = settings.DIGEST_RETRY_SCHEDULE
-    if delivery.attempts > len(schedule):
-        status, next_attempt = Status.DEAD, now
-    else:
-        status, next_attempt = Status.RETRYING, now + timedelta(seconds=schedule[delivery.attempts - 1])
+    retry = retry_at(settings.DIGEST_RETRY_SCHEDULE, delivery.attempts, now)  # attempts counts this one
+    status, next_attempt = (Status.DEAD, now) if retry is None else (Status.RETRYING, retry)
     with transaction.atomic():
         changed = DigestDelivery.objects.filter(pk=delivery.pk, **(current or {})).update(
             status=status,
@@ -225,63 +223,10 @@ def delivery_failure_record(
         if not changed:
             return None
         if channel_failed:
-            _circuit_failure(delivery.channel, now)
+            circuit_failure(delivery.channel, now)
     DELIVERIES.labels(channel=delivery.channel, outcome="dead" if status == Status.DEAD else "failed").inc()
     logger.warning("delivery %s failed (attempt %d, now %s): %s", delivery.pk, delivery.attempts, status, error)
     return status
-
-
-# --- Circuit breaker -----------------------------------------------------------------------------
-
-
-def _circuit_close(channel: str) -> None:
-    ChannelCircuit.objects.update_or_create(
-        channel=channel,
-        defaults={
-            "state": ChannelCircuit.State.CLOSED,
-            "consecutive_failures": 0,
-            "opened_until": None,
-            "open_count": 0,
-        },
-    )
-
-
-def _channels_blocked(now: datetime) -> list[str]:
-    """Channels not to call now: open and still pausing, or half-open with a probe in flight."""
-    return list(
-        ChannelCircuit.objects.filter(
-            state__in=[ChannelCircuit.State.OPEN, ChannelCircuit.State.HALF_OPEN], opened_until__gt=now
-        ).values_list("channel", flat=True)
-    )
-
-
-def _circuit_admit(channel: str, now: datetime) -> None:
-    """An open circuit whose pause is over lets exactly one delivery through as a probe."""
-    circuit = ChannelCircuit.objects.select_for_update().filter(channel=channel).first()
-    if circuit and circuit.state != ChannelCircuit.State.CLOSED:
-        circuit.state = ChannelCircuit.State.HALF_OPEN
-        circuit.opened_until = now + timedelta(seconds=settings.DIGEST_SEND_LEASE_SECONDS)
-        circuit.save(update_fields=["state", "opened_until", "updated_at"])
-
-
-def _circuit_failure(channel: str, now: datetime) -> None:
-    circuit, _ = ChannelCircuit.objects.select_for_update().get_or_create(channel=channel)
-    circuit.consecutive_failures += 1
-    if (
-        circuit.state == ChannelCircuit.State.HALF_OPEN
-        or circuit.consecutive_failures >= settings.DIGEST_CIRCUIT_FAILURES
-    ):
-        pause = min(
-            settings.DIGEST_CIRCUIT_PAUSE_SECONDS * 2**circuit.open_count, settings.DIGEST_CIRCUIT_MAX_PAUSE_SECONDS
-        )
-        circuit.state = ChannelCircuit.State.OPEN
-        circuit.opened_until = now + timedelta(seconds=pause)
-        circuit.open_count += 1
-        logger.warning("circuit for %s opened for %ds after %d failures", channel, pause, circuit.consecutive_failures)
-    circuit.save()
-
-
-# --- Operator actions ----------------------------------------------------------------------------
 
 
 def _archived_cancel(now: datetime) -> None:
@@ -292,41 +237,3 @@ def _archived_cancel(now: datetime) -> None:
     ).update(status=Status.CANCELLED, last_error="cancelled: its audience was deleted", updated_at=now)
     if cancelled:
         logger.info("%d deliveries cancelled: their audience was deleted", cancelled)
-
-
-def deliveries_make_due(*, user, via: str, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
-    """An operator's "send now" (audited `delivery.send_now`): pending and retrying deliveries
-    (all, or those of `delivery_ids`) become due immediately (dead ones need a resend)."""
-    queryset = DigestDelivery.objects.filter(
-        status__in=[Status.PENDING, Status.RETRYING], digest__audience__archived_at__isnull=True
-    )
-    if delivery_ids is not None:
-        queryset = queryset.filter(pk__in=delivery_ids)
-    with transaction.atomic():
-        due = queryset.update(next_attempt_at=now or timezone.now())
-        _deliveries_audit(user, "delivery.send_now", via=via, count=due, delivery_ids=delivery_ids, what="")
-    return due
-
-
-def deliveries_resend(*, user, via: str, delivery_ids: list[int] | None = None, now: datetime | None = None) -> int:
-    """An operator's resend (audited `delivery.resend`): dead deliveries (or the chosen ones,
-    whatever their state but sending or cancelled) get a fresh start. A cancelled delivery's
-    audience was deleted: it is never sent again."""
-    queryset = DigestDelivery.objects.exclude(status__in=[Status.SENDING, Status.CANCELLED]).filter(
-        digest__audience__archived_at__isnull=True
-    )
-    queryset = queryset.filter(pk__in=delivery_ids) if delivery_ids is not None else queryset.filter(status=Status.DEAD)
-    with transaction.atomic():
-        count = queryset.update(
-            status=Status.PENDING, attempts=0, next_attempt_at=now or timezone.now(), claimed_until=None
-        )
-        _deliveries_audit(user, "delivery.resend", via=via, count=count, delivery_ids=delivery_ids, what="dead ")
-    return count
-
-
-def _deliveries_audit(user, action: str, *, via: str, count: int, delivery_ids: list[int] | None, what: str) -> None:
-    """The chosen deliveries by id (the admin's selection), or how many of all were touched."""
-    if delivery_ids is None:
-        audit_record(user, action, via=via, target=f"{count} {what}deliveries")
-    else:
-        audit_record(user, action, via=via, target=f"{len(delivery_ids)} deliveries", deliveries=delivery_ids)

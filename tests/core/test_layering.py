@@ -1,4 +1,5 @@
-"""Imports flow one way, and each app owns its tables (STYLE.md rules 11 and 13).
+"""Imports flow one way, each app owns its tables, and third-party clients import no app (STYLE.md
+rules 11, 13 and 14).
 
 Read from the source, not run: a module's SQL is text (a cursor's statement, a RunSQL, a .sql
 file), so the check is every `<app>_<model>` table name of ours in an app's Python and SQL files.
@@ -13,13 +14,15 @@ import pytest
 from django.apps import apps
 
 ROOT = Path(__file__).resolve().parents[2]
-_BELOW_DETECTIONS = {"core", "access", "classification"}
-# What each app may import (README › Layout): core at the bottom, console on top; digests and
-# reports side by side, neither importing the other.
+_BELOW_DETECTIONS = {"core", "integrations", "access", "classification"}
+# What each app may import (README › Layout): core at the bottom, then the third parties' clients
+# (integrations/, not an app: every app may call them, they call no app), console on top; digests
+# and reports side by side, neither importing the other.
 MAY_IMPORT = {
     "core": set(),
-    "access": {"core"},
-    "classification": {"core", "access"},
+    "integrations": {"core"},
+    "access": {"core", "integrations"},
+    "classification": {"core", "integrations", "access"},
     "detections": _BELOW_DETECTIONS,
     "digests": _BELOW_DETECTIONS | {"detections"},
     "reports": _BELOW_DETECTIONS | {"detections"},
@@ -48,6 +51,17 @@ def _tables_named(path: Path, owners: dict[str, str]) -> set[str]:
     return {table for table in owners if re.search(rf"\b{re.escape(table)}\b", text)}
 
 
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for each absolute import in the file, those inside functions included."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+    return found
+
+
 def test_every_app_is_placed():
     ours = {config.label for config in apps.get_app_configs() if (ROOT / config.label).is_dir()}
     assert ours <= set(MAY_IMPORT), f"add {ours - set(MAY_IMPORT)} to MAY_IMPORT"
@@ -55,20 +69,29 @@ def test_every_app_is_placed():
 
 @pytest.mark.parametrize("app", MAY_IMPORT)
 def test_imports_flow_one_way(app):
-    upward = []
-    for path in _files(app, ".py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                if top in MAY_IMPORT and top != app and top not in MAY_IMPORT[app]:
-                    upward.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    upward = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in _files(app, ".py")
+        for line, name in _imports(path)
+        if (top := name.split(".")[0]) in MAY_IMPORT and top != app and top not in MAY_IMPORT[app]
+    ]
     assert not upward
+
+
+def test_integrations_import_no_app():
+    """A third party's client imports core and Django, never an app nor the project package: what
+    it needs of an app (a column's length, a user id's rule) lives in core or in the integration,
+    and the app passes or imports it (STYLE.md rule 14)."""
+    ours = {config.label for config in apps.get_app_configs() if (ROOT / config.label).is_dir()}
+    forbidden = (ours | {"captpathfinder"}) - {"core"}
+    assert {"detections", "digests", "reports", "classification", "access", "console"} <= forbidden
+    reaching = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in _files("integrations", ".py")
+        for line, name in _imports(path)
+        if name.split(".")[0] in forbidden
+    ]
+    assert _files("integrations", ".py") and not reaching
 
 
 @pytest.mark.parametrize("app", MAY_IMPORT)

@@ -9,6 +9,7 @@ import redis
 from rest_framework.test import APIClient
 
 from core import throttling
+from tests.concurrency import run_together
 from tests.conftest import profile_update
 
 pytestmark = pytest.mark.django_db
@@ -91,18 +92,12 @@ def test_threads_counting_at_once_send_each_request_once(settings):
     key = f"captpathfinder:test-threads:{threading.get_ident()}"
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete(key)
-    start = threading.Barrier(4)
 
     def count() -> None:
-        start.wait()
         for _ in range(2000):
             throttling.window_count(key, 60, batch=50)
 
-    threads = [threading.Thread(target=count) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(count, count, count, count)
 
     pending = throttling._local[key][0]
     assert int(client.get(key)) + pending == 4 * 2000

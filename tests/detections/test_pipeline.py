@@ -1,17 +1,16 @@
 """The whole intake path through a real Celery worker process, Redis and PostgreSQL."""
 
 import random
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from django.db import connection
 
 from captpathfinder.celery import app as celery_app
 from detections.models import Detection, PendingEvent, RawEvent, SeniorMember
+from tests.concurrency import run_together
 from tests.conftest import profile_update, wait_until
 from tests.detections.replay import replay_titles
 from tests.fixtures.worker import broker_unreachable, database_url_for_tests
@@ -84,21 +83,13 @@ def test_per_member_order_holds_with_concurrent_workers(webhook, start_worker):
 
 def test_concurrent_identical_deliveries_store_one_event(celery_worker):
     payload = profile_update(user_id="3000", value="EVP Finance")
-    statuses: list[str] = []
-    barrier = threading.Barrier(3)
 
     def deliver():
         from tests.conftest import WebhookClient
 
-        barrier.wait()
-        statuses.append(WebhookClient().post(payload).json()["status"])
-        connection.close()
+        return WebhookClient().post(payload).json()["status"]
 
-    threads = [threading.Thread(target=deliver) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together(deliver, deliver, deliver)
 
     assert sorted(statuses) == ["accepted", "duplicate", "duplicate"]
     wait_until(all_processed, message="the event to be processed")

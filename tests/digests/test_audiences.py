@@ -145,14 +145,14 @@ def test_a_paused_audience_gets_nothing_and_later_catches_up():
 def test_one_audience_failing_does_not_hold_up_the_others(monkeypatch):
     AudienceFactory(name="Broken")
     ann = detected("Ann")
-    real_fill = services.builds._digest_fill
+    real_fill = services.build_writes.digest_fill
 
-    def fill(digest, audience, composition, now):
+    def fill(digest, audience, composition, now, **kwargs):
         if audience.name == "Broken":
             raise ValueError("a rendering bug")
-        return real_fill(digest, audience, composition, now)
+        return real_fill(digest, audience, composition, now, **kwargs)
 
-    monkeypatch.setattr(services.builds, "_digest_fill", fill)
+    monkeypatch.setattr(services.build_writes, "digest_fill", fill)
 
     build = services.digest_build_weekly(now=FRIDAY_5PM)
 

@@ -1,17 +1,17 @@
 """Building digests: Friday's once, extra ones beside it, one row per member, each detection once."""
 
-import threading
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from detections.models import Detection, SeniorMember
 from detections.services.processing import events_drain
 from digests import selectors, services
 from digests.models import Digest, DigestDelivery, Receipt
+from tests.concurrency import run_together
 from tests.detections.services.helpers import receive
 from tests.factories import DetectionFactory, SeniorDetectionFactory, SeniorMemberFactory
 
@@ -276,24 +276,7 @@ def test_friday_is_the_run_day_and_a_week_ends_on_friday_in_new_york():
 
 
 def _concurrently(*builds):
-    errors = []
-    barrier = threading.Barrier(len(builds))
-
-    def run(build):
-        try:
-            barrier.wait()
-            build(now=FRIDAY_5PM)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(build,)) for build in builds]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(*[partial(build, now=FRIDAY_5PM) for build in builds])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,19 +1,18 @@
 """Delivering digests through the (fake) Automation Anywhere Control Room."""
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from digests import services
-from digests.control_room import _TOKEN_KEY, ControlRoomClient, _Token
 from digests.models import ChannelCircuit, DigestDelivery
 from digests.services.runs import deliveries_runs_check, runs_check_and_send_summary
+from integrations.automation_anywhere.client import _TOKEN_KEY, ControlRoomClient, _Token
+from tests.concurrency import run_together
 from tests.factories import SeniorDetectionFactory
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID, AA_TEAMS_BOT_ID
 
@@ -240,18 +239,8 @@ def test_a_delivery_whose_sender_died_after_its_deploy_was_accepted_runs_twice_a
 def test_two_senders_at_once_never_send_a_delivery_twice(control_room, settings):
     settings.DIGEST_CHUNK_SIZE = 1
     build(20)  # forty deliveries
-    barrier = threading.Barrier(3)
 
-    def sender():
-        barrier.wait()
-        send_due()
-        connection.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(send_due, send_due, send_due)
 
     names = control_room.names()
     assert len(names) == 40 and len(set(names)) == 40

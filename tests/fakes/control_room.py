@@ -25,9 +25,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 
-from tests.fakes.http import JSONHandler
+from tests.fakes.http import FakeServer, JSONHandler
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Deployment:
 
 
 @dataclass
-class FakeControlRoom:
+class FakeControlRoom(FakeServer):
     username: str = "digest-bot"
     api_key: str = "test-api-key"
     token_lifetime: float = 1200.0
@@ -72,21 +71,7 @@ class FakeControlRoom:
         self.tokens: dict[str, float] = {}
         self.lock = threading.Lock()
         self.held = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> FakeControlRoom:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(self._handler())
 
     def expire_tokens(self) -> None:
         with self.lock:

@@ -44,10 +44,9 @@ import threading
 import time
 import uuid
 from datetime import UTC, date, datetime
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.http import JSONHandler
+from tests.fakes.http import FakeServer, JSONHandler
 
 DEFAULT_JOINED = datetime(2019, 10, 10, 14, 7, 21, tzinfo=UTC)
 # The profile fields' ids in this fake community (profilefieldid).
@@ -178,7 +177,7 @@ def spec_found_user(user: dict) -> dict:
     }
 
 
-class FakeInsided:
+class FakeInsided(FakeServer):
     client_id = "test-client"
     client_secret = "test-client-secret"
 
@@ -202,21 +201,7 @@ class FakeInsided:
         self.list_requests: list[dict] = []  # query of each list request
         self.request_times: list[float] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> FakeInsided:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(self._handler())
 
     def add_user(
         self,

@@ -2,16 +2,15 @@
 
 import csv
 import io
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from detections.models import Detection
 from reports import services
 from reports.models import Report
 from reports.months import Month
+from tests.concurrency import run_together
 from tests.factories import DetectionFactory, joined_at_stored_raw
 from tests.reports.conftest import AFTER_OCTOBER, ny
 
@@ -205,25 +204,11 @@ def test_catch_up_is_bounded_and_starts_at_the_first_data(settings, db):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_produce_one_report(october, settings, tmp_path):
-    errors = []
-    barrier = threading.Barrier(3)
-
     def run():
-        try:
-            barrier.wait()
-            services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-        finally:
-            connection.close()
+        services.report_generate_month(month=OCTOBER, now=AFTER_OCTOBER)
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(run, run, run)  # raises what any of them raised
 
-    assert errors == []
     report = Report.objects.get()
     assert report.detection_count == 4
     files = sorted(p.name for p in (tmp_path / "media" / "reports" / "2026-10").iterdir())

@@ -11,15 +11,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from detections.community import (
-    USER_LIST_FILTERS,
-    CommunityClient,
-    CommunityError,
-    RateLimiter,
-    community_configured,
-)
 from detections.models import BackfillRun
 from detections.services import backfill
+from integrations.insided.client import USER_LIST_FILTERS, CommunityClient, RateLimiter, community_configured
+from integrations.insided.errors import CommunityError
 
 _LOG_EVERY_SECONDS = 5.0
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from detections.community import CommunityError
 from detections.services import writeback
+from integrations.insided.errors import CommunityError
 
 _SHOWN = 50  # user ids listed per line before "… and N more"
 

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 import pytest
 from django.db import OperationalError
 
-from detections.community import CommunityProfile
 from detections.models import Detection, SeniorMember
 from detections.services.enrichment import member_enrich
 from detections.services.members import MemberStates
 from detections.services.processing import events_drain
+from integrations.insided.profiles import CommunityProfile
 from tests.detections.services.helpers import receive
 from tests.factories import SeniorMemberFactory
 

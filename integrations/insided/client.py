@@ -5,7 +5,8 @@ credentials), `GET /user/{id}` and the member list `GET /user`, used by enrichme
 registration webhook (which carries no profile) and backfills; and, with a token of the `write`
 scope, the role and badge endpoints the write-back uses. Transient failures (5xx, and 429, which
 inSided does not document but a proxy may send) are retried a bounded number of times here;
-callers decide what a final failure means.
+callers decide what a final failure means (the typed errors are in `errors`). The replies are
+read into our terms by `profiles`.
 """
 
 from __future__ import annotations
@@ -13,25 +14,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import quote
 
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from core.dates import moment_check
-from core.metrics import COMMUNITY_FIELDS_MISSING
-from core.text import text_cut
-
-from .models import SeniorMember
-from .payloads import MAX_TITLE_LENGTH, user_id_problem
+from .errors import CommunityError, CommunityNotFound, CommunityUnavailable
+from .profiles import CommunityProfile, profile_from_user, user_id_of, user_id_problem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,18 +33,6 @@ _TOKEN_CACHE_KEY = "community:oauth-token"  # noqa: S105 (a cache key, not a sec
 # Renew this long before the token's stated expiry, so no request goes out with a token
 # that expires in flight.
 _TOKEN_EXPIRY_MARGIN_SECONDS = 120
-
-
-class CommunityError(Exception):
-    """The community API could not give an answer (after retries)."""
-
-
-class CommunityNotFound(CommunityError):
-    """404: the documented reply when the user (or, for a badge, the user or the badge) does not exist."""
-
-
-class CommunityUnavailable(CommunityError):
-    """The community did not answer usefully (5xx, 429) after the quick retries: worth trying later."""
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -64,40 +45,6 @@ _retry = retry(
     wait=wait_exponential(multiplier=0.5, min=0.5, max=4),
     reraise=True,
 )
-
-
-@dataclass(frozen=True)
-class CommunityProfile:
-    user_id: str
-    username: str
-    job_title: str | None  # None: the profile has no Job Title field
-    country: str
-    company: str
-    joined_at: datetime | None
-    email_domain: str = ""  # the part after @ of the profile's email, lowercased
-    # The configured profile fields (COMMUNITY_FIELD_*) this profile did not contain.
-    missing: tuple[str, ...] = ()
-    # Values the profile had but the service cannot keep (a join date out of range), described.
-    invalid: tuple[str, ...] = ()
-
-    def attributes(self) -> dict:
-        """The member attributes the profile has (country, company, joined_at, email_domain), blanks left out."""
-        attributes = {
-            "country": self.country,
-            "company": self.company,
-            "joined_at": self.joined_at,
-            "email_domain": self.email_domain,
-        }
-        return {name: value for name, value in attributes.items() if value}
-
-    @property
-    def missing_text(self) -> str:
-        """An operator's reading of what the profile lacked or had unusable; "" when nothing."""
-        problems = list(self.invalid)
-        if self.missing:
-            names = ", ".join(repr(name) for name in self.missing)
-            problems.insert(0, f"has no {names} profile field (COMMUNITY_FIELD_* settings)")
-        return f"community profile of user {self.user_id} {'; '.join(problems)}" if problems else ""
 
 
 def community_configured() -> bool:
@@ -245,7 +192,7 @@ class CommunityClient:
     def users_holding(self, filters: Mapping[str, str], *, page_size: int) -> Iterator[str]:
         """The user ids of every member the list returns with `filters` (e.g.
         `{"filter[roles.rolename][]": "roles.Executives"}`). A member without a userid, or with one
-        outside the safe set the service keeps (detections.payloads), is an error: it cannot be
+        outside the safe set the service keeps (profiles.user_id_problem), is an error: it cannot be
         left out unseen."""
         for page, users in self.users_pages(filters=filters, page_size=page_size):
             for user in users:
@@ -373,116 +320,3 @@ USER_LIST_FILTERS = {
     "active_from": "filter[lastactivity][from]",
     "active_to": "filter[lastactivity][to]",
 }
-
-
-# --- Reading a profile from the documented replies ---------------------------------------------
-def user_id_of(user: Mapping) -> str | None:
-    """A listed user's `userid` (an integer in the spec) as text; None when it has none."""
-    user_id = user.get("userid")
-    if isinstance(user_id, bool) or not isinstance(user_id, int | str) or not str(user_id).strip():
-        return None
-    return str(user_id).strip()
-
-
-def has_profile_fields(user: Mapping) -> bool:
-    """Whether a user object carries its profile fields: `_related.userprofilefields` (a `User`)
-    or `profileFields` (the find-by reply's user)."""
-    related = user.get("_related")
-    return isinstance(user.get("profileFields"), list) or (
-        isinstance(related, dict) and isinstance(related.get("userprofilefields"), list)
-    )
-
-
-def profile_fields(user: Mapping) -> dict[str, str]:
-    """The user's profile fields as {name: value}, from either documented shape.
-
-    A `User` (GET /user/{id}, the member list) has `_related.userprofilefields`, items
-    `{"profilefieldid", "value", "profilefield_name", ...}`; the find-by reply's user has
-    `profileFields`, items `{"name", "NormalizedValue"}`. Names keep the community's spelling;
-    look-ups compare them case-insensitively. A reply with neither list is an error: the
-    documentation does not say a user can come without them, and an empty answer would pass for
-    "no title".
-    """
-    if not has_profile_fields(user):
-        raise CommunityError("user reply has no profile fields (_related.userprofilefields or profileFields)")
-    related = user.get("_related")
-    if isinstance(related, dict) and isinstance(related.get("userprofilefields"), list):
-        items, name_key, value_key = related["userprofilefields"], "profilefield_name", "value"
-    else:
-        items, name_key, value_key = user["profileFields"], "name", "NormalizedValue"
-    fields = {}
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get(name_key), str):
-            value = item.get(value_key)
-            fields[item[name_key].strip().casefold()] = value if isinstance(value, str) else ""
-    return fields
-
-
-def joined_at_from(value) -> datetime | None:
-    """`joindate`: Unix seconds in a `User`, an ISO 8601 date-time in the find-by reply; None when
-    absent. A ValueError, worded for an operator, for one that cannot be read or is out of the
-    service's range (core.dates)."""
-    if value is None:
-        return None
-    parsed = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        with suppress(OverflowError, OSError, ValueError):
-            parsed = datetime.fromtimestamp(value, tz=UTC)
-    elif isinstance(value, str):
-        with suppress(ValueError):  # well formed, but no such moment
-            parsed = parse_datetime(value)
-        if parsed is not None and timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed, UTC)
-    if parsed is None:
-        raise ValueError("is not a date")
-    return moment_check(parsed)
-
-
-def _stored_text(value: str, field: str | None = None) -> str:
-    """A profile text as it can be stored: cut to its member column (the model field's max_length;
-    a detection's is the same; a title to the webhook's limit), an ellipsis marking the cut, and
-    NULs, which PostgreSQL refuses in text, shown as U+FFFD."""
-    limit = SeniorMember._meta.get_field(field).max_length if field else MAX_TITLE_LENGTH
-    return text_cut(value.replace("\x00", "\ufffd"), limit)
-
-
-def email_domain_of(email) -> str:
-    """The domain of a profile's `email` (documented on GET /user/{id}); "" when there is none."""
-    if not isinstance(email, str) or email.count("@") != 1:
-        return ""
-    domain = email.rsplit("@", 1)[1].strip().casefold()
-    return domain if "." in domain and len(domain) <= 255 else ""
-
-
-def profile_from_user(user: Mapping, *, user_id: str) -> CommunityProfile:
-    fields = profile_fields(user)
-    wanted = {
-        "job_title": settings.COMMUNITY_FIELD_JOB_TITLE,
-        "country": settings.COMMUNITY_FIELD_COUNTRY,
-        "company": settings.COMMUNITY_FIELD_COMPANY,
-    }
-    values = {role: fields.get(name.strip().casefold()) for role, name in wanted.items()}
-    missing = tuple(name for role, name in wanted.items() if values[role] is None)
-    for name in missing:
-        COMMUNITY_FIELDS_MISSING.labels(field=name).inc()
-    username = user.get("username")
-    invalid = []
-    try:
-        joined_at = joined_at_from(user.get("joindate"))
-    except ValueError as exc:
-        joined_at = None
-        invalid.append(f"has joindate {str(user.get('joindate'))[:40]!r}, which {exc}")
-    title = values["job_title"]
-    # Every text is cut to the column it lands in: a longer one would fail the member's whole
-    # transaction (a registration set aside, an enrichment retried in vain).
-    return CommunityProfile(
-        user_id=str(user_id),
-        username=_stored_text(username.strip() if isinstance(username, str) else "", "username"),
-        job_title=None if title is None else _stored_text(title),
-        country=_stored_text((values["country"] or "").strip(), "country"),
-        company=_stored_text((values["company"] or "").strip(), "company"),
-        joined_at=joined_at,
-        email_domain=email_domain_of(user.get("email")),
-        missing=missing,
-        invalid=tuple(invalid),
-    )
