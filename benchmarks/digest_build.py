@@ -35,7 +35,7 @@ def django_setup() -> None:
     django.setup()
 
 
-def seed() -> None:
+def seed(count: int = COUNT) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -46,23 +46,24 @@ def seed() -> None:
         cursor.execute(
             """
             INSERT INTO detections_detection
-              (user_id, username, title, level, country, company, kind, detected_at, rules_version)
+              (user_id, username, title, level, function, country, company, kind, detected_at, rules_version)
             SELECT i::text, 'Member ' || i || CASE WHEN i %% 50 = 0 THEN ' <script>x</script>' ELSE '' END,
                    CASE WHEN i %% 3 = 0 THEN 'Chief Financial Officer' ELSE 'VP of Sales, EMEA' END,
-                   CASE WHEN i %% 3 = 0 THEN 'csuite' ELSE 'vp' END, (%s::text[])[1 + i %% 10],
+                   CASE WHEN i %% 3 = 0 THEN 'csuite' ELSE 'vp' END,
+                   CASE WHEN i %% 3 = 0 THEN 'finance' ELSE 'sales' END, (%s::text[])[1 + i %% 10],
                    'Company ' || (i %% 900), CASE WHEN i %% 30 = 0 THEN 'promotion' ELSE 'first' END,
                    now() - (i || ' seconds')::interval, 'bench'
             FROM generate_series(1, %s) AS i
             """,
-            [COUNTRIES, COUNT],
+            [COUNTRIES, count],
         )
         # Each detected member is senior now (a digest row shows the member as they are).
         cursor.execute(
             """
             INSERT INTO detections_seniormember
-              (user_id, username, title, level, country, company, email_domain, first_detected_at, last_seen_at,
-               rules_version, enrichment_error)
-            SELECT user_id, username, title, level, country, company,
+              (user_id, username, title, level, function, country, company, email_domain, first_detected_at,
+               last_seen_at, rules_version, enrichment_error)
+            SELECT user_id, username, title, level, function, country, company,
                    'company-' || (id % 900) || '.example', detected_at, detected_at, rules_version, ''
             FROM detections_detection
             """
