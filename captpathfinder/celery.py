@@ -16,6 +16,19 @@ app.autodiscover_tasks()
 # from. Workers keep their connection as requests do, by CONN_MAX_AGE.
 
 
+@signals.worker_process_init.connect
+def pool_process_own_group(**kwargs) -> None:
+    """A prefork pool process leads a process group of its own.
+
+    honcho (make run), supervisord's stopasgroup and `kill -TERM -<pgid>` signal the worker's whole
+    group; a pool process that gets SIGTERM exits in the middle of its task (billiard), which
+    defeats the warm shutdown the main process begins on the same signal. Out of that group, only
+    the main process hears it, and it stops the pool once the tasks finish. A pool process still
+    dies with the main one (Celery sets PR_SET_PDEATHSIG), and billiard's hard time limit kills a
+    group leader's whole group."""
+    os.setpgid(0, 0)
+
+
 @signals.task_prerun.connect
 def database_connections_check(**kwargs) -> None:
     """Before a task: drop a connection that is past CONN_MAX_AGE, or that the server has closed

@@ -1,24 +1,29 @@
+from collections import Counter
 from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_value
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from classification.models import Function
-from core.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin, clamped, presence_filter
 from core.dates import moment_shown
 from integrations.insided.client import community_configured
 
 from .models import BackfillRun, CommunityGrant, Detection, MemberPin, RawEvent, SeniorMember, TrackedField
 from .payloads import MAX_NAME_LENGTH, MAX_TITLE_LENGTH, user_id_refusal, user_id_validate
-from .selectors import tracked_fields_cache_clear
+from .selectors import Destination, detections_destinations, member_detections, tracked_fields_cache_clear
 from .services.corrections import CorrectionError, member_correct, member_mark_senior
 from .services.processing import events_retry_failed
 from .services.reclassification import members_reclassify
@@ -40,8 +45,13 @@ class TrackedFieldAdmin(admin.ModelAdmin):
 class RawEventAdmin(ReadOnlyModelAdmin):
     """Stored webhook deliveries: housekeeping purges them after EVENTS_RETENTION_DAYS."""
 
-    list_display = ["id", "received_at", "user_id", "username", "field", "value", "outcome", "processed_at", "why"]
-    list_filter = ["event_type", "outcome", ("processed_at", admin.EmptyFieldListFilter), "received_at"]
+    list_display = ["id", "received_at", "who", "field", "value_shown", "outcome", "why", "processed_at"]
+    list_filter = [
+        "event_type",
+        "outcome",
+        ("processed_at", presence_filter("processed", present="yes", absent="not yet")),
+        "received_at",
+    ]
     search_fields = ["user_id", "username", "value", "delivery_id", "error"]
     date_hierarchy = "received_at"
     actions = ["retry_failed"]
@@ -49,9 +59,17 @@ class RawEventAdmin(ReadOnlyModelAdmin):
     def has_retry_permission(self, request):
         return request.user.has_perm("detections.retry_rawevent")
 
+    @admin.display(description="member", ordering="user_id")
+    def who(self, obj):
+        return f"{obj.username} ({obj.user_id})" if obj.username else obj.user_id
+
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, obj):
+        return clamped(obj.value)
+
     @admin.display(description="error")
     def why(self, obj):
-        return obj.error[:80]
+        return clamped(obj.error)
 
     @admin.action(description="Retry the failed events of the selected events' members", permissions=["retry"])
     def retry_failed(self, request, queryset):
@@ -59,6 +77,85 @@ class RawEventAdmin(ReadOnlyModelAdmin):
         user_ids = sorted(set(queryset.values_list("user_id", flat=True)))
         count = events_retry_failed(user_ids=user_ids, user=request.user, via="admin")
         self.message_user(request, f"{count} failed events of {len(user_ids)} members queued again.", messages.SUCCESS)
+
+
+def clamped_lines(lines: list[str]):
+    """Lines in a list cell: two shown, all of them on hover."""
+    shown = format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+    return format_html('<span class="cp-clamp" title="{}">{}</span>', "\n".join(lines), shown) if lines else "—"
+
+
+def destination_how(destination: Destination) -> str:
+    """'digest of Dec 11 (sent)', 'alert of Dec 9 (pending)', 'left out — no longer senior when it was built'."""
+    if destination.left_out:
+        return f"left out — {destination.left_out[:1].lower()}{destination.left_out[1:]}"
+    when = destination.digest_date
+    how = f"{destination.stream} of {when:%b} {when.day}" if when else destination.stream
+    return f"{how} ({destination.statuses})" if destination.deliveries else how
+
+
+def destinations_lines(destinations: list[Destination]) -> list[str]:
+    """One line per outcome, the audiences that share it named together: 25 audiences that left a
+    detection out are one line, not 25. What was carried comes first."""
+    grouped: dict[str, list[str]] = {}
+    for destination in sorted(destinations, key=lambda d: bool(d.left_out)):
+        grouped.setdefault(destination_how(destination), []).append(destination.audience)
+    return [f"{', '.join(dict.fromkeys(audiences))}: {how}" for how, audiences in grouped.items()]
+
+
+def destinations_html(destinations: list[Destination]):
+    """A detail page's "where it went": a line per audience, linked to its digest and deliveries."""
+    if not destinations:
+        return "not taken by any audience yet"
+    lines = []
+    for destination in destinations:
+        if destination.digest_id is None:
+            lines.append(format_html("{}: {}", destination.audience, destination_how(destination)))
+            continue
+        digest = reverse("admin:digests_digest_change", args=[destination.digest_id])
+        if len(destination.deliveries) == 1:
+            [(pk, channel, status)] = destination.deliveries
+            shown = f"{channel} {status}"
+            deliveries = format_html(
+                '<a href="{}">{}</a>', reverse("admin:digests_digestdelivery_change", args=[pk]), shown
+            )
+        else:
+            counted = Counter(f"{channel} {status}" for _, channel, status in destination.deliveries)
+            shown = ", ".join(f"{count} {what}" for what, count in sorted(counted.items()))
+            listed = f"{reverse('admin:digests_digestdelivery_changelist')}?digest__id__exact={destination.digest_id}"
+            deliveries = format_html('<a href="{}">{}</a>', listed, shown)
+        when = destination.digest_date
+        what = f"{destination.stream} of {when:%b} {when.day}" if when else destination.stream
+        lines.append(
+            format_html(
+                '{}: <a href="{}">{}</a>{}', destination.audience, digest, what, format_html(" — {}", deliveries)
+            )
+            if destination.deliveries
+            else format_html('{}: <a href="{}">{}</a>', destination.audience, digest, what)
+        )
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
+
+def detection_rows(*, user_id: str) -> list[tuple[Detection, str]]:
+    """A member's detections with where each went, for their change and correction pages."""
+    detections = member_detections(user_id=user_id)
+    went = detections_destinations(detection_ids=[d.pk for d in detections])
+    return [(detection, destinations_html(went.get(detection.pk, []))) for detection in detections]
+
+
+def member_link(detection: Detection, *, is_member: bool):
+    """Their member page while they are senior; else their detections (history outlives the member)."""
+    name = detection.username or detection.user_id
+    if is_member:
+        member = reverse("admin:detections_seniormember_change", args=[detection.user_id])
+        return format_html('<a href="{}">{}</a>', member, name)
+    theirs = f"{reverse('admin:detections_detection_changelist')}?{urlencode({'user_id': detection.user_id})}"
+    return format_html('<a href="{}" title="Their detections">{}</a> (not a senior member now)', theirs, name)
+
+
+def admin_form(form: forms.Form, model_admin) -> helpers.AdminForm:
+    """A plain form as the admin's own change form renders it (fieldsets, rows, help, errors)."""
+    return helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}, model_admin=model_admin)
 
 
 class CorrectionForm(forms.Form):
@@ -139,26 +236,53 @@ class DatesShownInRangeAdmin(ReadOnlyModelAdmin):
 class SeniorMemberAdmin(DatesShownInRangeAdmin):
     """Kept by processing (webhooks, backfill, reclassification), never typed in."""
 
+    # The action second and long text clamped; the least needed last (at 1280 px with the navigation
+    # open, company, first detection and id are past the list's scroll).
     list_display = [
-        "user_id",
-        "username",
-        "title",
+        "member",
+        "correct_link",
+        "title_shown",
         "level",
         "function",
-        "company",
-        "country",
-        "first_detected_at",
         "last_seen_at",
-        "correct_link",
+        "where",
+        "first_detected_at",
+        "user_id",
     ]
-    list_filter = ["level", "function", "rules_version", ("enrichment_error", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "level",
+        "function",
+        "rules_version",
+        ("enrichment_error", presence_filter("profile lookup failed", present="yes", absent="no")),
+    ]
     search_fields = ["user_id", "username", "title", "company", "country"]
     date_hierarchy = "first_detected_at"
     actions = ["reclassify"]
 
+    @admin.display(description="member", ordering="username")
+    def member(self, obj):
+        return obj.username or obj.user_id
+
     @admin.display(description="correct")
     def correct_link(self, obj):
-        return format_html('<a href="{}">correct…</a>', reverse("admin:detections_member_correct", args=[obj.pk]))
+        return format_html('<a href="{}">Correct…</a>', reverse("admin:detections_member_correct", args=[obj.pk]))
+
+    @admin.display(description="title", ordering="title")
+    def title_shown(self, obj):
+        return clamped(obj.title)
+
+    @admin.display(description="company, country", ordering="company")
+    def where(self, obj):
+        return clamped(", ".join(part for part in (obj.company, obj.country) if part))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The member's page: a Correct button, and their detections with where each went."""
+        extra_context = {
+            **(extra_context or {}),
+            "can_correct": request.user.has_perm("detections.correct_seniormember"),
+            "detection_rows": detection_rows(user_id=unquote(object_id)),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         correct = path(
@@ -216,7 +340,8 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
             "user_id": user_id,
             "pin": MemberPin.objects.filter(pk=user_id).first(),
             "form": form,
-            "detections": Detection.objects.filter(user_id=user_id).prefetch_related("receipts__audience")[:20],
+            "adminform": admin_form(form, self),
+            "detection_rows": detection_rows(user_id=user_id),
         }
         return TemplateResponse(request, "admin/detections/seniormember/correct.html", context)
 
@@ -247,6 +372,7 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
             "title": "Add a senior executive the rules missed",
             "opts": self.model._meta,
             "form": form,
+            "adminform": admin_form(form, self),
             "community": community,
         }
         return TemplateResponse(request, "admin/detections/seniormember/mark_senior.html", context)
@@ -277,42 +403,77 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         return TemplateResponse(request, "admin/detections/seniormember/reclassify.html", context)
 
 
-def receipts_text(receipts) -> str:
-    """'EMEA (digest), Board (alert), Everyone (left out: not senior)'."""
-    parts = []
-    for receipt in receipts:
-        how = f"left out: {receipt.get_left_out_display().lower()}" if receipt.left_out else receipt.stream
-        parts.append(f"{receipt.audience} ({how})")
-    return ", ".join(parts)
-
-
 @admin.register(Detection)
 class DetectionAdmin(DatesShownInRangeAdmin):
     """History: a detection is a snapshot of what was detected."""
 
+    # The action second and long text clamped; company and country last (at 1280 px with the
+    # navigation open, past the list's scroll).
     list_display = [
         "detected_at",
+        "correct",
+        "member",
+        "title_shown",
         "kind",
         "level",
         "function",
-        "username",
-        "title",
-        "company",
-        "country",
         "sent_to",
-        "correct",
+        "where",
     ]
-    list_filter = ["kind", "level", "function", ("receipts", admin.EmptyFieldListFilter), "detected_at"]
+    list_filter = [
+        "kind",
+        "level",
+        "function",
+        ("receipts", presence_filter("sent to an audience", present="yes", absent="not yet")),
+        "detected_at",
+    ]
     search_fields = ["user_id", "username", "title", "company"]
     date_hierarchy = "detected_at"
 
+    readonly_fields = ["member_page", "where_it_went"]
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("receipts__audience")
+        members = SeniorMember.objects.filter(pk=OuterRef("user_id"))
+        return super().get_queryset(request).annotate(is_member=Exists(members))
+
+    def get_fields(self, request, obj=None):
+        """The member's link beside their id."""
+        fields = [name for name in super().get_fields(request, obj) if name != "member_page"]
+        at = fields.index("user_id") + 1 if "user_id" in fields else 0
+        return [*fields[:at], "member_page", *fields[at:]]
+
+    def get_changelist_instance(self, request):
+        """Where the page's detections went, read once for the page (two queries)."""
+        changelist = super().get_changelist_instance(request)
+        went = detections_destinations(detection_ids=[d.pk for d in changelist.result_list])
+        for detection in changelist.result_list:
+            detection.destinations = went.get(detection.pk, [])
+        return changelist
 
     @admin.display(description="correct")
     def correct(self, obj):
         """The member's correction page: a detection is history, the member is what a correction changes."""
-        return format_html('<a href="{}">correct…</a>', reverse("admin:detections_member_correct", args=[obj.user_id]))
+        return format_html('<a href="{}">Correct…</a>', reverse("admin:detections_member_correct", args=[obj.user_id]))
+
+    @admin.display(description="member", ordering="username")
+    def member(self, obj):
+        return member_link(obj, is_member=obj.is_member)
+
+    @admin.display(description="member")
+    def member_page(self, obj):
+        return member_link(obj, is_member=SeniorMember.objects.filter(pk=obj.user_id).exists())
+
+    @admin.display(description="title", ordering="title")
+    def title_shown(self, obj):
+        return clamped(obj.title)
+
+    @admin.display(description="company, country", ordering="company")
+    def where(self, obj):
+        return clamped(", ".join(part for part in (obj.company, obj.country) if part))
+
+    @admin.display(description="where it went")
+    def where_it_went(self, obj):
+        return destinations_html(detections_destinations(detection_ids=[obj.pk]).get(obj.pk, []))
 
     def get_urls(self):
         correct = path(
@@ -330,8 +491,8 @@ class DetectionAdmin(DatesShownInRangeAdmin):
 
     @admin.display(description="sent to")
     def sent_to(self, obj):
-        """The audiences that received it (digest or alert), and those it was left out for."""
-        return receipts_text(obj.receipts.all()) or "—"
+        """The audiences that received it (digest or alert), and those it was left out for: a line per outcome."""
+        return clamped_lines(destinations_lines(obj.destinations))
 
 
 @admin.register(BackfillRun)

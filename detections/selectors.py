@@ -1,16 +1,17 @@
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Min, QuerySet
+from django.utils import timezone
 
 from classification.engine import Classification
 from classification.models import Function
 from classification.services import classify
 
-from .models import MemberPin, PendingEvent, RawEvent, SeniorMember, TrackedField
+from .models import Detection, MemberPin, PendingEvent, RawEvent, SeniorMember, TrackedField
 
 _TRACKED_FIELDS_TTL_SECONDS = 30.0
 _tracked_fields_cache: tuple[float, dict[str, str]] | None = None
@@ -133,3 +134,91 @@ def pin_decision(*, title: str, level: str, function: str) -> Classification:
         return Classification(None, "correction", CORRECTION_VERSION, None)
     function = function or classify(title).function or Function.OTHER
     return Classification(level, "correction", CORRECTION_VERSION, function)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one detection went for one audience and stream: the digest or alert that carried it
+    (with its deliveries: id, channel, status), or why it was left out."""
+
+    audience: str
+    stream: str
+    digest_id: int | None
+    digest_date: date | None
+    left_out: str  # the reason's label, when left out
+    deliveries: tuple[tuple[int, str, str], ...]
+
+    @property
+    def statuses(self) -> str:
+        """'sent', 'pending, sent': what its deliveries are, for a line of text."""
+        return ", ".join(sorted({status for _, _, status in self.deliveries}))
+
+
+def _related(model, path: str):
+    """The model at the end of a relation path from `model`: another app's, reached through the
+    relation it declares on ours (detections imports none of it)."""
+    for relation in path.split("__"):
+        model = model._meta.get_field(relation).related_model
+    return model
+
+
+def _labels(model, path: str) -> dict[str, str]:
+    """The choices' labels of the field at the end of a relation path from `model`."""
+    *relations, name = path.split("__")
+    model = _related(model, "__".join(relations)) if relations else model
+    return {str(value): str(label) for value, label in model._meta.get_field(name).flatchoices}
+
+
+def detections_destinations(*, detection_ids: Sequence[int]) -> dict[int, list[Destination]]:
+    """Where each of these detections went, for the admin: {detection id: [Destination]}, by audience.
+
+    Digests' receipts and deliveries are read through the relations digests declares on
+    Detection (detections may not import digests), as plain values: a delivery's rendered content
+    is never loaded. Two queries, whatever the number of detections."""
+    if not detection_ids:
+        return {}
+    receipts = (
+        Detection.objects.filter(pk__in=list(detection_ids))
+        .values_list(
+            "pk",
+            "receipts__audience__name",
+            "receipts__stream",
+            "receipts__digest_id",
+            "receipts__digest__built_at",
+            "receipts__digest__week_ending",
+            "receipts__left_out",
+        )
+        .order_by("pk", "receipts__audience__name", "receipts__stream")
+    )
+    rows = [row for row in receipts if row[1] is not None]  # a detection no audience took: one empty row
+    digest_ids = {row[3] for row in rows if row[3] is not None}
+    deliveries: dict[int, list[tuple[int, str, str]]] = {}
+    if digest_ids:
+        carried = (
+            _related(Detection, "receipts__digest__deliveries")
+            .objects.filter(digest_id__in=digest_ids)
+            .values_list("digest_id", "id", "channel", "status")
+            .order_by("digest_id", "id")
+        )
+        for digest_id, delivery_id, channel, status in carried:
+            deliveries.setdefault(digest_id, []).append((delivery_id, channel, status))
+    why = _labels(Detection, "receipts__left_out")
+    shown: dict[int, list[Destination]] = {}
+    for pk, audience, stream, digest_id, built_at, week_ending, left_out in rows:
+        when = timezone.localdate(built_at) if built_at else week_ending
+        shown.setdefault(pk, []).append(
+            Destination(
+                audience=audience,
+                stream=stream,
+                digest_id=digest_id,
+                digest_date=when,
+                left_out=why.get(left_out, left_out) if left_out else "",
+                deliveries=tuple(deliveries.get(digest_id, ())),
+            )
+        )
+    return shown
+
+
+def member_detections(*, user_id: str, limit: int = 20) -> list[Detection]:
+    """A member's latest detections (their history: kept after they stop being senior)."""
+    return list(Detection.objects.filter(user_id=user_id).order_by("-detected_at", "-pk")[:limit])

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from classification.functions import FUNCTIONS
 from classification.models import Function, Level
-from core.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin, clamped, short_time, titled
 
 from . import addresses, rendering, selectors, services
 from .models import Audience, ChannelCircuit, Digest, DigestDelivery
@@ -38,21 +38,39 @@ class DeliveryInline(admin.TabularInline):
 class DigestAdmin(ReadOnlyModelAdmin):
     """A digest records what was sent."""
 
-    list_display = [
-        "__str__",
-        "audience",
-        "kind",
-        "covers",
-        "member_count",
-        "detection_count",
-        "left_out_count",
-        "built_at",
-    ]
+    list_display = ["digest", "audience_name", "covers", "members", "detections", "left_out", "built"]
+    list_display_links = ["digest"]
     list_filter = ["kind", "audience"]
     list_select_related = ["audience"]
     date_hierarchy = "week_ending"
     inlines = [DeliveryInline]
     change_list_template = "admin/digests/digest/change_list.html"
+
+    @admin.display(description="digest", ordering="week_ending")
+    def digest(self, obj):
+        """Its kind and Friday, short: the audience has its own column, the kind its filter."""
+        kind = {"weekly": "Weekly", "extra": f"Extra #{obj.pk}"}.get(obj.kind, f"{obj.get_kind_display()} #{obj.pk}")
+        return clamped(f"{kind}, {obj.week_ending:%Y-%m-%d}")
+
+    @admin.display(description="audience", ordering="audience__name")
+    def audience_name(self, obj):
+        return clamped(obj.audience.name)
+
+    @admin.display(description="built at", ordering="built_at")
+    def built(self, obj):
+        return short_time(obj.built_at)
+
+    @admin.display(description="members", ordering="member_count")
+    def members(self, obj):
+        return obj.member_count
+
+    @admin.display(description="detections", ordering="detection_count")
+    def detections(self, obj):
+        return obj.detection_count
+
+    @admin.display(description="left out", ordering="left_out_count")
+    def left_out(self, obj):
+        return obj.left_out_count
 
     @admin.display(description="covers", ordering="covers_from")
     def covers(self, obj):
@@ -84,6 +102,8 @@ class DigestAdmin(ReadOnlyModelAdmin):
                 )
             return HttpResponseRedirect(reverse("admin:digests_digest_changelist"))
         plan = selectors.digest_plan(now=timezone.now())
+        for audience_plan in plan.audiences:
+            audience_plan.left_out_named = left_out_named(audience_plan.composition.left_out)
         context = {
             **self.admin_site.each_context(request),
             "title": "Send extra digests now?",
@@ -97,18 +117,14 @@ class DigestAdmin(ReadOnlyModelAdmin):
 
 @admin.register(DigestDelivery)
 class DigestDeliveryAdmin(admin.ModelAdmin):
-    list_display = [
-        "__str__",
+    list_display = ["delivery", "preview_link", "status", "bot_run", "tries", "when", "short_error"]
+    list_display_links = ["delivery"]
+    list_filter = [
         "status",
-        "bot_run",
-        "attempts",
-        "next_attempt_at",
-        "sent_at",
-        "short_error",
-        "deployment",
-        "preview_link",
+        "channel",
+        ("digest__audience", titled("audience", admin.RelatedFieldListFilter)),
+        ("digest__week_ending", titled("week ending", admin.DateFieldListFilter)),
     ]
-    list_filter = ["status", "channel", "digest__audience", "digest__week_ending"]
     list_select_related = ["digest__audience"]
     search_fields = ["deployment_id", "last_error", "run_message"]
     date_hierarchy = "created_at"
@@ -140,23 +156,36 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="delivery", ordering="digest__week_ending")
+    def delivery(self, obj):
+        return clamped(obj)
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj):
+        return obj.attempts
+
+    @admin.display(description="when", ordering="next_attempt_at")
+    def when(self, obj):
+        """One time, the one that matters: when it went, or when it is tried next."""
+        if obj.sent_at:
+            return f"sent {short_time(obj.sent_at)}"
+        if obj.status in (Status.PENDING, Status.RETRYING):
+            return f"next {short_time(obj.next_attempt_at)}"
+        return "—"
+
     @admin.display(description="bot run", ordering="run_status")
     def bot_run(self, obj):
-        """The Control Room's last word on the run: its status, and its message when it gave one."""
+        """The Control Room's last word on the run: its status, and its message when it gave one;
+        the deployment's id on hover (and on the page)."""
         if not obj.run_status:
             return "—"
-        return f"{obj.run_status}: {obj.run_message[:60]}" if obj.run_message else obj.run_status
+        text = f"{obj.run_status}: {obj.run_message}" if obj.run_message else obj.run_status
+        hover = f"{text} (deployment {obj.deployment_id})" if obj.deployment_id else text
+        return format_html('<span class="cp-clamp" title="{}">{}</span>', hover, text)
 
-    @admin.display(description="deployment", ordering="deployment_id")
-    def deployment(self, obj):
-        """The start of the Control Room's deployment id (all of it on hover and on the page)."""
-        if not obj.deployment_id:
-            return "—"
-        return format_html('<span title="{}">{}…</span>', obj.deployment_id, obj.deployment_id[:8])
-
-    @admin.display(description="last error")
+    @admin.display(description="error")
     def short_error(self, obj):
-        return obj.last_error[:80]
+        return clamped(obj.last_error) if obj.last_error else ""
 
     @admin.display(description="preview")
     def preview_link(self, obj):
@@ -234,7 +263,11 @@ class ChannelCircuitAdmin(admin.ModelAdmin):
 
 
 class AudienceForm(forms.ModelForm):
-    """Ticks for levels, functions and kinds, one entry per line for recipients and companies."""
+    """Ticks for levels, functions and kinds, a searchable list of countries, one entry per line for
+    recipients and companies (names or domains, not a fixed list: a multiple select cannot hold them)."""
+
+    class Media:
+        js = ["digests/multi_select.js"]
 
     levels = forms.MultipleChoiceField(
         choices=Level.choices,
@@ -280,6 +313,8 @@ class AudienceForm(forms.ModelForm):
 
     class Meta:
         model = Audience
+        # Some 250 countries: searchable, a click ticks one (digests/static/digests/multi_select.js).
+        widgets = {"countries": forms.SelectMultiple(attrs={"class": "cp-searchable", "size": 8})}
         fields = [
             "name",
             "is_active",
@@ -317,8 +352,9 @@ class AudienceAdmin(admin.ModelAdmin):
     """Who hears about which executives. Saving and deleting go through the same services as the API."""
 
     form = AudienceForm
-    list_display = ["name", "cadence", "filter_text", "channels", "is_active", "preview_link"]
-    list_filter = ["cadence", "is_active"]
+    list_display = ["audience_name", "preview_link", "cadence", "filter_text", "channels", "is_active"]
+    list_display_links = ["audience_name"]
+    list_filter = ["cadence", ("is_active", titled("active", admin.BooleanFieldListFilter))]
     search_fields = ["name"]
     actions = None  # deleting goes one at a time, through the page that says what becomes of its deliveries
     fieldsets = [
@@ -349,9 +385,12 @@ class AudienceAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         """Someone who may only look sees where the webhook goes, never the URL (a read-only field shows its value)."""
         fieldsets = super().get_fieldsets(request, obj)
-        if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
+        may_edit = self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request))
+        hidden = set() if may_edit else {"teams_webhook_url", "teams_webhook_remove"}
+        if not (obj and obj.teams_webhook_url):
+            hidden.add("teams_webhook_remove")  # nothing to remove
+        if not hidden:
             return fieldsets
-        hidden = {"teams_webhook_url", "teams_webhook_remove"}
         return [
             (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for name, options in fieldsets
@@ -359,6 +398,10 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).live()
+
+    @admin.display(description="name", ordering="name")
+    def audience_name(self, obj):
+        return clamped(obj.name)
 
     @admin.display(description="filter")
     def filter_text(self, obj):
@@ -369,13 +412,13 @@ class AudienceAdmin(admin.ModelAdmin):
             ", ".join(str(code) for code in obj.countries),
             ", ".join(obj.companies[:3]) + (" …" if len(obj.companies) > 3 else ""),
         ]
-        return " · ".join(part for part in parts if part) or "everyone"
+        return clamped(" · ".join(part for part in parts if part) or "everyone")
 
     @admin.display(description="channels")
     def channels(self, obj):
         labels = {"email": "Email", "teams": "Teams"}
         recipients = selectors.audience_recipients(obj)
-        return "; ".join(f"{labels[channel]}: {where}" for channel, where in recipients.items()) or "none"
+        return clamped("; ".join(f"{labels[channel]}: {where}" for channel, where in recipients.items()) or "none")
 
     @admin.display(description="preview")
     def preview_link(self, obj):
@@ -429,6 +472,7 @@ class AudienceAdmin(admin.ModelAdmin):
             raise PermissionDenied
         audience = get_object_or_404(Audience.objects.live(), pk=pk)
         preview = services.digest_preview(audience)
+        preview.plan.left_out_named = left_out_named(preview.plan.composition.left_out)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Preview: {audience.name}",
@@ -442,6 +486,27 @@ class AudienceAdmin(admin.ModelAdmin):
             "chunk_count": preview.chunk_count,
         }
         return TemplateResponse(request, "admin/digests/audience/preview.html", context)
+
+
+# Why a detection would be left out, said of now (Receipt.LeftOut says it of a digest built).
+_LEFT_OUT_WHY = {
+    "not_senior": "the member is no longer senior",
+    "not_csuite": "a promotion to C-suite, but the member is back to VP (they went out as VP before)",
+}
+
+
+def left_out_named(left_out: dict[int, str]) -> list[dict]:
+    """Who each left-out detection is of, and why, for the plan's page: a count alone says nothing."""
+    detections = selectors.detections_named(left_out)
+    return [
+        {
+            "name": detection.username or f"member {detection.user_id}",
+            "title": detection.title,
+            "why": _LEFT_OUT_WHY.get(left_out[detection.pk], left_out[detection.pk]),
+            "url": reverse("admin:detections_detection_change", args=[detection.pk]),
+        }
+        for detection in detections
+    ]
 
 
 def audience_filter_lines(audience: Audience) -> list[tuple[str, str]]:

@@ -252,3 +252,8 @@ def detections_waiting(*, now: datetime) -> list[int]:
     """Detections some weekly audience would get in a digest built now (the confirmation pages
     and the API say how many wait for Friday)."""
     return sorted(digest_plan(now=now).detection_ids)
+
+
+def detections_named(detection_ids) -> list[Detection]:
+    """Whose each detection is and its title, by id (to name what a build would leave out)."""
+    return list(Detection.objects.filter(pk__in=detection_ids).only("user_id", "username", "title").order_by("pk"))

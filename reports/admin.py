@@ -8,6 +8,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from core.admin import short_time
+
 from . import rendering, services
 from .models import Report
 from .months import Month
@@ -16,7 +18,7 @@ from .selectors import report_file_response
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "status", "detection_count", "complete", "generated_at", "rules_version", "downloads"]
+    list_display = ["__str__", "downloads", "status", "detections", "complete", "generated", "rules"]
     list_filter = ["status"]
     date_hierarchy = "month"
     actions = ["regenerate"]
@@ -43,7 +45,19 @@ class ReportAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # reports are generated, never edited
 
-    @admin.display(boolean=True, description="whole month")
+    @admin.display(description="detections", ordering="detection_count")
+    def detections(self, obj):
+        return obj.detection_count
+
+    @admin.display(description="generated at", ordering="generated_at")
+    def generated(self, obj):
+        return short_time(obj.generated_at)
+
+    @admin.display(description="rules", ordering="rules_version")
+    def rules(self, obj):
+        return obj.rules_version
+
+    @admin.display(boolean=True, description="complete")
     def complete(self, obj):
         return obj.is_complete
 

@@ -6,6 +6,10 @@ in var/postgres and reachable only on a Unix socket there; it is started here an
 the processes end (Ctrl-C). Without CELERY_BROKER_URL, Celery uses kombu's filesystem transport
 in var/broker (settings). With them set, the same processes use those servers instead. Before
 starting: migrate, and an admin login for development (manage.py dev_admin).
+
+Ctrl-C or SIGTERM is a stop, not a failure: the worker finishes its tasks, everything stops, and
+this exits 0 (make reports no Error). A process that ends by itself stops the rest, and this exits
+with honcho's non-zero status.
 """
 
 from __future__ import annotations
@@ -21,6 +25,23 @@ from pgserver import Postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+# How long the processes have to stop before honcho SIGKILLs them. On SIGTERM the worker takes no
+# more tasks and finishes those it runs (Celery's warm shutdown). The hard time limit ends most tasks
+# within 90 s (CELERY_TASK_TIME_LIMIT) and the community write-back stops itself after 50 s, so
+# 100 s lets them finish; the long jobs (reports, the weekly digest: up to 1900 s) would hold a
+# Ctrl-C for half an hour, and past the grace they are cut, as by a crash. honcho 2.0.0 waits 5 s
+# (honcho.manager.KILL_WAIT, read at each stop; no option sets it): a prefork worker on a busy
+# machine can need more than that just to stop idle.
+STOP_GRACE_SECONDS = 100
+HONCHO = (
+    "import sys, honcho.manager; from honcho.command import main; "
+    "honcho.manager.KILL_WAIT = float(sys.argv.pop(1)); sys.argv[0] = 'honcho'; main()"
+)
+
+
+class StopRequested(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM: the operator stops the service."""
 
 
 def log(message: str) -> None:
@@ -51,29 +72,51 @@ def main() -> int:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
     processes = None
+    code: int | None = 1  # an error on the way (a failed migrate) is a failure; None: a stop was requested
     try:
         manage("migrate", "--noinput")
         manage("dev_admin")
-        processes = subprocess.Popen([str(BIN / "honcho"), "-f", "Procfile.dev", "start"], cwd=ROOT, env=env)
+        # In a session of its own, so that honcho hears a Ctrl-C once, from here (the terminal's
+        # SIGINT besides ours made it report and handle two).
+        honcho = [sys.executable, "-c", HONCHO, str(STOP_GRACE_SECONDS), "-f", "Procfile.dev", "start"]
+        processes = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)
         code = processes.wait()
         if code:  # honcho stops every process when one of them ends: the service is never half up
             log(f"a process of the service ended (honcho exit {code}); the others were stopped with it")
-        return code
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: honcho stops its processes, then the database stops
-        if processes is None:
-            return 130
-        processes.terminate()
-        return processes.wait()
+    except StopRequested as stop:  # honcho stops its processes, then the database stops
+        code = None
+        _ignore_stop_requests()
+        if processes is not None:
+            log(f"{stop}: stopping; the worker first finishes its tasks (at most {STOP_GRACE_SECONDS} s)")
+            processes.terminate()
+            processes.wait()  # its status only echoes the signal
     finally:
-        if postgres is not None:
-            stopped = postgres.stop_if_running()
-            log("PostgreSQL stopped" if stopped else f"PostgreSQL did not stop: see {postgres.log_path}")
+        _ignore_stop_requests()
+        stopped = postgres is None or postgres.stop_if_running()
+        if not stopped:
+            log(f"PostgreSQL did not stop: see {postgres.log_path}")
+        elif code is None:
+            log("stopped" + (": the service's processes and PostgreSQL" if postgres is not None else ""))
+        elif postgres is not None:
+            log("PostgreSQL stopped")
+    return (code or 0) if stopped else (code or 1)
 
 
-def _terminate(*_args) -> None:
-    raise KeyboardInterrupt
+def _stop_requested(signum, _frame) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def _still_stopping(signum, _frame) -> None:
+    log(f"{signal.Signals(signum).name}: already stopping (at most {STOP_GRACE_SECONDS} s from the first)")
+
+
+def _ignore_stop_requests() -> None:
+    """A second Ctrl-C must not cut the stop short: PostgreSQL would be left running."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _still_stopping)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_requested)
     sys.exit(main())

@@ -30,7 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 INSTALLED_APPS = [
     # First, so its admin/index.html (the health panel) overrides the admin's.
     "console",
-    "django.contrib.admin",
+    # Django's admin with the console's site: operators' sections first (console.sites).
+    "console.sites.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -166,6 +167,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/New_York"
 USE_I18N = True
 USE_TZ = True
+# One way of writing a moment across the admin, zone named: "Dec 6, 2026 14:22 EST".
+FORMAT_MODULE_PATH = ["captpathfinder.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
@@ -430,8 +433,14 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # It would log every request that arrives without an X-Request-ID.
-    "loggers": {"django_guid": {"level": "WARNING"}},
+    "loggers": {
+        # It would log every request that arrives without an X-Request-ID.
+        "django_guid": {"level": "WARNING"},
+        # django-axes logs "AXES: BEGIN" (its version and the AXES_* lockout parameters above) from
+        # ready() in every process: web, worker, beat and each manage.py command, five times per
+        # `make run`. Its login, logout, failure and lockout lines come from axes.handlers: kept.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
 # How often each process checks for a changed ruleset file or a newly activated stored ruleset.
 CLASSIFICATION_RELOAD_SECONDS = env.float("CLASSIFICATION_RELOAD_SECONDS", default=10.0)

@@ -1,8 +1,9 @@
 """`make run` (scripts/run.py) on its embedded defaults: PostgreSQL from the wheel, a filesystem broker;
-the service stops whole when one of its processes is lost."""
+the service stops whole when one of its processes is lost, and cleanly when it is asked to."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,24 +27,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_make_run_serves_the_webhook_with_nothing_but_python(tmp_path):
-    port = free_port()
+def run_start(tmp_path, port: int, command: list[str]) -> subprocess.Popen:
+    """`command` (scripts/run.py or make run) on the embedded defaults, its output in run.log."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "PG_BIN"}}
     env.update(
         DJANGO_SETTINGS_MODULE="captpathfinder.settings.local",
         CAPTPATHFINDER_VAR_DIR=str(tmp_path),
         WEB_PORT=str(port),
+        PYTHONUNBUFFERED="1",  # as the Makefile exports it
         # No system PostgreSQL on the way: the server comes from the wheel or not at all.
         PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
     )
-    run = subprocess.Popen(
-        [sys.executable, "scripts/run.py"],
+    return subprocess.Popen(
+        command,
         cwd=ROOT,
         env=env,
         stdout=open(tmp_path / "run.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True,  # a process group of its own, as a terminal gives make run
     )
+
+
+def beat_set_up(tmp_path) -> bool:
+    """Whether beat has written its schedule's last entry as it sets up. A SIGTERM before that may not
+    stop it: its handler writes the schedule on the connection a set-up query is using, and the
+    set-up swallows the error that follows (celery beat with django-celery-beat)."""
+    with psycopg.connect(f"postgresql://postgres@/captpathfinder?host={tmp_path / 'postgres'}") as db:
+        query = "SELECT 1 FROM django_celery_beat_periodictask WHERE name = 'celery.backend_cleanup'"
+        return db.execute(query).fetchone() is not None
+
+
+def test_make_run_serves_the_webhook_with_nothing_but_python(tmp_path):
+    port = free_port()
+    run = run_start(tmp_path, port, [sys.executable, "scripts/run.py"])
     database = f"postgresql://postgres@/captpathfinder?host={tmp_path / 'postgres'}"
     try:
         body = {"userId": "2000", "username": "John Doe", "profileField": "Job Title", "value": "VP of Sales"}
@@ -76,6 +92,7 @@ def test_make_run_serves_the_webhook_with_nothing_but_python(tmp_path):
 
         # A process lost (the worker, killed) does not leave the rest running without it: honcho
         # stops the others, and make run ends, PostgreSQL with it.
+        wait_until(lambda: beat_set_up(tmp_path), timeout=60, interval=0.5, message="beat to set up")
         worker = next(
             child
             for child in psutil.Process(run.pid).children(recursive=True)
@@ -90,5 +107,74 @@ def test_make_run_serves_the_webhook_with_nothing_but_python(tmp_path):
 
     log = (tmp_path / "run.log").read_text()
     assert "PostgreSQL stopped" in log, log[-2000:]
-    with pytest.raises(psycopg.OperationalError):  # stopped with the service
-        psycopg.connect(database, connect_timeout=2)
+    try:
+        psycopg.connect(database, connect_timeout=2).close()
+    except psycopg.OperationalError:
+        pass  # stopped with the service
+    else:
+        pytest.fail(f"PostgreSQL still answers after the service ended:\n{log[-3000:]}")
+
+
+@pytest.mark.parametrize(
+    ("command", "signum"),
+    [
+        pytest.param([sys.executable, "scripts/run.py"], signal.SIGTERM, id="run.py-SIGTERM"),
+        # Ctrl-C in a terminal: SIGINT to make's whole process group (make itself included).
+        pytest.param(
+            ["make", "--no-print-directory", "-o", ".venv/.installed", f"PY={sys.executable}", "run"],
+            signal.SIGINT,
+            id="make-run-Ctrl-C",
+        ),
+    ],
+)
+def test_a_requested_stop_lets_the_worker_finish_and_is_no_error(tmp_path, command, signum):
+    port = free_port()
+    run = run_start(tmp_path, port, command)
+    log_path = tmp_path / "run.log"
+    try:
+
+        def web_answers():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):  # noqa: S310 (loopback)
+                    return True
+            except OSError:
+                return False
+
+        try:
+            wait_until(web_answers, timeout=120, interval=0.5, message="the web process to answer")
+            wait_until(lambda: " ready." in log_path.read_text(), timeout=60, message="the worker to be ready")
+            wait_until(lambda: beat_set_up(tmp_path), timeout=60, interval=0.5, message="beat to set up")
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}\n{log_path.read_text()[-3000:]}") from None
+        os.killpg(run.pid, signum)
+        code = run.wait(timeout=150)  # the worker's grace (scripts/run.py: 100 s), then PostgreSQL's stop
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGTERM)
+            run.wait(timeout=150)
+
+    log = log_path.read_text()
+    tail = log[-3000:]
+    run_lines = [line for line in log.splitlines() if line.startswith("[run] ")]
+    assert [line for line in run_lines if "stopped" in line] == [
+        "[run] stopped: the service's processes and PostgreSQL"
+    ], tail
+    assert f"[run] {signal.Signals(signum).name}: stopping" in log, tail
+    # honcho heard one request (from run.py) and every process stopped once, none by SIGKILL.
+    assert len(re.findall(r"\| SIG\w+ received", log)) == 1, tail
+    for name in ("web.1", "worker.1", "beat.1"):
+        assert len(re.findall(rf"\| {re.escape(name)} stopped \(rc=", log)) == 1, tail
+    assert "SIGKILL" not in log, tail
+    # Celery's warm shutdown in the main process; no pool process killed by the same SIGTERM.
+    assert "worker: Warm shutdown (MainProcess)" in log, tail
+    assert "worker.1 stopped (rc=0)" in log, tail
+    assert "exited with 'signal" not in log and "WorkerLostError" not in log, tail
+    assert "beat.1 stopped (rc=0)" in log, tail
+    assert log.count("AXES: BEGIN") <= 1
+    if command[0] == "make":
+        assert "] Error" not in log, tail
+        # GNU make, itself interrupted, ends by the signal it got and says "Interrupt"; where SIGINT is
+        # ignored (a background job), it exits with run.py's 0.
+        assert code in (0, -signal.SIGINT), tail
+    else:
+        assert code == 0, tail

@@ -1,6 +1,9 @@
 """Security defaults that are easy to lose in a refactor."""
 
+from pathlib import Path
+
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -38,7 +41,11 @@ def test_admin_cells_isolate_a_right_to_left_override(admin_client):
 
     page = admin_client.get(reverse("admin:detections_seniormember_changelist")).content.decode()
 
-    assert "#result_list td, #result_list th, .readonly, .form-row p { unicode-bidi: isolate; }" in page
+    # Every admin page loads the console's stylesheet, which isolates each cell's text (the browser
+    # test in tests/console/test_admin_browser.py checks what is drawn).
+    assert "console/admin.css" in page
+    stylesheet = Path(finders.find("console/admin.css")).read_text()
+    assert "#result_list td, #result_list th, .readonly, .form-row p { unicode-bidi: isolate; }" in stylesheet
 
 
 def test_the_admin_and_the_api_refuse_anonymous_callers(client):

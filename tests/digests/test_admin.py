@@ -229,3 +229,72 @@ def test_an_unknown_function_is_a_form_error(admin_client):
 
     assert response.status_code == 200 and "Select a valid choice. treasury is not one" in response.content.decode()
     assert not Audience.objects.filter(name="Odd").exists()
+
+
+def test_the_lists_clamp_long_text_and_keep_it_on_hover(admin_client, digest):
+    name = "EMEA and APAC leadership, sales and marketing executives (weekly)"
+    Audience.objects.create(name=name, email_to=["emea@example.com"], starts_at=timezone.now())
+
+    audiences = admin_client.get(reverse("admin:digests_audience_changelist")).content.decode()
+    digests = admin_client.get(reverse("admin:digests_digest_changelist")).content.decode()
+
+    assert f'<span class="cp-clamp" title="{name}">{name}</span>' in audiences
+    assert "By active" in audiences and "By is active" not in audiences
+    assert '<span class="cp-clamp" title="Everyone">Everyone</span>' in digests and "Weekly, " in digests
+
+
+def test_remove_the_teams_webhook_is_offered_only_when_there_is_one(admin_client):
+    without = Audience.objects.create(name="Mail only", email_to=["a@example.com"], starts_at=timezone.now())
+    webhook = "https://example.webhook.office.com/workflows/1/invoke?sig=SECRET"
+    with_one = Audience.objects.create(name="Teams too", teams_webhook_url=webhook, starts_at=timezone.now())
+
+    pages = [
+        admin_client.get(reverse("admin:digests_audience_change", args=[audience.pk])).content.decode()
+        for audience in (without, with_one)
+    ]
+    added = admin_client.get(reverse("admin:digests_audience_add")).content.decode()
+
+    assert "Remove the Teams webhook" not in pages[0] and "Remove the Teams webhook" not in added
+    assert "Remove the Teams webhook" in pages[1]
+
+
+def test_the_countries_list_is_searchable(admin_client):
+    page = admin_client.get(reverse("admin:digests_audience_add")).content.decode()
+
+    assert 'class="cp-searchable"' in page and "digests/multi_select.js" in page
+
+
+def test_the_send_page_names_who_would_be_left_out_and_why(admin_client):
+    from tests.factories import DetectionFactory
+
+    SeniorDetectionFactory(username="Jane Roe", title="CEO", level="csuite")
+    gone = DetectionFactory(username="Gone Person", title="VP Finance", level="vp")  # no member row: not senior
+
+    page = admin_client.get(reverse("admin:digests_digest_send")).content.decode()
+
+    assert "1 detection would be left out" in page
+    link = reverse("admin:detections_detection_change", args=[gone.pk])
+    assert f'<a href="{link}">Gone Person</a> (VP Finance): the member is no longer senior' in page
+
+
+def test_the_teams_preview_loads_the_renderer_and_keeps_the_json_behind_a_toggle(admin_client, digest):
+    teams = DigestDelivery.objects.get(channel="teams")
+
+    page = admin_client.get(reverse("admin:digests_delivery_preview", args=[teams.pk])).content.decode()
+
+    assert "digests/vendor/adaptivecards.min.js" in page and '<div id="teams-card">' in page
+    assert '<script id="teams-message" type="application/json">' in page
+    assert '<details class="card-json">' in page
+
+
+def test_the_vendored_renderer_is_the_version_the_tests_render_with():
+    """The preview shows the card with the renderer the card's tests use (tests/js/package.json)."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pinned = json.loads((root / "tests" / "js" / "package.json").read_text())["dependencies"]["adaptivecards"]
+    vendored = (root / "digests" / "static" / "digests" / "vendor" / "adaptivecards.min.js").read_text()
+
+    assert vendored.startswith(f"/*! adaptivecards {pinned} (npm)")
+    assert "//# sourceMappingURL=" not in vendored  # collectstatic's manifest would look for the map
