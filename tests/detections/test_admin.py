@@ -113,3 +113,11 @@ def test_the_function_is_a_column_and_a_filter(admin_client, model):
     assert finance.status_code == 200
     page = finance.content.decode()
     assert "Fiona Finance" in page and "Sam Sales" not in page
+
+
+def test_a_members_page_leads_to_their_audit_trail(admin_client):
+    member = SeniorMemberFactory(user_id="4242")
+
+    page = admin_client.get(reverse("admin:detections_seniormember_change", args=[member.pk])).content.decode()
+
+    assert f'href="{reverse("admin:access_auditentry_changelist")}?q=4242"' in page
