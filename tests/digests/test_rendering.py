@@ -1,8 +1,9 @@
 """What the email and the Teams card say, and that member text cannot inject anything."""
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -13,6 +14,13 @@ from tests.factories import SeniorDetectionFactory
 
 pytestmark = pytest.mark.django_db
 HOSTILE = '<script>alert("x")</script> **Boss** [click](http://evil.example) =HYPERLINK("x")'
+
+
+@pytest.fixture(autouse=True)
+def _midweek(time_machine):
+    """Detections an hour old at a fixed Wednesday noon in New York: an hour back from just after
+    midnight is yesterday, and the digest would then span two days."""
+    time_machine.move_to(datetime(2026, 12, 9, 12, 0, tzinfo=ZoneInfo("America/New_York")), tick=False)
 
 
 def build(**detection):
@@ -33,8 +41,7 @@ def test_email_lists_each_entry_with_its_details(settings):
     )["email"]
 
     assert content["recipients"] == settings.DIGEST_EMAIL_TO
-    today = timezone.localdate()
-    assert content["subject"] == f"Senior executives detected: {today:%b} {today.day}, {today.year}"
+    assert content["subject"] == "Senior executives detected: Dec 9, 2026"
     for text in ("Jane Roe", "Chief Revenue Officer", "C-suite", "Acme", "Canada"):
         assert text in content["html"] and text in content["text"]
     assert 'href="https://community.example.com/members/Jane%20Roe-42"' in content["html"]
