@@ -10,15 +10,21 @@ starting: migrate, and an admin login for development (manage.py dev_admin).
 Ctrl-C or SIGTERM is a stop, not a failure: the worker finishes its tasks, everything stops, and
 this exits 0 (make reports no Error). A process that ends by itself stops the rest, and this exits
 with honcho's non-zero status.
+
+In a terminal, this takes the terminal's foreground for its own process group while it runs, as a
+shell does for a job: Ctrl-C then reaches this and not make, which would otherwise end by the
+SIGINT itself, report "Interrupt" and exit 130 however cleanly the service stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from pgserver import Postgres
@@ -116,7 +122,36 @@ def _ignore_stop_requests() -> None:
         signal.signal(signum, _still_stopping)
 
 
+@contextlib.contextmanager
+def terminal_foreground() -> Iterator[None]:
+    """This process in a process group of its own, the terminal's foreground while it runs; given
+    back to the group before (make's) at the end. Nothing changes without a terminal, or when the
+    group is not the terminal's foreground (`make run &`)."""
+    try:
+        before = os.tcgetpgrp(sys.stdin.fileno())
+    except (OSError, ValueError):
+        before = None  # no terminal (stdin a file, a pipe or closed)
+    if before is None or before != os.getpgrp():
+        yield
+        return
+    # A background group that sets the foreground is sent SIGTTOU, which would stop it.
+    sigttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        try:
+            os.setpgid(0, 0)
+            os.tcsetpgrp(sys.stdin.fileno(), os.getpgrp())
+        except OSError as error:  # Ctrl-C then stops make too, as before; the service stops all the same
+            log(f"the terminal's foreground was not taken ({error}); make may report an interrupt")
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # the terminal may be gone (a closed window)
+            os.tcsetpgrp(sys.stdin.fileno(), before)
+        signal.signal(signal.SIGTTOU, sigttou)
+
+
 if __name__ == "__main__":
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_requested)
-    sys.exit(main())
+    with terminal_foreground():
+        status = main()
+    sys.exit(status)
