@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from core.dates import moment_text
+
 
 class AuditEntry(models.Model):
     """One operator action: who, when, what, on what. Written by access.services.audit_record."""
@@ -24,4 +26,4 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.username or 'system'}: {self.action} {self.target}".strip()
+        return f"{moment_text(self.at)} {self.username or 'system'}: {self.action} {self.target}".strip()

@@ -1,9 +1,9 @@
 """Admin pieces shared by the apps."""
 
 from django.contrib import admin
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
+
+from core.dates import moment_text
 
 
 class ReadOnlyModelAdmin(admin.ModelAdmin):
@@ -29,9 +29,7 @@ def clamped(text: object):
 
 def short_time(moment):
     """A time in a change list that may wrap, as a date column's does not (Django gives those nowrap)."""
-    if moment is None:
-        return "—"
-    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    return moment_text(moment)
 
 
 def titled(title: str, base: type[admin.FieldListFilter]):

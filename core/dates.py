@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from django.utils import timezone
+from django.utils.formats import date_format
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2200, 1, 1)  # excluded
@@ -57,3 +58,16 @@ def moment_shown(moment: datetime | None) -> datetime | str | None:
     except OverflowError:
         return INVALID_TEXT
     return f"{INVALID_TEXT} ({utc.year:04d}-{utc:%m-%d %H:%M} UTC)"  # strftime's %Y drops year 1's zeros
+
+
+def moment_text(moment: datetime | None) -> str:
+    """A moment as every page and message writes it: "Dec 6, 2026 14:22 EST", New York time
+    (DATETIME_FORMAT, captpathfinder/formats); "—" for none."""
+    if moment is None:
+        return "—"
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def day_text(day: date) -> str:
+    """A day as every page and message writes it: "Dec 4, 2026" (DATE_FORMAT)."""
+    return date_format(day, "DATE_FORMAT")

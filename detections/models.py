@@ -6,6 +6,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from classification.models import ConfirmedLabel, Function, Level
+from core.dates import moment_text
 
 
 class TrackedField(models.Model):
@@ -270,7 +271,7 @@ class CommunityGrant(models.Model):
             return self.result
         retry = ""
         if self.status == self.Status.PENDING and self.attempts:
-            retry = f"attempt {self.attempts + 1} at {timezone.localtime(self.next_attempt_at):%Y-%m-%d %H:%M}: "
+            retry = f"attempt {self.attempts + 1} at {moment_text(self.next_attempt_at)}: "
         return f"{retry}{self.last_error[:400]}" if self.last_error else "—"
 
 

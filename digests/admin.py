@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from classification.functions import FUNCTIONS
 from classification.models import Function, Level
 from core.admin import ReadOnlyModelAdmin, clamped, short_time, titled
+from core.dates import day_text
 
 from . import addresses, rendering, selectors, services
 from .models import Audience, ChannelCircuit, Digest, DigestDelivery
@@ -50,7 +51,7 @@ class DigestAdmin(ReadOnlyModelAdmin):
     def digest(self, obj):
         """Its kind and Friday, short: the audience has its own column, the kind its filter."""
         kind = {"weekly": "Weekly", "extra": f"Extra #{obj.pk}"}.get(obj.kind, f"{obj.get_kind_display()} #{obj.pk}")
-        return clamped(f"{kind}, {obj.week_ending:%Y-%m-%d}")
+        return clamped(f"{kind}, {day_text(obj.week_ending)}")
 
     @admin.display(description="audience", ordering="audience__name")
     def audience_name(self, obj):

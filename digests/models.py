@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from classification.models import Function, Level
+from core.dates import day_text
 from detections.models import Detection
 
 
@@ -206,9 +207,9 @@ class Digest(models.Model):
     def __str__(self) -> str:
         audience = self.audience.name if self.audience_id else "?"
         if self.kind == self.Kind.WEEKLY:
-            return f"Weekly digest for {self.week_ending:%Y-%m-%d} · {audience}"
+            return f"Weekly digest for {day_text(self.week_ending)} · {audience}"
         if self.kind == self.Kind.EXTRA:
-            return f"Extra digest #{self.pk} (week ending {self.week_ending:%Y-%m-%d}) · {audience}"
+            return f"Extra digest #{self.pk} (week ending {day_text(self.week_ending)}) · {audience}"
         return f"{self.get_kind_display()} #{self.pk} · {audience}"
 
 

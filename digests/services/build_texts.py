@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from core.dates import moment_text
+
 from .. import rendering, selectors
 from ..models import Audience, Digest
 
@@ -64,7 +66,7 @@ def build_summary(build: Build, *, waiting: int | None = None) -> str:
             if item.held:
                 parts.append(f"{item.audience}: {_count(item.held, 'detection')} held for the next alert.")
         elif not item.built_now:
-            parts.append(f"{digest} was already built on {digest.built_at.astimezone(local):%b %d at %H:%M %Z}.")
+            parts.append(f"{digest} was already built on {moment_text(digest.built_at)}.")
         else:
             parts.append(
                 f"{digest}: {_count(digest.detection_count, 'detection')} "
@@ -79,7 +81,8 @@ def build_summary(build: Build, *, waiting: int | None = None) -> str:
         if build.next_weekly_at is None:
             going = "the weekly digest is paused"
         else:
-            going = f"going out with the weekly digest on {build.next_weekly_at.astimezone(local):%a %b %d at %H:%M %Z}"
+            weekday = f"{build.next_weekly_at.astimezone(local):%a}"
+            going = f"going out with the weekly digest on {weekday} {moment_text(build.next_weekly_at)}"
         text += f" {_count(waiting, 'detection')} waiting, {going}."
     return text
 

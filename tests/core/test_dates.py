@@ -1,11 +1,11 @@
 """The service's range of dates (core.dates): checked in New York time, as every reader reads it back."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.dates import MomentOutOfRange, moment_check, moment_local, moment_shown
+from core.dates import MomentOutOfRange, day_text, moment_check, moment_local, moment_shown, moment_text
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -51,3 +51,19 @@ def test_a_stored_moment_out_of_range_is_shown_as_invalid_with_its_utc_value():
     assert moment_shown(None) is None
     in_range = datetime(2020, 5, 6, tzinfo=UTC)
     assert moment_shown(in_range) is in_range
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [
+        (datetime(2026, 12, 6, 19, 22, tzinfo=UTC), "Dec 6, 2026 14:22 EST"),
+        (datetime(2026, 7, 4, 4, 5, tzinfo=UTC), "Jul 4, 2026 00:05 EDT"),
+        (None, "—"),
+    ],
+)
+def test_a_moment_is_written_in_new_york_time_with_its_zone(moment, shown):
+    assert moment_text(moment) == shown
+
+
+def test_a_day_is_written_as_the_admin_writes_it():
+    assert day_text(date(2026, 12, 4)) == "Dec 4, 2026"

@@ -72,7 +72,7 @@ def test_building_fridays_digest_again_changes_nothing_and_later_detections_wait
     assert waiting(FRIDAY_5PM + timedelta(hours=10)) == [late.pk] and len(again.detection_ids) == 5
     assert DigestDelivery.objects.count() == 2
     summary = services.build_summary(again)
-    assert summary.startswith("Weekly digest for 2026-11-20 · Everyone was already built on Nov 20")
+    assert summary.startswith("Weekly digest for Nov 20, 2026 · Everyone was already built on Nov 20, 2026 ")
 
 
 @pytest.mark.django_db
