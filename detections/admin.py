@@ -403,6 +403,9 @@ class SeniorMemberAdmin(DatesShownInRangeAdmin):
         return TemplateResponse(request, "admin/detections/seniormember/reclassify.html", context)
 
 
+DIGEST_LOOKUP = "receipts__digest__id__exact"
+
+
 @admin.register(Detection)
 class DetectionAdmin(DatesShownInRangeAdmin):
     """History: a detection is a snapshot of what was detected."""
@@ -431,6 +434,10 @@ class DetectionAdmin(DatesShownInRangeAdmin):
     date_hierarchy = "detected_at"
 
     readonly_fields = ["member_page", "where_it_went"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """A digest's page links to its detections here (?receipts__digest__id__exact=<digest>)."""
+        return lookup == DIGEST_LOOKUP or super().lookup_allowed(lookup, value, request)
 
     def get_queryset(self, request):
         members = SeniorMember.objects.filter(pk=OuterRef("user_id"))

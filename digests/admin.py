@@ -35,6 +35,11 @@ class DeliveryInline(admin.TabularInline):
         return False
 
 
+def detections_url(digest: Digest) -> str:
+    """The detections list, of those `digest` carried (the detections admin allows the lookup)."""
+    return f"{reverse('admin:detections_detection_changelist')}?receipts__digest__id__exact={digest.pk}"
+
+
 @admin.register(Digest)
 class DigestAdmin(ReadOnlyModelAdmin):
     """A digest records what was sent."""
@@ -65,9 +70,18 @@ class DigestAdmin(ReadOnlyModelAdmin):
     def members(self, obj):
         return obj.member_count
 
+    readonly_fields = ["detections_listed"]
+
     @admin.display(description="detections", ordering="detection_count")
     def detections(self, obj):
-        return obj.detection_count
+        """Its count, linked to the detections it carried."""
+        return format_html('<a href="{}">{}</a>', detections_url(obj), f"{obj.detection_count:,}")
+
+    @admin.display(description="its detections")
+    def detections_listed(self, obj):
+        count = obj.detection_count
+        shown = f"{count:,} detection{'' if count == 1 else 's'}, listed"
+        return format_html('<a href="{}">{}</a>', detections_url(obj), shown)
 
     @admin.display(description="left out", ordering="left_out_count")
     def left_out(self, obj):

@@ -298,3 +298,19 @@ def test_the_vendored_renderer_is_the_version_the_tests_render_with():
 
     assert vendored.startswith(f"/*! adaptivecards {pinned} (npm)")
     assert "//# sourceMappingURL=" not in vendored  # collectstatic's manifest would look for the map
+
+
+def test_a_digest_links_to_the_detections_it_carried_and_no_others(admin_client, digest):
+    carried = digest.receipts.get().detection
+    later = SeniorDetectionFactory(detected_at=timezone.now())  # built after: in no digest yet
+
+    listed = admin_client.get(reverse("admin:digests_digest_changelist")).content.decode()
+    page = admin_client.get(reverse("admin:digests_digest_change", args=[digest.pk])).content.decode()
+    url = f"{reverse('admin:detections_detection_changelist')}?receipts__digest__id__exact={digest.pk}"
+    assert f'<a href="{url.replace("&", "&amp;")}">1</a>' in listed
+    assert f'<a href="{url}">1 detection, listed</a>' in page
+
+    detections = admin_client.get(url)
+    assert detections.status_code == 200  # the lookup is allowed, not a redirect to ?e=1
+    assert [d.pk for d in detections.context["cl"].result_list] == [carried.pk]
+    assert later.pk != carried.pk
