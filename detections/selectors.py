@@ -222,3 +222,13 @@ def detections_destinations(*, detection_ids: Sequence[int]) -> dict[int, list[D
 def member_detections(*, user_id: str, limit: int = 20) -> list[Detection]:
     """A member's latest detections (their history: kept after they stop being senior)."""
     return list(Detection.objects.filter(user_id=user_id).order_by("-detected_at", "-pk")[:limit])
+
+
+def companies_known(*, term: str, limit: int = 20) -> list[str]:
+    """Senior members' company names and email domains that contain `term` (case ignored), sorted:
+    what an audience's company filter would match today, suggested as an operator types."""
+    term = term.strip()
+    members = SeniorMember.objects.all()
+    names = members.exclude(company="").filter(company__icontains=term).values_list("company", flat=True)
+    domains = members.exclude(email_domain="").filter(email_domain__icontains=term).values_list("email_domain")
+    return list(names.union(domains).order_by("company")[:limit])

@@ -5,10 +5,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -16,9 +16,11 @@ from classification.functions import FUNCTIONS
 from classification.models import Function, Level
 from core.admin import ReadOnlyModelAdmin, clamped, short_time, titled
 from core.dates import day_text
+from detections.selectors import companies_known
 
 from . import addresses, rendering, selectors, services
 from .models import Audience, ChannelCircuit, Digest, DigestDelivery
+from .widgets import EntriesField, EntriesSelectMultiple, SearchableSelectMultiple
 
 Status = DigestDelivery.Status
 
@@ -33,6 +35,9 @@ class DeliveryInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+COMPANY_SUGGESTIONS = 20  # the first, sorted: typing more narrows them
 
 
 def detections_url(digest: Digest) -> str:
@@ -250,7 +255,19 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         preview = path(
             "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="digests_delivery_preview"
         )
-        return [preview, *super().get_urls()]
+        companies = path(
+            "companies/", self.admin_site.admin_view(self.companies_view), name="digests_audience_companies"
+        )
+        return [preview, companies, *super().get_urls()]
+
+    def companies_view(self, request):
+        """The company form field's suggestions, in Select2's shape: senior members' companies and email
+        domains that contain what was typed. Only for those who may add or change an audience."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        found = companies_known(term=request.GET.get("term", "")[:255], limit=COMPANY_SUGGESTIONS)
+        results = [{"id": entry, "text": entry} for entry in found]
+        return JsonResponse({"results": results, "pagination": {"more": False}})
 
     def preview_view(self, request, pk):
         if not self.has_view_permission(request):
@@ -278,11 +295,8 @@ class ChannelCircuitAdmin(admin.ModelAdmin):
 
 
 class AudienceForm(forms.ModelForm):
-    """Ticks for levels, functions and kinds, a searchable list of countries, one entry per line for
-    recipients and companies (names or domains, not a fixed list: a multiple select cannot hold them)."""
-
-    class Media:
-        js = ["digests/multi_select.js"]
+    """Ticks for levels, functions and kinds; countries and companies searched as typed (companies
+    also take any name or domain, the known ones suggested); one recipient per line."""
 
     levels = forms.MultipleChoiceField(
         choices=Level.choices,
@@ -318,18 +332,19 @@ class AudienceForm(forms.ModelForm):
         "this empty keeps the one set.",
     )
     teams_webhook_remove = forms.BooleanField(required=False, label="Remove the Teams webhook")
-    companies = SimpleArrayField(
-        forms.CharField(max_length=255),
-        delimiter="\n",
+    companies = EntriesField(
+        max_length=Audience._meta.get_field("companies").base_field.max_length,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=EntriesSelectMultiple(
+            placeholder="Every company: type a company name or an email domain",
+            suggest_url=reverse_lazy("admin:digests_audience_companies"),
+        ),
         help_text=Audience._meta.get_field("companies").help_text,
     )
 
     class Meta:
         model = Audience
-        # Some 250 countries: searchable, a click ticks one (digests/static/digests/multi_select.js).
-        widgets = {"countries": forms.SelectMultiple(attrs={"class": "cp-searchable", "size": 8})}
+        widgets = {"countries": SearchableSelectMultiple(placeholder="Every country: type a country's name")}
         fields = [
             "name",
             "is_active",
@@ -348,9 +363,6 @@ class AudienceForm(forms.ModelForm):
 
     def clean_email_to(self):
         return [address.strip() for address in self.cleaned_data["email_to"] if address.strip()]
-
-    def clean_companies(self):
-        return [entry.strip() for entry in self.cleaned_data["companies"] if entry.strip()]
 
     def clean(self):
         cleaned = super().clean()
@@ -479,7 +491,19 @@ class AudienceAdmin(admin.ModelAdmin):
         preview = path(
             "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="digests_audience_preview"
         )
-        return [preview, *super().get_urls()]
+        companies = path(
+            "companies/", self.admin_site.admin_view(self.companies_view), name="digests_audience_companies"
+        )
+        return [preview, companies, *super().get_urls()]
+
+    def companies_view(self, request):
+        """The company form field's suggestions, in Select2's shape: senior members' companies and email
+        domains that contain what was typed. Only for those who may add or change an audience."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        found = companies_known(term=request.GET.get("term", "")[:255], limit=COMPANY_SUGGESTIONS)
+        results = [{"id": entry, "text": entry} for entry in found]
+        return JsonResponse({"results": results, "pagination": {"more": False}})
 
     def preview_view(self, request, pk):
         """What the audience would get if its digest were built now, and the email as it would look."""

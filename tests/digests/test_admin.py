@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from digests import services
 from digests.models import Audience, ChannelCircuit, Digest, DigestDelivery
-from tests.factories import SeniorDetectionFactory
+from tests.factories import SeniorDetectionFactory, SeniorMemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_the_audience_form_names_the_companies_limit(admin_client, settings):
     form = {
         "name": "Key accounts",
         "is_active": "on",
-        "companies": "Acme\nInitech\nGlobex",
+        "companies": ["Acme", "Initech", "Globex"],  # a multiple select posts one value per entry
         "cadence": "weekly",
         "alerts_per_hour": "6",
         "email_to": "sales@example.com",
@@ -258,10 +258,55 @@ def test_remove_the_teams_webhook_is_offered_only_when_there_is_one(admin_client
     assert "Remove the Teams webhook" in pages[1]
 
 
-def test_the_countries_list_is_searchable(admin_client):
+def test_countries_and_companies_are_searchable_selects_on_the_admins_select2(admin_client):
     page = admin_client.get(reverse("admin:digests_audience_add")).content.decode()
 
-    assert 'class="cp-searchable"' in page and "digests/multi_select.js" in page
+    assert '<select name="countries" class="cp-searchable"' in page
+    assert '<select name="companies" class="cp-searchable"' in page and 'data-tags="true"' in page
+    assert f'data-suggest-url="{reverse("admin:digests_audience_companies")}"' in page
+    for static in ["admin/js/vendor/select2/select2.full.js", "admin/css/autocomplete.css", "digests/searchable.js"]:
+        assert static in page
+
+
+def test_companies_already_chosen_stay_chosen_on_the_page(admin_client):
+    audience = Audience.objects.create(name="Key", companies=["Acme", "globex.com"], email_to=["a@example.com"])
+
+    page = admin_client.get(reverse("admin:digests_audience_change", args=[audience.pk])).content.decode()
+
+    assert '<option value="Acme" selected>Acme</option>' in page
+    assert '<option value="globex.com" selected>globex.com</option>' in page
+
+
+def test_company_suggestions_are_senior_members_companies_and_domains(admin_client):
+    SeniorMemberFactory(company="Acme Corp", email_domain="acme.com")
+    SeniorMemberFactory(company="Acme Corp", email_domain="")
+    SeniorMemberFactory(company="Globex", email_domain="globex.com")
+
+    reply = admin_client.get(reverse("admin:digests_audience_companies"), {"term": "ACM"}).json()
+
+    assert reply == {
+        "results": [{"id": "Acme Corp", "text": "Acme Corp"}, {"id": "acme.com", "text": "acme.com"}],
+        "pagination": {"more": False},
+    }
+
+
+def test_company_suggestions_are_for_those_who_may_edit_audiences(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw-For-Tests-1", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_audience"))
+    client.force_login(viewer)
+
+    assert client.get(reverse("admin:digests_audience_companies"), {"term": "a"}).status_code == 403
+
+
+def test_a_company_entry_longer_than_the_column_is_refused_by_name(admin_client):
+    form = {"name": "Long", "companies": ["x" * 256], "cadence": "weekly", "alerts_per_hour": "6"}
+
+    page = admin_client.post(reverse("admin:digests_audience_add"), form).content.decode()
+
+    assert "Each entry has at most 255 characters; this one has 256" in page
+    assert not Audience.objects.filter(name="Long").exists()
 
 
 def test_the_send_page_names_who_would_be_left_out_and_why(admin_client):
