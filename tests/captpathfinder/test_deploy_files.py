@@ -44,6 +44,18 @@ TOPOLOGY = {
 }
 
 
+def test_the_worker_has_the_grace_to_finish_its_tasks_when_stopped(monkeypatch):
+    from django.conf import settings
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # run.py imports pgserver as a script does
+    from scripts import run
+
+    grace = compose()["services"]["worker"]["stop_grace_period"]
+
+    assert grace == f"{run.STOP_GRACE_SECONDS}s"  # as make run gives it
+    assert run.STOP_GRACE_SECONDS > settings.CELERY_TASK_TIME_LIMIT
+
+
 def env_example_names() -> set[str]:
     import re
 
