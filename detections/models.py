@@ -103,6 +103,9 @@ class PendingEvent(models.Model):
     )
     user_id = models.CharField(max_length=64)
     received_at = models.DateTimeField()
+    # A registration whose community profile could not be had for now (inSided down or not
+    # reached): since when. Batches leave its member alone; the outbox sweep tries it once a minute.
+    awaiting_community_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"pending #{self.pk} {self.user_id}"

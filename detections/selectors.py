@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import Min, QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from classification.engine import Classification
@@ -101,8 +101,14 @@ def members_with_stale_events(*, received_before: datetime, limit: int) -> list[
 
 
 def members_with_pending_events(*, limit: int) -> list[str]:
-    """Members with unprocessed events, the one waiting longest first."""
-    rows = PendingEvent.objects.values("user_id").annotate(first=Min("event_id")).order_by("first")[:limit]
+    """Members with unprocessed events, the one waiting longest first; not those whose registration
+    awaits the community (the outbox sweep's): being the oldest, they would fill every batch."""
+    rows = (
+        PendingEvent.objects.values("user_id")
+        .annotate(first=Min("event_id"), awaiting=Max("awaiting_community_since"))
+        .filter(awaiting__isnull=True)
+        .order_by("first")[:limit]
+    )
     return [row["user_id"] for row in rows]
 
 

@@ -7,6 +7,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, close_old_connections
 
 from core.database import statements_interrupted_cancel
+from integrations.insided.client import TRANSIENT_ERRORS
 
 from .services import enrichment, housekeeping, processing, writeback
 
@@ -24,8 +25,16 @@ def events_process_member(user_id: str) -> int:
     """Apply a member's pending events. Safe to run twice: applied events are marked in the
     same transaction, and a repeat finds nothing left. A database outage, or a run past the soft
     time limit (its transaction rolled back), is retried; if the retries run out, the outbox sweep
-    enqueues the member again."""
-    return processing.member_events_process(user_id=user_id)
+    enqueues the member again. A registration whose community profile cannot be had for now
+    leaves the events pending and ends the task: the outbox sweep tries the member again."""
+    try:
+        return processing.member_events_process(user_id=user_id)
+    except TRANSIENT_ERRORS as exc:
+        # No Celery retry: the sweep enqueues the member every minute while its events are
+        # pending, for as long as the outage lasts, so retries would only add chains beside it,
+        # more of them at each sweep, and a retry schedule would end while the outage may not.
+        logger.warning("member %s: registration waits for the community (the outbox sweep retries): %s", user_id, exc)
+        return 0
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=60, max_retries=20, acks_late=True)
@@ -54,11 +63,22 @@ def events_sweep_unprocessed() -> int:
     return processing.events_sweep_unprocessed()
 
 
-@shared_task(autoretry_for=(DatabaseError,), retry_backoff=5, max_retries=5)
-def member_enrich(user_id: str) -> bool:
-    # HTTP retries are bounded inside the community client; a final failure is recorded on
-    # the member rather than retried here.
-    return enrichment.member_enrich(user_id=user_id)
+@shared_task(
+    bind=True,
+    autoretry_for=(DatabaseError, *TRANSIENT_ERRORS),
+    retry_backoff=60,
+    retry_backoff_max=1800,
+    max_retries=16,
+)
+def member_enrich(self, user_id: str) -> bool:
+    """Fill a new member's company, country and join date from the community profile.
+
+    The community being unavailable or not reached, or the database being away, is retried with
+    backoff: each wait random up to 1, 2, 4 … minutes, then up to 30 (kept under the broker's
+    one-hour visibility timeout, past which Redis would deliver a waiting retry twice), about three
+    hours in all. The last try records a community failure on the member (enrichment_error) for
+    the operator instead of raising it; a permanent failure is recorded at once."""
+    return enrichment.member_enrich(user_id=user_id, final=self.request.retries >= self.max_retries)
 
 
 @shared_task(expires=3600)

@@ -7,6 +7,9 @@ per-member task is the same thing for a batch of one member, which waits for its
 for registrations, whose community profile is fetched outside any transaction, and for the outbox
 sweep. Per-member order and exactly-once hold either way: a member's events are applied by one
 lock holder, in order, and marked processed in the same transaction as their effects.
+
+A registration whose profile cannot be had while inSided is down or not reached waits, pending:
+batches leave its member alone and the outbox sweep brings it back until the community answers.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from access.services import audit_record
 from core.dates import moment_check
 from core.metrics import EVENTS_FAILED
-from integrations.insided.client import CommunityClient, community_configured
+from integrations.insided.client import TRANSIENT_ERRORS, CommunityClient, community_configured
 from integrations.insided.errors import CommunityError
 from integrations.insided.profiles import CommunityProfile
 
@@ -48,7 +51,9 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
     """Apply the pending events of up to `max_members` members; returns (events, members seen).
 
     Members with a registration pending are handed to `member_events_process`, which fetches
-    their profile outside any transaction.
+    their profile outside any transaction. Members whose registration awaits the community are
+    not taken at all (the selector leaves them to the outbox sweep): handing them on from every
+    batch would ask inSided for each of them many times a second while it is down.
     """
     from ..tasks import events_process_member
 
@@ -71,7 +76,13 @@ def events_process_batch(*, max_members: int = 500) -> tuple[int, int]:
 
 
 def member_events_process(*, user_id: str) -> int:
-    """Apply every pending event of one member, waiting for its lock; returns how many."""
+    """Apply every pending event of one member, waiting for its lock; returns how many.
+
+    A registration whose community profile cannot be had for now (`TRANSIENT_ERRORS`: inSided
+    unavailable, or not reached in time) applies nothing and its error is raised: the member's
+    events stay pending, none marked processed, and its later events wait behind the registration
+    (per-member order). The outbox sweep brings the member back; other members go on meanwhile.
+    """
     profiles = _registration_profiles_fetch(user_id=user_id)
     with transaction.atomic():
         members_lock([user_id])
@@ -247,7 +258,9 @@ def _registration_profiles_fetch(*, user_id: str) -> Profiles:
     """Profiles for the member's pending registrations, fetched before taking the lock.
 
     HTTP calls are kept out of the database transaction; a text in place of a profile says why it
-    could not be had (unconfigured API or a final failure).
+    could not be had for good (unconfigured API, no such user, an unreadable reply): recorded
+    `profile_unavailable`. A transient failure is raised instead, the registrations marked as
+    awaiting the community: recording it would lose every registration of an outage.
     """
     pending = list(
         selectors.events_pending_for_members(user_ids=[user_id])
@@ -260,6 +273,9 @@ def _registration_profiles_fetch(*, user_id: str) -> Profiles:
     if community_configured():
         try:
             profile = CommunityClient().profile_get(user_id)
+        except TRANSIENT_ERRORS:
+            _registrations_await_community(pending)
+            raise
         except (CommunityError, OSError) as exc:
             profile = f"community profile unavailable: {exc}"
     else:
@@ -268,6 +284,14 @@ def _registration_profiles_fetch(*, user_id: str) -> Profiles:
     if problem:
         logger.warning("registered member %s: %s", user_id, problem)
     return dict.fromkeys(pending, profile)
+
+
+def _registrations_await_community(event_ids: list[int]) -> None:
+    """Mark pending registrations as awaiting the community, keeping the first time; one another
+    holder applied meanwhile is no longer pending and stays so. No lock: the mark changes no event."""
+    PendingEvent.objects.filter(event_id__in=event_ids, awaiting_community_since__isnull=True).update(
+        awaiting_community_since=timezone.now()
+    )
 
 
 def registration_problem(event: RawEvent, profiles: Profiles) -> str:
@@ -295,7 +319,8 @@ def events_drain(*, max_seconds: float = 5.0, max_members: int = 500) -> tuple[i
 
 
 def events_sweep_unprocessed(*, older_than_seconds: int | None = None, limit: int = 1000) -> int:
-    """Re-enqueue members whose events were never processed (broker or worker outage)."""
+    """Re-enqueue members whose events were never processed (broker or worker outage), and those
+    whose registration awaits the community (inSided outage): one attempt per member a run."""
     from ..tasks import events_process_member
 
     age = settings.EVENTS_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds

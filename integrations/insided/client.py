@@ -35,8 +35,14 @@ _TOKEN_CACHE_KEY = "community:oauth-token"  # noqa: S105 (a cache key, not a sec
 _TOKEN_EXPIRY_MARGIN_SECONDS = 120
 
 
+# Worth trying again later: the community unavailable (5xx, 429) or not reached (a refused or cut
+# connection, a timeout; these stay requests' own errors). The quick retries below use it, and so do
+# callers that decide whether a final failure waits for a later attempt or is recorded.
+TRANSIENT_ERRORS = (CommunityUnavailable, requests.ConnectionError, requests.Timeout)
+
+
 def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, (CommunityUnavailable, requests.ConnectionError, requests.Timeout))
+    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 _retry = retry(

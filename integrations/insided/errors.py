@@ -1,6 +1,7 @@
 """What a call to the inSided API can end in, besides an answer. Callers decide what a final
-failure means: an enrichment retries later, a backfill records a row error, the write-back
-follows its schedule."""
+failure means: a registration waits for the outbox sweep and an enrichment retries later when it
+is transient (`client.TRANSIENT_ERRORS`), a backfill records a row error, the write-back follows
+its schedule."""
 
 
 class CommunityError(Exception):

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+
+def refusing_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: connections to it are refused, as to a third party
+    that is down (a port the system just handed out and took back)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 class FakeServer:

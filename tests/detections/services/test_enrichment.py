@@ -5,13 +5,16 @@ from datetime import UTC, datetime
 import pytest
 from django.db import OperationalError
 
+from detections import tasks
 from detections.models import Detection, SeniorMember
 from detections.services.enrichment import member_enrich
 from detections.services.members import MemberStates
 from detections.services.processing import events_drain
+from integrations.insided.client import TRANSIENT_ERRORS
 from integrations.insided.profiles import CommunityProfile
 from tests.detections.services.helpers import receive
 from tests.factories import SeniorMemberFactory
+from tests.fakes.http import refusing_url
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +148,54 @@ def test_the_database_being_away_is_left_to_the_tasks_retries(insided, monkeypat
 
     with pytest.raises(OperationalError):
         member_enrich(user_id="31")
+
+
+# --- the community down: the task's retries ---------------------------------------------------
+
+
+@pytest.mark.parametrize("outage", ["503", "connection refused"])
+def test_enrichment_during_an_outage_is_raised_for_a_retry_and_records_nothing(insided, settings, outage):
+    insided.add_user(32, job_title="CEO", country="Chile", company="Acme")
+    SeniorMemberFactory(user_id="32", country="")
+    if outage == "503":
+        insided.failures = [503] * 3  # every quick retry of this try
+    else:
+        settings.COMMUNITY_API_URL = refusing_url()
+
+    with pytest.raises(TRANSIENT_ERRORS):
+        member_enrich(user_id="32", final=False)
+
+    member = SeniorMember.objects.get()
+    assert (member.country, member.enriched_at, member.enrichment_error) == ("", None, "")
+
+
+# task.apply() runs the worker's connection checks around the task (captpathfinder/celery.py), which
+# close a connection inside a test's transaction; and it runs a retry at once, without its wait.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_enrichment_task_retries_an_outage_and_a_later_try_fills_the_member(insided):
+    insided.add_user(33, job_title="CEO", country="Chile", company="Acme")
+    SeniorMemberFactory(user_id="33", country="", company="")
+    insided.failures = [503] * 3  # the first try
+
+    assert tasks.member_enrich.apply(args=["33"]).get() is True
+
+    assert insided.user_requests == 4
+    member = SeniorMember.objects.get()
+    assert (member.country, member.company, member.enrichment_error) == ("Chile", "Acme", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_enrichment_task_records_an_outage_only_on_its_last_try(insided):
+    insided.add_user(34, job_title="CEO", country="Chile", company="Acme")
+    SeniorMemberFactory(user_id="34", country="")
+    insided.failures = [503] * 6  # the last two tries
+    last = tasks.member_enrich.max_retries
+
+    assert tasks.member_enrich.apply(args=["34"], retries=last - 1).get() is False
+
+    assert insided.user_requests == 6  # the one before the last raised for its retry; the last recorded
+    member = SeniorMember.objects.get()
+    assert (member.country, member.enriched_at) == ("", None)
+    assert member.enrichment_error == "user 34: HTTP 503: Internal Server Error"

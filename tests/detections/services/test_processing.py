@@ -195,16 +195,101 @@ def test_registration_of_a_non_senior_stores_nobody(insided):
     assert RawEvent.objects.get().outcome == "not_senior"
 
 
-def test_registration_with_community_down_is_recorded_and_processing_goes_on(insided):
-    insided.failures = [500] * 10
-    register(14)
+def published_tasks(run) -> list[tuple[str, tuple]]:
+    """(task name, args) of each task `run()` sends to the broker."""
+    from celery.signals import before_task_publish
 
-    member_events_process(user_id="14")
+    published = []
+
+    def capture(sender, body, **kwargs):
+        published.append((sender, tuple(body[0])))
+
+    before_task_publish.connect(capture)
+    try:
+        run()
+    finally:
+        before_task_publish.disconnect(capture)
+    return published
+
+
+def test_registration_during_a_community_outage_waits_and_is_applied_once_it_answers(
+    insided, purge_queue, django_capture_on_commit_callbacks
+):
+    from detections.tasks import events_process_member
+    from integrations.insided.errors import CommunityUnavailable
+
+    insided.add_user(14, job_title="Chief Financial Officer", country="US", company="Acme")
+    register(14)
+    receive(user_id="14", value="Chief Executive Officer", old_value="Chief Financial Officer")
+    insided.failures = [503] * 3  # one attempt's quick retries, all 503
+
+    with pytest.raises(CommunityUnavailable, match="user 14: HTTP 503: Internal Server Error"):
+        member_events_process(user_id="14")
+
+    assert insided.user_requests == 3  # bounded retries
+    assert list(RawEvent.objects.values_list("outcome", "processed_at")) == [("", None), ("", None)]
+    assert PendingEvent.objects.filter(awaiting_community_since__isnull=False).count() == 1  # the registration
+    assert_pending_is_unprocessed()
+    assert not SeniorMember.objects.exists()
+
+    # Batches leave the waiting member to the sweep, and go on with everyone else.
+    send([("78", "Job Title", "CFO")])
+
+    def batch():
+        with django_capture_on_commit_callbacks(execute=True):
+            assert events_process_batch() == (1, 1)
+
+    assert published_tasks(batch) == [("detections.tasks.member_enrich", ("78",))]  # no hand-off of member 14
+    assert SeniorMember.objects.get().user_id == "78"
+
+    # The community answers again: the sweep brings the member back, and its task applies both events.
+    published = published_tasks(lambda: events_sweep_unprocessed(older_than_seconds=0))
+    assert published == [("detections.tasks.events_process_member", ("14",))]
+    assert events_process_member("14") == 2
+
+    member = SeniorMember.objects.get(pk="14")
+    assert (member.title, member.level, member.company) == ("Chief Executive Officer", "csuite", "Acme")
+    outcomes = RawEvent.objects.filter(user_id="14").order_by("id").values_list("outcome", flat=True)
+    assert list(outcomes) == ["created", "updated"]  # in the order received
+    assert not PendingEvent.objects.exists()
+    assert events_process_member("14") == 0  # exactly once
+    assert Detection.objects.filter(user_id="14").count() == 1
+
+
+def test_registration_while_the_community_refuses_connections_waits_and_the_task_ends_quietly(
+    insided, settings, caplog
+):
+    from detections.tasks import events_process_member
+    from tests.fakes.http import refusing_url
+
+    insided.add_user(15, job_title="VP of Sales")
+    register(15)
+    settings.COMMUNITY_API_URL = refusing_url()
+
+    assert events_process_member("15") == 0  # no failure, no Celery retry: the sweep brings it back
+
+    assert "member 15: registration waits for the community" in caplog.text
+    event = RawEvent.objects.get()
+    assert (event.outcome, event.processed_at, event.error) == ("", None, "")
+    assert_pending_is_unprocessed()
+
+    settings.COMMUNITY_API_URL = insided.url
+    assert events_process_member("15") == 1
+
+    assert RawEvent.objects.get().outcome == "created"
+    assert SeniorMember.objects.get().level == "vp"
+
+
+def test_registration_of_a_user_the_community_does_not_know_is_recorded_not_retried(insided):
+    register(17)  # not in the community: 404, which another try would not change
+
+    member_events_process(user_id="17")
 
     event = RawEvent.objects.get()
-    assert event.outcome == "profile_unavailable"
-    assert event.error == "community profile unavailable: user 14: HTTP 500: Internal Server Error"
-    assert insided.user_requests == 3  # bounded retries
+    assert event.outcome == "profile_unavailable" and event.processed_at is not None
+    assert event.error == "community profile unavailable: user 17: HTTP 404"
+    assert insided.user_requests == 1
+    assert not PendingEvent.objects.exists()
 
 
 def test_registration_whose_profile_lacks_the_job_title_field_says_so_on_its_event(insided):
