@@ -28,11 +28,11 @@ test: $(VENV)/.installed $(TEST_JS)
 	$(PY) scripts/debian.py chromium chromedriver:chromium-driver haproxy
 	$(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
-## test-calendar: the whole suite with every process's clock moved: a year ahead, then to 01:59 before
-## New York's next spring-forward change (scripts/clock.py)
+## test-calendar: the whole suite with every process's clock moved: a year ahead to 00:05 on the first
+## of a month, then to 01:59 before New York's next spring-forward change (scripts/clock.py)
 test-calendar: $(VENV)/.installed $(TEST_JS)
 	$(PY) scripts/debian.py chromium chromedriver:chromium-driver haproxy
-	$(PY) scripts/with_services.py --clock +365d -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py --clock month-start-year-ahead -- $(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) scripts/with_services.py --clock spring-forward -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench-classification: titles/s on one core against a plain-regex baseline, and pathological titles

@@ -15,7 +15,8 @@ defaults, as `make bench` does.
     python scripts/with_services.py --clock 2027-03-14T01:59 -- pytest -q
 
 `--clock WHEN` runs the servers and the command with the machine's clock moved to WHEN (an ISO
-date and time, New York time unless it names an offset) or by an offset such as `+365d`, through
+date and time, New York time unless it names an offset; `spring-forward`; `month-start-year-ahead`)
+or by an offset such as `+365d`, through
 Debian's libfaketime: every process, PostgreSQL's `now()` and the Celery workers included, sees
 the same moved clock, which ticks on from there (`make test-calendar`). Redis keeps the real clock:
 it aborts under libfaketime, and it only times its own (relative) expiries.

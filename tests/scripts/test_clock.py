@@ -25,6 +25,20 @@ def test_spring_forward_is_the_minute_before_new_yorks_next_spring_change(now, e
     assert clock.faketime_offset("spring-forward", now=now) == f"{(eve - now).total_seconds():+.0f}"
 
 
+@pytest.mark.parametrize(
+    "now,start",
+    [
+        (datetime(2026, 12, 7, 0, 30, tzinfo=NEW_YORK), datetime(2028, 1, 1, 0, 5, tzinfo=NEW_YORK)),
+        (datetime(2026, 12, 6, 23, 0, tzinfo=ZoneInfo("UTC")), datetime(2028, 1, 1, 0, 5, tzinfo=NEW_YORK)),
+        (datetime(2027, 1, 31, 12, 0, tzinfo=NEW_YORK), datetime(2028, 2, 1, 0, 5, tzinfo=NEW_YORK)),
+        (datetime(2027, 6, 15, 12, 0, tzinfo=NEW_YORK), datetime(2028, 7, 1, 0, 5, tzinfo=NEW_YORK)),
+    ],
+)
+def test_month_start_is_just_after_midnight_on_a_first_a_year_ahead(now, start):
+    assert clock.month_start_a_year_ahead(now) == start
+    assert clock.faketime_offset("month-start-year-ahead", now=now) == f"{(start - now).total_seconds():+.0f}"
+
+
 def test_a_moment_becomes_its_offset_from_now_and_offsets_pass_through():
     now = datetime(2026, 12, 6, 12, 0, tzinfo=NEW_YORK)
 
