@@ -1,24 +1,16 @@
 """The admin index's health panel as an operator sees it, in headless Chromium. Set
 SCREENSHOT_DIR to keep the screenshot."""
 
-import os
-from pathlib import Path
-
 import pytest
 from selenium.webdriver.common.by import By
-
-from tests.fixtures.browser import admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_the_health_panel_fits_its_box_and_says_when_the_digest_goes(browser, live_server, admin_user, tmp_path):
-    admin_login(browser, live_server, admin_user, next_path="/admin/")
+def test_the_health_panel_fits_its_box_and_says_when_the_digest_goes(screen, browser):
+    screen("/admin/", "admin-health")
 
     panel = browser.find_element(By.ID, "console-health")
-    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(folder / "admin-health.png"))
     assert "with Friday's digest" in panel.text and "Latest report\\tnone yet" in panel.text.replace(" none", "\\tnone")
     widths = browser.execute_script(
         "const box = arguments[0]; return [box.clientWidth, Math.max(...Array.from(box.querySelectorAll('table'),"
@@ -41,31 +33,23 @@ PAGES = {
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_every_operator_page_renders_in_a_browser(browser, live_server, admin_user, tmp_path, name):
-    admin_login(browser, live_server, admin_user, next_path=PAGES[name])
+def test_every_operator_page_renders_in_a_browser(screen, browser, name):
+    screen(PAGES[name], f"admin-{name}")  # no server error on it
 
-    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(folder / f"admin-{name}.png"))
-    assert "Server Error" not in browser.page_source and "Traceback" not in browser.page_source
     assert browser.find_elements(By.ID, "changelist"), f"{name}: no change list on the page"
 
 
-def test_a_right_to_left_override_in_a_name_reorders_nothing_in_the_browser(browser, live_server, admin_user, tmp_path):
+def test_a_right_to_left_override_in_a_name_reorders_nothing_in_the_browser(screen, browser):
     """Issue 36: an audience and a member named with U+202E. The browser shows the letters in the
     order typed, and what follows the name is not reversed."""
     from tests.factories import AudienceFactory, SeniorDetectionFactory
 
     AudienceFactory(name="EMEA \u202egnp.exe board")
     SeniorDetectionFactory(username="Jane \u202eeoR", title="VP of Sales")
-    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
 
-    admin_login(browser, live_server, admin_user, next_path="/admin/digests/audience/")
-    browser.save_screenshot(str(folder / "admin-audiences-bidi.png"))
+    screen("/admin/digests/audience/", "admin-audiences-bidi")
     audiences = browser.find_element(By.ID, "result_list").text
-    admin_login(browser, live_server, admin_user, next_path="/admin/detections/seniormember/")
-    browser.save_screenshot(str(folder / "admin-members-bidi.png"))
+    screen("/admin/detections/seniormember/", "admin-members-bidi")
     members = browser.find_element(By.ID, "result_list").text
 
     assert "EMEA gnp.exe board" in audiences and "\u202e" not in audiences

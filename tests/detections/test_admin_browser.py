@@ -2,9 +2,7 @@
 and 1920 px nothing of a list is off-screen, long text is clamped, and a member and their
 detections link to each other. Set SCREENSHOT_DIR to keep the screenshots."""
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -19,7 +17,6 @@ from tests.factories import (
     SeniorDetectionFactory,
     everyone_audience,
 )
-from tests.fixtures.browser import admin_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -69,23 +66,6 @@ def realistic_data(settings):
     everyone.update(status="sent", sent_at=timezone.now())
 
 
-@pytest.fixture
-def screens(browser, live_server, admin_user, tmp_path):
-    admin_login(browser, live_server, admin_user)
-    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def visit(path: str, name: str) -> str:
-        browser.get(f"{live_server.url}{path}")
-        WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "content")))
-        browser.save_screenshot(str(folder / f"{name}.png"))
-        assert "Server Error" not in browser.page_source and "Traceback" not in browser.page_source
-        return browser.find_element(By.TAG_NAME, "body").text
-
-    visit.save = lambda name: browser.save_screenshot(str(folder / f"{name}.png"))
-    return visit
-
-
 def overflow(browser, later: list[str]) -> dict:
     """What of the result list lies past the viewport's right edge, or is scrolled out of its box
     (nothing, when it fits), but for the columns `later` (allowed past the list's scroll)."""
@@ -128,10 +108,8 @@ MAY_SCROLL_AT_1280 = {"members": ["where", "first_detected_at", "user_id"], "det
         *((name, 1920) for name in LISTS),
     ],
 )
-def test_nothing_of_a_list_is_off_screen(realistic_data, screens, browser, width, name):
-    browser.set_window_size(width, 900)
-
-    screens(LISTS[name], f"detections-{name}-{width}")
+def test_nothing_of_a_list_is_off_screen(realistic_data, screen, browser, width, name):
+    screen(LISTS[name], f"detections-{name}", width=width)
 
     later = MAY_SCROLL_AT_1280[name] if width < 1920 else []
     found = overflow(browser, later)
@@ -142,13 +120,13 @@ def test_nothing_of_a_list_is_off_screen(realistic_data, screens, browser, width
         assert browser.execute_script("return arguments[0].getBoundingClientRect().right", link) <= edge
 
 
-def test_a_member_and_their_detections_link_both_ways(realistic_data, screens, browser):
+def test_a_member_and_their_detections_link_both_ways(realistic_data, screen, browser):
     browser.set_window_size(1280, 900)
-    screens("/admin/detections/seniormember/?q=Priya", "detections-members-search")
+    screen("/admin/detections/seniormember/?q=Priya", "detections-members-search")
 
     browser.find_element(By.LINK_TEXT, "Priya Raman").click()
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "member-detections")))
-    screens.save("detections-member-page")
+    screen.save("detections-member-page")
     tools = browser.find_element(By.CSS_SELECTOR, ".object-tools")
     assert tools.find_elements(By.CSS_SELECTOR, "a[href='/admin/detections/seniormember/4242/correct/']")
     went = browser.find_element(By.ID, "member-detections").text
@@ -163,14 +141,14 @@ def test_a_member_and_their_detections_link_both_ways(realistic_data, screens, b
 
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href$='/correct/']").click()
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".submit-row")))
-    screens.save("detections-member-correct")
+    screen.save("detections-member-correct")
     assert browser.find_elements(By.CSS_SELECTOR, "fieldset.module.aligned .form-row.field-level")
     assert browser.find_element(By.ID, "member-detections").find_elements(By.PARTIAL_LINK_TEXT, "digest of")
 
 
-def test_the_sent_to_cell_is_a_line_per_outcome_clamped(realistic_data, screens, browser):
+def test_the_sent_to_cell_is_a_line_per_outcome_clamped(realistic_data, screen, browser):
     browser.set_window_size(1280, 900)
-    screens("/admin/detections/detection/?user_id=5151", "detections-left-out")
+    screen("/admin/detections/detection/?user_id=5151", "detections-left-out")
 
     cell = browser.find_element(By.CSS_SELECTOR, "#result_list td.field-sent_to .cp-clamp")
     full = cell.get_attribute("title")

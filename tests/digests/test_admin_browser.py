@@ -1,9 +1,7 @@
 """The digest deliveries page as an operator sees it, in headless Chromium: each delivery's
 state and its bot run's status. Set SCREENSHOT_DIR to keep the screenshot."""
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -12,13 +10,12 @@ from selenium.webdriver.common.by import By
 from digests import services
 from digests.services.runs import deliveries_runs_check
 from tests.factories import SeniorDetectionFactory
-from tests.fixtures.browser import admin_login
 from tests.fixtures.control_room import AA_EMAIL_BOT_ID
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_an_operator_sees_each_delivery_and_its_bot_run(browser, live_server, admin_user, control_room, tmp_path):
+def test_an_operator_sees_each_delivery_and_its_bot_run(screen, browser, control_room):
     control_room.bot_run_statuses = {AA_EMAIL_BOT_ID: ["RUN_FAILED"]}
     control_room.run_statuses = ["RUNNING"]
     for _ in range(3):
@@ -27,11 +24,9 @@ def test_an_operator_sees_each_delivery_and_its_bot_run(browser, live_server, ad
     services.deliveries_send_due()
     deliveries_runs_check(every=timedelta(0))
 
-    admin_login(browser, live_server, admin_user, next_path="/admin/digests/digestdelivery/")
+    screen("/admin/digests/digestdelivery/", "digest-deliveries")
 
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")]
-    Path(os.environ.get("SCREENSHOT_DIR", tmp_path)).mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "digest-deliveries.png"))
     assert len(rows) == 2
     email = next(row for row in rows if "Email" in row)
     teams = next(row for row in rows if "Microsoft Teams" in row)

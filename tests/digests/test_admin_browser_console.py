@@ -3,14 +3,11 @@ Chromium at a laptop's width (1280 px) and a desktop's (1920 px): the lists fit,
 is the card itself, the audit trail's ids open their objects. Set SCREENSHOT_DIR to keep the
 screenshots."""
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -19,7 +16,7 @@ from digests.models import Audience, DigestDelivery
 from reports import services as report_services
 from reports.months import Month
 from tests.factories import AudienceFactory, DetectionFactory, SeniorDetectionFactory
-from tests.fixtures.browser import admin_login
+from tests.fixtures.browser import select2_choose
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -43,25 +40,6 @@ def sent(settings):
     SeniorDetectionFactory(username="Jane Roe", title="Chief Revenue Officer", level="csuite")
     services.digest_build_weekly()
     report_services.report_generate_month(month=Month.of(timezone.now()))
-
-
-@pytest.fixture
-def screen(browser, live_server, admin_user, tmp_path):
-    """Open a path at a width, keep its screenshot, and return the page's body text."""
-    admin_login(browser, live_server, admin_user)
-    folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def visit(path: str, name: str, *, width: int) -> str:
-        browser.set_window_size(width, 900)
-        browser.get(f"{live_server.url}{path}")
-        WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "content")))
-        assert "Server Error" not in browser.page_source and "Traceback" not in browser.page_source
-        browser.save_screenshot(str(folder / f"{name}-{width}.png"))
-        return browser.find_element(By.TAG_NAME, "body").text
-
-    visit.folder = folder
-    return visit
 
 
 def right_edges(browser) -> dict:
@@ -114,7 +92,7 @@ def test_the_teams_preview_shows_the_card_as_teams_would(sent, screen, browser, 
     assert not card.find_elements(By.TAG_NAME, "pre")
     json_toggle = browser.find_element(By.CSS_SELECTOR, "details.card-json")
     assert json_toggle.get_attribute("open") is None  # the JSON is behind its toggle
-    browser.save_screenshot(str(screen.folder / f"preview-teams-rendered-{width}.png"))
+    screen.save(f"preview-teams-rendered-{width}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -172,11 +150,12 @@ def test_countries_and_companies_are_found_by_typing_and_chosen_with_enter(scree
 
     screen(f"/admin/digests/audience/{audience.pk}/change/", "audience-countries", width=width)
     for name in ["Germany", "Austria"]:
-        chosen = choose(browser, "countries", name)
+        chosen = select2_choose(browser, "countries", name)
     assert chosen == ["Austria", "Germany"]  # in the list's order
-    choose(browser, "companies", "Initech", suggested="Initech Global Holdings")
-    assert choose(browser, "companies", "acme.com") == ["Initech Global Holdings", "acme.com"]  # typed, not known
-    browser.save_screenshot(str(screen.folder / f"audience-countries-chosen-{width}.png"))
+    select2_choose(browser, "companies", "Initech", suggested="Initech Global Holdings")
+    typed = select2_choose(browser, "companies", "acme.com")  # typed, not known
+    assert typed == ["Initech Global Holdings", "acme.com"]
+    screen.save(f"audience-countries-chosen-{width}")
 
     assert "Remove the Teams webhook" not in browser.find_element(By.ID, "content").text  # it has none
     browser.find_element(By.NAME, "_save").click()
@@ -184,20 +163,3 @@ def test_countries_and_companies_are_found_by_typing_and_chosen_with_enter(scree
     audience.refresh_from_db()
     assert [str(code) for code in audience.countries] == ["AT", "DE"]
     assert audience.companies == ["Initech Global Holdings", "acme.com"]
-
-
-def choose(browser, field: str, typed: str, *, suggested: str | None = None) -> list[str]:
-    """Type into a searchable select (the admin's Select2), wait for `suggested` (else what was typed)
-    to be the highlighted option, press Enter; the entries chosen, as the field shows them."""
-    container = browser.find_element(By.CSS_SELECTOR, f"#id_{field} + .select2")
-    container.find_element(By.CSS_SELECTOR, ".select2-search__field").click()
-    search = container.find_element(By.CSS_SELECTOR, ".select2-search__field")
-    search.send_keys(typed)
-    highlighted = (By.CSS_SELECTOR, ".select2-results__option--highlighted")
-    WebDriverWait(browser, 15).until(expected_conditions.text_to_be_present_in_element(highlighted, suggested or typed))
-    if suggested:  # below the entry as typed, which Select2 offers first
-        while browser.find_element(*highlighted).text != suggested:
-            search.send_keys(Keys.ARROW_DOWN)
-    search.send_keys(Keys.ENTER)
-    choices = container.find_elements(By.CSS_SELECTOR, ".select2-selection__choice")
-    return [choice.get_attribute("title") for choice in choices]
