@@ -140,7 +140,9 @@ class SeniorMember(models.Model):
         indexes = [models.Index(fields=["level"], name="member_level")]
 
     def __str__(self) -> str:
-        return f"{self.username or self.user_id} ({self.title})"
+        """Their name and title, the title cut short: it names the member in breadcrumbs and lists."""
+        title = self.title if len(self.title) <= 40 else f"{self.title[:39].rstrip()}…"
+        return f"{self.username or self.user_id} ({title})"
 
 
 class MemberPin(models.Model):

@@ -121,3 +121,13 @@ def test_a_members_page_leads_to_their_audit_trail(admin_client):
     page = admin_client.get(reverse("admin:detections_seniormember_change", args=[member.pk])).content.decode()
 
     assert f'href="{reverse("admin:access_auditentry_changelist")}?q=4242"' in page
+
+
+def test_a_member_is_named_with_their_title_cut_short():
+    from detections.models import SeniorMember
+
+    long = SeniorMember(username="Priya Raman", title="Senior Vice President, Global Partner Ecosystems and Alliances")
+    short = SeniorMember(user_id="42", title="VP of Sales")
+
+    assert str(long) == "Priya Raman (Senior Vice President, Global Partner E…)"  # 40 characters
+    assert str(short) == "42 (VP of Sales)"

@@ -47,6 +47,16 @@ def test_preview_shows_the_message_as_it_will_be_sent_and_escaped(admin_client, 
     assert "AdaptiveCard" in teams_page and "onerror" in teams_page and "<img" not in teams_page
 
 
+def test_a_preview_leads_back_to_its_delivery_and_digest(admin_client, digest):
+    teams = DigestDelivery.objects.get(channel="teams")
+
+    page = admin_client.get(reverse("admin:digests_delivery_preview", args=[teams.pk])).content.decode()
+
+    crumbs = page[page.index('<div class="breadcrumbs">') :].split("</div>")[0]
+    assert f'href="{reverse("admin:digests_digest_change", args=[digest.pk])}"' in crumbs
+    assert f'href="{reverse("admin:digests_digestdelivery_change", args=[teams.pk])}">Microsoft Teams 1/1</a>' in crumbs
+
+
 def test_preview_names_the_teams_workflow_by_its_host_only(admin_client, digest, settings):
     teams = DigestDelivery.objects.get(channel="teams")
 
