@@ -439,6 +439,16 @@ class DetectionAdmin(DatesShownInRangeAdmin):
         """A digest's page links to its detections here (?receipts__digest__id__exact=<digest>)."""
         return lookup == DIGEST_LOOKUP or super().lookup_allowed(lookup, value, request)
 
+    def changelist_view(self, request, extra_context=None):
+        """Listing one digest's detections, the page says which digest, linked (by URL name: the
+        digests app is above this one)."""
+        digest = request.GET.get(DIGEST_LOOKUP, "")
+        if digest.isdigit():
+            page = reverse("admin:digests_digest_change", args=[digest])
+            link = format_html('Those carried by <a href="{}">digest #{}</a>', page, digest)
+            extra_context = {**(extra_context or {}), "subtitle": link}
+        return super().changelist_view(request, extra_context)
+
     def get_queryset(self, request):
         members = SeniorMember.objects.filter(pk=OuterRef("user_id"))
         return super().get_queryset(request).annotate(is_member=Exists(members))

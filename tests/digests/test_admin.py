@@ -367,5 +367,7 @@ def test_a_digest_links_to_the_detections_it_carried_and_no_others(admin_client,
 
     detections = admin_client.get(url)
     assert detections.status_code == 200  # the lookup is allowed, not a redirect to ?e=1
+    digest_page = reverse("admin:digests_digest_change", args=[digest.pk])
+    assert f'<h2>Those carried by <a href="{digest_page}">digest #{digest.pk}</a></h2>' in detections.content.decode()
     assert [d.pk for d in detections.context["cl"].result_list] == [carried.pk]
     assert later.pk != carried.pk

@@ -12,7 +12,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from digests import services
-from digests.models import Audience, DigestDelivery
+from digests.models import Audience, Digest, DigestDelivery
 from reports import services as report_services
 from reports.months import Month
 from tests.factories import AudienceFactory, DetectionFactory, SeniorDetectionFactory
@@ -141,6 +141,23 @@ def test_an_audit_entrys_links_open_the_objects_it_names(sent, screen, browser, 
     browser.find_element(By.LINK_TEXT, str(teams.pk)).click()
     WebDriverWait(browser, 15).until(expected_conditions.url_contains(f"/digestdelivery/{teams.pk}/change/"))
     assert str(teams) in browser.find_element(By.ID, "content").text
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_digest_leads_to_its_detections_and_a_delivery_back_to_its_digest(sent, screen, browser, width):
+    digest = Digest.objects.get(audience__name="Everyone")
+    teams = digest.deliveries.get(channel="teams")
+
+    screen(f"/admin/digests/digestdelivery/{teams.pk}/preview/", "preview-breadcrumbs", width=width)
+    browser.find_element(By.CSS_SELECTOR, ".breadcrumbs").find_element(By.LINK_TEXT, str(digest)).click()
+    WebDriverWait(browser, 15).until(expected_conditions.url_contains(f"/digest/{digest.pk}/change/"))
+    browser.find_element(By.PARTIAL_LINK_TEXT, "5 detections, listed").click()
+
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "result_list")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    listed = browser.find_element(By.ID, "result_list").text
+    assert len(rows) == 5 and "Jane Roe" in listed and "Member 3" in listed
+    screen.save(f"digest-detections-{width}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
