@@ -13,7 +13,6 @@ import functools
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from markupsafe import Markup
 from classification.functions import FUNCTIONS
 from classification.models import Level
 from core.text import one_line
+from detections.links import correct_url, profile_url
 from detections.models import Detection
 
 LEVEL_LABELS = {"csuite": "C-suite", "vp": "VP"}
@@ -84,23 +84,6 @@ class Entry:
 @functools.lru_cache(maxsize=4096)
 def day_text(day: date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
-
-
-def profile_url(user_id: str, username: str) -> str:
-    template = settings.COMMUNITY_PROFILE_URL_TEMPLATE
-    if not template:
-        return ""
-    url = template.format(user_id=quote(user_id, safe=""), username=quote(username, safe=""))
-    return url if urlsplit(url).scheme in ("http", "https") else ""
-
-
-def correct_url(detection_id: int) -> str:
-    """The admin page where an operator corrects the row (ADMIN_PUBLIC_URL; none when unset). The
-    link grants nothing: the admin asks for a login and the correction permission."""
-    base = settings.ADMIN_PUBLIC_URL.rstrip("/")
-    if not base or urlsplit(base).scheme not in ("http", "https"):
-        return ""
-    return f"{base}/admin/detections/detection/{detection_id}/correct/"
 
 
 def entry_for_member(member, detections: list) -> Entry:

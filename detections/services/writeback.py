@@ -39,8 +39,9 @@ from django.utils import timezone
 from access.services import audit_record
 from core.background import task_enqueue_or_leave
 from core.metrics import COMMUNITY_WRITES
+from core.rates import RateLimiter
 from core.retries import retry_at
-from integrations.insided.client import CommunityClient, RateLimiter, community_configured
+from integrations.insided.client import CommunityClient, community_configured
 from integrations.insided.errors import CommunityError, CommunityNotFound, CommunityUnavailable
 
 from ..locks import community_writer_lock

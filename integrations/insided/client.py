@@ -12,7 +12,6 @@ read into our terms by `profiles`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,6 +21,8 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from core.rates import RateLimiter
 
 from .errors import CommunityError, CommunityNotFound, CommunityUnavailable
 from .profiles import CommunityProfile, profile_from_user, user_id_of, user_id_problem
@@ -55,20 +56,6 @@ _retry = retry(
 
 def community_configured() -> bool:
     return bool(settings.COMMUNITY_API_URL and settings.COMMUNITY_CLIENT_ID and settings.COMMUNITY_CLIENT_SECRET)
-
-
-class RateLimiter:
-    """At most `per_second` calls a second (none published: a client keeps itself polite)."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.next_at = 0.0
-
-    def wait(self) -> None:
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
 
 
 class CommunityClient:

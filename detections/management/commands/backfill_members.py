@@ -11,9 +11,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.rates import RateLimiter
 from detections.models import BackfillRun
 from detections.services import backfill
-from integrations.insided.client import USER_LIST_FILTERS, CommunityClient, RateLimiter, community_configured
+from integrations.insided.client import USER_LIST_FILTERS, CommunityClient, community_configured
 from integrations.insided.errors import CommunityError
 
 _LOG_EVERY_SECONDS = 5.0

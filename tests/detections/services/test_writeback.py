@@ -7,11 +7,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from access.models import AuditEntry
+from core.rates import RateLimiter
 from detections.models import CommunityGrant, SeniorMember
 from detections.services import writeback
 from detections.services.corrections import member_correct
 from detections.services.processing import events_drain
-from integrations.insided.client import CommunityClient, RateLimiter
+from integrations.insided.client import CommunityClient
 from tests.detections.services.helpers import receive
 from tests.factories import SeniorMemberFactory
 

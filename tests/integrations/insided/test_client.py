@@ -10,7 +10,6 @@ import jsonschema
 import pytest
 import requests
 
-from integrations.insided import client as insided_client
 from integrations.insided.client import CommunityClient
 from integrations.insided.errors import CommunityError
 from tests.fakes.insided import FakeInsided
@@ -103,20 +102,6 @@ def test_the_member_list_asks_for_the_iterable_form_with_documented_filters(insi
     assert page.count == 1
     sent = insided.list_requests[-1]
     assert (sent["_returnIterable"], sent["page"], sent["pageSize"]) == ("true", "1", "10")
-
-
-def test_the_rate_limiter_spaces_calls(monkeypatch):
-    clock, sleeps = [100.0], []
-    monkeypatch.setattr(insided_client.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(
-        insided_client.time, "sleep", lambda seconds: (sleeps.append(seconds), clock.__setitem__(0, clock[0] + seconds))
-    )
-    limiter = insided_client.RateLimiter(4)
-
-    for _ in range(5):
-        limiter.wait()
-
-    assert sleeps == pytest.approx([0.25, 0.25, 0.25, 0.25])
 
 
 def test_a_user_id_goes_into_the_url_as_one_encoded_path_segment(insided):
