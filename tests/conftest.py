@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.insided",
     "tests.fixtures.control_room",
+    "tests.fixtures.salesforce",
     "tests.fixtures.reports",
     "tests.fixtures.web",
     "tests.fixtures.browser",

@@ -1,0 +1,1 @@
+"""Salesforce (REST API): the client the CRM hand-off calls (`client`) and its typed errors (`errors`)."""
