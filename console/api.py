@@ -58,6 +58,19 @@ class StatsView(APIView):
             written = Count()
             oldest_due_age_seconds = serializers.FloatField(allow_null=True)
 
+        class CrmHandoff(serializers.Serializer):
+            enabled = serializers.BooleanField(help_text="CRM_HANDOFF_ENABLED.")
+            by_status = serializers.DictField(
+                child=Count(), help_text="pending, created, ambiguous, no_account, failed (admin › CRM hand-offs)."
+            )
+            oldest_waiting_age_seconds = serializers.FloatField(allow_null=True)
+            paused_until = serializers.DateTimeField(
+                allow_null=True, help_text="Set while the org's daily API limit is reached."
+            )
+            api_usage = serializers.DictField(
+                child=Count(), allow_null=True, help_text="The org's API requests: used, limit."
+            )
+
         class LatestReport(serializers.Serializer):
             month = serializers.CharField(help_text="YYYY-MM")
             status = serializers.CharField()
@@ -72,11 +85,12 @@ class StatsView(APIView):
         events = Events()
         deliveries = Deliveries(help_text="Digest deliveries by status, and the last send per channel.")
         community_writeback = CommunityWriteback(help_text="Roles and badges written back to the community.")
+        crm = CrmHandoff(help_text="Salesforce Tasks for the account owners (docs/crm.md).")
         latest_report = LatestReport(allow_null=True)
         rules_version = serializers.CharField(help_text="The active classification ruleset.")
 
     @extend_schema(responses=OutputSerializer, tags=["stats"])
     def get(self, request):
         """Members by level and by function, recent detections, the event backlog, deliveries, the community write-back,
-        the latest report, rules version."""
+        the CRM hand-off, the latest report, rules version."""
         return Response(self.OutputSerializer(stats_overview()).data)

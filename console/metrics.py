@@ -6,6 +6,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from .selectors import (
     community_writeback_overview,
+    crm_overview,
     deliveries_overview,
     event_backlog,
     events_set_aside,
@@ -87,6 +88,29 @@ class DatabaseCollector:
             "How long the oldest due community write-back change has waited; 0 when none.",
             writeback["oldest_due_age_seconds"] or 0,
         )
+        crm = crm_overview(now=now)
+        handoffs = GaugeMetricFamily(
+            "captpathfinder_crm_handoffs",
+            "CRM hand-offs by status: pending, created, ambiguous, no_account, failed.",
+            labels=["status"],
+        )
+        for name, count in crm["by_status"].items():
+            handoffs.add_metric([name], count)
+        yield handoffs
+        yield _gauge(
+            "captpathfinder_crm_handoff_oldest_waiting_age_seconds",
+            "How long the oldest waiting CRM hand-off has waited; 0 when none.",
+            crm["oldest_waiting_age_seconds"] or 0,
+        )
+        if crm["api_usage"] is not None:
+            usage = GaugeMetricFamily(
+                "captpathfinder_salesforce_api_usage",
+                "The Salesforce org's API requests in the rolling day, from Sforce-Limit-Info: used and limit.",
+                labels=["measure"],
+            )
+            usage.add_metric(["used"], crm["api_usage"]["used"])
+            usage.add_metric(["limit"], crm["api_usage"]["limit"])
+            yield usage
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from classification.models import Function, Level
 from classification.services import ruleset_active
+from crm.selectors import handoffs_overview
+from crm.services.handoffs import api_usage, paused_until
 from detections.models import CommunityGrant, Detection, PendingEvent, RawEvent, SeniorMember
 from detections.services.writeback import writeback_targets
 from digests.models import Channel, DigestDelivery
@@ -113,6 +116,17 @@ def latest_report() -> dict | None:
     }
 
 
+def crm_overview(*, now: datetime) -> dict:
+    """The CRM hand-off's counts, its pause and the org's API usage (crm.selectors, crm.services)."""
+    usage = api_usage()
+    return {
+        "enabled": settings.CRM_HANDOFF_ENABLED,
+        **handoffs_overview(now=now),
+        "paused_until": paused_until(now=now),
+        "api_usage": {"used": usage.used, "limit": usage.limit} if usage else None,
+    }
+
+
 def stats_overview(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     return {
@@ -123,6 +137,7 @@ def stats_overview(*, now: datetime | None = None) -> dict:
         "events": {**event_backlog(now=now), **{f"set_aside_{k}": v for k, v in events_set_aside().items()}},
         "deliveries": deliveries_overview(),
         "community_writeback": community_writeback_overview(now=now),
+        "crm": crm_overview(now=now),
         "latest_report": latest_report(),
         "rules_version": ruleset_active().version,
     }

@@ -13,7 +13,7 @@ from django.urls import path, reverse
 # The apps operators work in, in the order of the work: who was detected, what was sent, the month's
 # report, and the rules behind them. Every other app (users, tokens, schedules, lockouts, the audit
 # trail) is administration.
-OPERATOR_APPS = ("detections", "digests", "reports", "classification")
+OPERATOR_APPS = ("detections", "digests", "reports", "crm", "classification")
 ADMINISTRATION = "administration"
 
 

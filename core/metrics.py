@@ -48,6 +48,11 @@ COMMUNITY_WRITES = Counter(
     "(written, retrying, failed, superseded).",
     ["kind", "action", "outcome"],
 )
+CRM_HANDOFFS = Counter(
+    "captpathfinder_crm_handoffs_total",
+    "CRM hand-off attempts by outcome (created, ambiguous, no_account, retrying, failed, paused).",
+    ["outcome"],
+)
 DELIVERIES = Counter(
     "captpathfinder_digest_deliveries_total", "Digest delivery attempts by channel and outcome.", ["channel", "outcome"]
 )

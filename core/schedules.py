@@ -106,6 +106,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         expires_seconds=3600,
     ),
     Schedule(
+        name="crm: hand off detections to Salesforce",
+        task="crm.tasks.crm_handoffs_run",
+        # Every minute: new detections, and hand-offs whose retry time has come (when CRM_HANDOFF_ENABLED).
+        every_seconds=60,
+        description="Create a Salesforce Task for the account owner of each new senior executive (when enabled).",
+        expires_seconds=50,
+    ),
+    Schedule(
         name="outbox: sweep unprocessed events",
         task="detections.tasks.events_sweep_unprocessed",
         # Every minute: events stored while the broker or the workers were down get enqueued.

@@ -102,6 +102,10 @@ class DetectionListView(generics.ListAPIView):
             help_text="Each audience that received it (stream digest or alert, with the digest's id) or left it "
             "out (left_out says why)."
         )
+        salesforce_handoff = serializers.SerializerMethodField(
+            help_text="Its Salesforce hand-off (CRM_HANDOFF_ENABLED): status, account, task_id, error; null when it "
+            "has none."
+        )
 
         class Meta:
             model = Detection
@@ -119,6 +123,7 @@ class DetectionListView(generics.ListAPIView):
                 "detected_at",
                 "rules_version",
                 "sent_to",
+                "salesforce_handoff",
                 "invalid_dates",
             ]
 
@@ -134,7 +139,22 @@ class DetectionListView(generics.ListAPIView):
                 for receipt in detection.receipts.all()
             ]
 
-    queryset = Detection.objects.prefetch_related("receipts__audience")
+        def get_salesforce_handoff(self, detection) -> dict | None:
+            # Read through the relation the crm app declares on Detection (this app imports none of it).
+            handoff = getattr(detection, "salesforce_handoff", None)
+            if handoff is None:
+                return None
+            return {
+                "status": handoff.status,
+                "account_id": handoff.account_id or None,
+                "account_name": handoff.account_name or None,
+                "task_id": handoff.task_id or None,
+                "candidates": [{"id": a.get("Id"), "name": a.get("Name")} for a in handoff.candidates],
+                "error": handoff.last_error or None,
+                "handed_off_at": handoff.handed_off_at,
+            }
+
+    queryset = Detection.objects.select_related("salesforce_handoff").prefetch_related("receipts__audience")
     serializer_class = OutputSerializer
     filterset_class = DetectionFilter
     search_fields = ["username", "title", "company"]

@@ -5,6 +5,7 @@ Every variable is documented in `.env.example`. `local.py` (make run, manage.py)
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "detections",
     "digests",
     "reports",
+    "crm",
     "access",
     # Admin login lockout after repeated failures (AXES_* below).
     "axes",
@@ -403,6 +405,55 @@ if COMMUNITY_WRITEBACK_ROLE or COMMUNITY_WRITEBACK_BADGE_ID:
         raise ImproperlyConfigured("COMMUNITY_WRITEBACK_LEVELS must be vp, csuite or both.")
     if COMMUNITY_WRITEBACK_TAKE_FROM not in ("own", "everyone"):
         raise ImproperlyConfigured("COMMUNITY_WRITEBACK_TAKE_FROM must be own or everyone.")
+
+# --- CRM hand-off (Salesforce, opt-in) ----------------------------------------------------------
+# When on, each detection at CRM_HANDOFF_LEVELS and of CRM_HANDOFF_KINDS becomes a Task for the owner
+# of the customer's Account (docs/crm.md). Credentials of a connected app with the client
+# credentials flow; the login URL is the org's My Domain (https://<name>.my.salesforce.com).
+SALESFORCE_LOGIN_URL = env.str("SALESFORCE_LOGIN_URL", default="")
+SALESFORCE_CLIENT_ID = env.str("SALESFORCE_CLIENT_ID", default="")
+SALESFORCE_CLIENT_SECRET = env.str("SALESFORCE_CLIENT_SECRET", default="")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="v62.0")
+SALESFORCE_TIMEOUT_SECONDS = env.float("SALESFORCE_TIMEOUT_SECONDS", default=10)
+CRM_HANDOFF_ENABLED = env.bool("CRM_HANDOFF_ENABLED", default=False)
+CRM_HANDOFF_LEVELS = env.list("CRM_HANDOFF_LEVELS", default=["csuite"])
+CRM_HANDOFF_KINDS = env.list("CRM_HANDOFF_KINDS", default=["first", "promotion"])
+# Detections this recent that have no hand-off get one at each run (crm_sync --since goes further back).
+CRM_HANDOFF_LOOKBACK_HOURS = env.int("CRM_HANDOFF_LOOKBACK_HOURS", default=24)
+# The Task: due this many days after the detection, with this priority (the org's picklist values).
+CRM_TASK_DUE_DAYS = env.int("CRM_TASK_DUE_DAYS", default=3)
+CRM_TASK_PRIORITY = env.str("CRM_TASK_PRIORITY", default="Normal")
+CRM_TASK_STATUS = env.str("CRM_TASK_STATUS", default="Not Started")
+# The custom Text field on Task (Activity) that holds each hand-off's own key: the retry after a lost
+# answer looks for it before creating (docs/crm.md).
+CRM_TASK_KEY_FIELD = env.str("CRM_TASK_KEY_FIELD", default="CaptPathfinder_Handoff_Key__c")
+CRM_REQUESTS_PER_SECOND = env.float("CRM_REQUESTS_PER_SECOND", default=2.0)
+# Past this share of the org's daily API limit (Sforce-Limit-Info), the hand-off slows to
+# CRM_SLOW_REQUESTS_PER_SECOND: other integrations share the limit.
+CRM_SLOW_DOWN_AT_SHARE = env.float("CRM_SLOW_DOWN_AT_SHARE", default=0.8)
+CRM_SLOW_REQUESTS_PER_SECOND = env.float("CRM_SLOW_REQUESTS_PER_SECOND", default=0.2)
+CRM_RETRY_SCHEDULE = env.list("CRM_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600])
+
+# A hand-off set up wrong would create nothing, or the wrong thing, without a word: refuse to start.
+if CRM_HANDOFF_ENABLED:
+    if not (SALESFORCE_LOGIN_URL and SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "CRM_HANDOFF_ENABLED needs SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET."
+        )
+    if not SALESFORCE_LOGIN_URL.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ImproperlyConfigured(f"SALESFORCE_LOGIN_URL {SALESFORCE_LOGIN_URL!r} is not an https URL.")
+    if not CRM_HANDOFF_LEVELS or set(CRM_HANDOFF_LEVELS) - {"vp", "csuite"}:
+        raise ImproperlyConfigured(f"CRM_HANDOFF_LEVELS must be vp, csuite or both, not {CRM_HANDOFF_LEVELS}.")
+    if not CRM_HANDOFF_KINDS or set(CRM_HANDOFF_KINDS) - {"first", "promotion"}:
+        raise ImproperlyConfigured(f"CRM_HANDOFF_KINDS must be first, promotion or both, not {CRM_HANDOFF_KINDS}.")
+    if not 0 < CRM_SLOW_DOWN_AT_SHARE <= 1:
+        raise ImproperlyConfigured("CRM_SLOW_DOWN_AT_SHARE is a share of the API limit: above 0, at most 1.")
+    if CRM_REQUESTS_PER_SECOND <= 0 or CRM_SLOW_REQUESTS_PER_SECOND <= 0:
+        raise ImproperlyConfigured("CRM_REQUESTS_PER_SECOND and CRM_SLOW_REQUESTS_PER_SECOND must be above 0.")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*__c", CRM_TASK_KEY_FIELD):
+        raise ImproperlyConfigured(f"CRM_TASK_KEY_FIELD {CRM_TASK_KEY_FIELD!r} is not a custom field's API name.")
+    if CRM_TASK_DUE_DAYS < 0 or not CRM_RETRY_SCHEDULE:
+        raise ImproperlyConfigured("CRM_TASK_DUE_DAYS must be 0 or more, and CRM_RETRY_SCHEDULE not empty.")
 
 # --- Classification -------------------------------------------------------------------------
 CLASSIFICATION_RULESET_PATH = env.path(

@@ -82,6 +82,11 @@ ENTRY_POINTS = {
     "command: generate_report": ["report.generate"],
     "command: reclassify": ["members.reclassify"],
     "command: community_sync": ["community.sync"],
+    "command: crm_sync": ["crm.sync"],
+    "admin action: crm.handoff retry": ["crm.retry"],
+    "admin: pick an account": ["crm.pick_account"],
+    "admin action: crm.accountpick delete_selected": ["crm.forget_pick"],
+    "admin: delete a picked account": ["crm.forget_pick"],
 }
 
 # Entry points that change nothing an operator decides, or are recorded elsewhere: why.
@@ -97,9 +102,10 @@ NOT_AUDITED = {
     "command: generate_report --catch-up": "the daily schedule's step, in this process",
     "command: reclassify --dry-run": "changes nothing",
     "command: community_sync --dry-run": "changes nothing",
+    "command: crm_sync --dry-run": "changes nothing",
 }
 
-PROJECT_APPS = ("access", "classification", "console", "core", "detections", "digests", "reports")
+PROJECT_APPS = ("access", "classification", "console", "core", "detections", "digests", "reports", "crm")
 
 
 def _admin_actions(superuser) -> set[str]:
@@ -136,7 +142,7 @@ def _commands() -> set[str]:
 def test_the_table_names_every_entry_point(admin_user):
     named = {key.removesuffix(" build").removesuffix(" resend_dead") for key in ENTRY_POINTS} | set(NOT_AUDITED)
     named |= {key.split(" --")[0] for key in named}
-    ours = {"classification", "detections", "digests", "reports", "axes", "django_celery_beat"}
+    ours = {"classification", "detections", "digests", "reports", "crm", "axes", "django_celery_beat"}
     offered = {a for a in _admin_actions(admin_user) if a.split(": ")[1].split(".")[0] in ours}
     # Django's own delete_selected on the project's models is Django's: audited where it matters above.
     offered = {a for a in offered if not a.endswith(" delete_selected") or a in ENTRY_POINTS or a in NOT_AUDITED}
@@ -296,6 +302,28 @@ def _run(name: str, client, user, insided):  # noqa: C901, PLR0912, PLR0915 - on
         body = {"name": "By API", "email_to": ["api@example.com"]} if method != "delete" else None
         response = getattr(_api(user), method)(f"/api/audiences/{audience.pk}", body, format="json")
         assert response.status_code in (200, 204), response.content
+    elif name in ("admin action: crm.handoff retry", "admin: pick an account"):
+        from crm.models import Handoff
+
+        detection = SeniorDetectionFactory(user_id="83", company="Globex")
+        candidates = [
+            {"Id": "001000000000001AAA", "Name": "Globex Inc"},
+            {"Id": "001000000000002AAA", "Name": "Globex"},
+        ]
+        handoff = Handoff.objects.create(detection=detection, key="walk", status="ambiguous", candidates=candidates)
+        if name.startswith("admin action"):
+            client.post(_changelist(Handoff), {"action": "retry", ACTION_CHECKBOX_NAME: [handoff.pk]})
+        else:
+            client.post(reverse("admin:crm_handoff_pick", args=[handoff.pk]), {"account": "001000000000002AAA"})
+    elif name in ("admin action: crm.accountpick delete_selected", "admin: delete a picked account"):
+        from crm.models import AccountPick
+
+        pick = AccountPick.objects.create(match_key="company:walk", account_id="001000000000001AAA")
+        if name.startswith("admin action"):
+            form = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [pick.pk], "post": "yes"}
+            client.post(_changelist(AccountPick), form)
+        else:
+            client.post(reverse("admin:crm_accountpick_delete", args=[pick.pk]), {"post": "yes"})
     elif name.startswith("command: "):
         args = name.removeprefix("command: ").split()
         if args[0] == "build_weekly_digest" and len(args) == 1:
@@ -332,8 +360,11 @@ def _schedule_form(client, task) -> dict:
 
 
 @pytest.mark.parametrize("name", list(ENTRY_POINTS))
-def test_each_entry_point_leaves_exactly_one_audit_entry_per_action(name, world, admin_client, insided, settings):
+def test_each_entry_point_leaves_exactly_one_audit_entry_per_action(
+    name, world, admin_client, insided, salesforce, settings
+):
     settings.COMMUNITY_WRITEBACK_ROLE = "roles.Executives"  # community_sync has a role to sync
+    settings.CRM_HANDOFF_ENABLED = True  # crm_sync has Salesforce to hand off to (the fake)
     insided.add_role("roles.Executives")
     AuditEntry.objects.all().delete()
 

@@ -25,6 +25,13 @@ COMMUNITY = {
     "COMMUNITY_CLIENT_SECRET": "secret",
 }
 
+SALESFORCE = {
+    "CRM_HANDOFF_ENABLED": "true",
+    "SALESFORCE_LOGIN_URL": "https://acme.my.salesforce.com",
+    "SALESFORCE_CLIENT_ID": "3MVG9client",
+    "SALESFORCE_CLIENT_SECRET": "secret",
+}
+
 
 def run_manage(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in GOOD and k != "DJANGO_SETTINGS_MODULE"}
@@ -60,6 +67,13 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         ({"COMMUNITY_WRITEBACK_ROLE": "roles.Executives", "COMMUNITY_API_URL": ""}, "need COMMUNITY_API_URL"),
         ({**COMMUNITY, "COMMUNITY_WRITEBACK_BADGE_ID": "Executive"}, "'Executive' is not a badge id"),
         ({**COMMUNITY, "COMMUNITY_WRITEBACK_ROLE": "r", "COMMUNITY_WRITEBACK_LEVELS": "ceo"}, "vp, csuite or both"),
+        ({"CRM_HANDOFF_ENABLED": "true"}, "CRM_HANDOFF_ENABLED needs SALESFORCE_LOGIN_URL"),
+        ({**SALESFORCE, "SALESFORCE_LOGIN_URL": ""}, "CRM_HANDOFF_ENABLED needs SALESFORCE_LOGIN_URL"),
+        ({**SALESFORCE, "SALESFORCE_LOGIN_URL": "http://acme.my.salesforce.com"}, "is not an https URL"),
+        ({**SALESFORCE, "CRM_HANDOFF_LEVELS": "ceo"}, "CRM_HANDOFF_LEVELS must be vp, csuite or both"),
+        ({**SALESFORCE, "CRM_HANDOFF_KINDS": "hired"}, "CRM_HANDOFF_KINDS must be first, promotion or both"),
+        ({**SALESFORCE, "CRM_SLOW_DOWN_AT_SHARE": "80"}, "CRM_SLOW_DOWN_AT_SHARE is a share"),
+        ({**SALESFORCE, "CRM_TASK_KEY_FIELD": "Key; DELETE"}, "is not a custom field's API name"),
     ],
     ids=[
         "debug-on",
@@ -78,6 +92,13 @@ def test_production_with_safe_settings_passes_the_deploy_check():
         "writeback-without-community",
         "writeback-badge-not-an-id",
         "writeback-unknown-level",
+        "crm-without-credentials",
+        "crm-without-instance",
+        "crm-plain-http",
+        "crm-unknown-level",
+        "crm-unknown-kind",
+        "crm-share-not-a-share",
+        "crm-key-field-not-a-field",
     ],
 )
 def test_production_refuses_to_start_with_unsafe_settings(overrides, message):
@@ -85,6 +106,12 @@ def test_production_refuses_to_start_with_unsafe_settings(overrides, message):
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_production_starts_with_the_crm_handoff_set_up():
+    result = run_manage({**GOOD, **SALESFORCE, "CRM_HANDOFF_LEVELS": "vp,csuite"})
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_starts_with_a_channel_without_recipients_left_out():

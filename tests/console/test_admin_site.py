@@ -30,7 +30,7 @@ def test_the_operators_sections_come_first_and_the_rest_under_administration(adm
     page = admin_client.get(reverse("admin:index"))
 
     sections = [app["name"] for app in page.context["app_list"]]
-    assert sections == ["Detections", "Digests", "Reports", "Classification", "Administration"]
+    assert sections == ["Detections", "Digests", "Reports", "CRM hand-off", "Classification", "Administration"]
     administration = page.context["app_list"][-1]
     models = [model["name"] for model in administration["models"]]
     assert {"Users", "Groups", "Tokens", "Periodic tasks", "Access attempts"} <= set(models), models

@@ -26,7 +26,8 @@ MAY_IMPORT = {
     "detections": _BELOW_DETECTIONS,
     "digests": _BELOW_DETECTIONS | {"detections"},
     "reports": _BELOW_DETECTIONS | {"detections"},
-    "console": _BELOW_DETECTIONS | {"detections", "digests", "reports"},
+    "crm": _BELOW_DETECTIONS | {"detections"},
+    "console": _BELOW_DETECTIONS | {"detections", "digests", "reports", "crm"},
 }
 
 
