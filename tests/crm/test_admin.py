@@ -148,5 +148,5 @@ def test_crm_sync_lists_the_detections_without_a_task_then_hands_them_off(salesf
     done = StringIO()
     call_command("crm_sync", stdout=done)
 
-    assert "1 hand-offs added; 1 Tasks created" in done.getvalue()
+    assert "1 hand-off added; 1 Task created" in done.getvalue()
     assert len(salesforce.tasks) == 2

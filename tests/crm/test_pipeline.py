@@ -2,11 +2,15 @@
 the fake Salesforce over HTTP."""
 
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 
 from captpathfinder.celery import app as celery_app
 from crm.models import Handoff
+from crm.services.handoffs import PAUSED_KEY
 from detections.models import SeniorMember
 from tests.conftest import profile_update, wait_until
+from tests.factories import DetectionFactory, SeniorMemberFactory
 from tests.fixtures.salesforce import salesforce_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -72,3 +76,64 @@ def test_a_create_whose_answer_is_lost_is_not_made_twice_by_the_worker(webhook, 
     handoff = Handoff.objects.get()
     assert len(salesforce.tasks) == 1 and handoff.task_id == salesforce.tasks[0]["Id"]
     assert "answer was lost" in handoff.answer
+
+
+def test_an_expired_token_then_the_api_limit_then_a_500_lose_nothing(insided, salesforce, start_worker):
+    salesforce.account_add("Acme", website="acme.com", owner_id=OWNER)
+    for user_id in ("1", "2", "3"):
+        SeniorMemberFactory(user_id=user_id, level="csuite", company="Acme", email_domain="acme.com")
+        DetectionFactory(user_id=user_id, username=f"Exec {user_id}", title="CEO", level="csuite", company="Acme")
+    start_worker(extra_env=worker_env(insided, salesforce, CRM_RETRY_SCHEDULE="1,1,1"))
+    cache.delete(PAUSED_KEY)
+
+    def run_until(predicate, message):
+        def ran():
+            celery_app.send_task("crm.tasks.crm_handoffs_run")
+            return predicate()
+
+        wait_until(ran, timeout=60, interval=1.5, message=message)
+
+    # A token the org then expires: renewed once, and the Task made.
+    run_until(lambda: Handoff.objects.filter(status="created").count() == 3, "three Tasks")
+    tokens = salesforce.token_requests
+    for user_id in ("4", "5"):
+        SeniorMemberFactory(user_id=user_id, level="csuite", company="Acme", email_domain="acme.com")
+        DetectionFactory(user_id=user_id, username=f"Exec {user_id}", title="CEO", level="csuite", company="Acme")
+    salesforce.expire_token(1)
+    salesforce.limit_exceeded(1)  # then the org's daily limit: a pause until the next hour
+    run_until(lambda: cache.get(PAUSED_KEY) is not None, "the pause")
+    paused = Handoff.objects.filter(status="pending")
+    assert salesforce.token_requests == tokens + 1 and paused.exists()
+    assert all(h.attempts == 0 and "REQUEST_LIMIT_EXCEEDED" in h.last_error for h in paused)
+
+    # The hour comes; then a 500: retried on the schedule, and every Task made once.
+    cache.delete(PAUSED_KEY)
+    Handoff.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    salesforce.fail_next(1)
+    run_until(lambda: Handoff.objects.filter(status="created").count() == 5, "all five Tasks")
+    assert len(salesforce.tasks) == 5
+    assert sorted(t["CaptPathfinder_Handoff_Key__c"] for t in salesforce.tasks) == sorted(
+        Handoff.objects.values_list("key", flat=True)
+    )
+
+
+def test_fifty_detections_one_token_the_configured_rate_and_the_usage_metric(insided, salesforce, start_worker, client,
+                                                                          admin_user):  # fmt: skip
+    salesforce.account_add("Acme", website="acme.com", owner_id=OWNER)
+    for number in range(50):
+        user_id = str(7000 + number)
+        SeniorMemberFactory(user_id=user_id, level="csuite", company="Acme", email_domain="acme.com")
+        DetectionFactory(user_id=user_id, username=f"Exec {number}", title="CEO", level="csuite", company="Acme")
+    start_worker(extra_env=worker_env(insided, salesforce, CRM_REQUESTS_PER_SECOND="10"))
+
+    celery_app.send_task("crm.tasks.crm_handoffs_run")
+
+    wait_until(lambda: len(salesforce.tasks) == 50, timeout=90, message="fifty Tasks")
+    assert salesforce.token_requests == 1
+    creates = sorted(call.at for call in salesforce.calls if call.method == "POST" and "/sobjects/Task" in call.path)
+    assert creates[-1] - creates[0] >= 49 / 10 * 0.9  # 10 a second, not faster
+    wait_until(lambda: Handoff.objects.filter(status="created").count() == 50, message="recorded")
+    client.force_login(admin_user)
+    metrics = client.get("/metrics").content.decode()
+    assert f'captpathfinder_salesforce_api_usage{{measure="used"}} {float(salesforce.api_used)}' in metrics
+    assert 'captpathfinder_salesforce_api_usage{measure="limit"} 15000.0' in metrics

@@ -46,17 +46,22 @@ class Command(BaseCommand):
                 f"({detection.get_level_display()}, {detection.get_kind_display().lower()}): {state}"
                 + (f" — {why}" if why else "")
             )
-        self.stdout.write(f"{len(missing)} detections since {moment_text(since)} have no Salesforce Task.")
+        have = "has" if len(missing) == 1 else "have"
+        self.stdout.write(f"{_count(len(missing), 'detection')} since {moment_text(since)} {have} no Salesforce Task.")
         if dry_run:
             return
         if not salesforce_configured():
             raise CommandError("Salesforce is not configured (SALESFORCE_LOGIN_URL, _CLIENT_ID, _CLIENT_SECRET).")
         found, report = handoffs.crm_sync(since=since, now=now, user=None, via="command")
         self.stdout.write(
-            f"{found} hand-offs added; {report.created} Tasks created, {report.ambiguous} ambiguous, "
+            f"{_count(found, 'hand-off')} added; {_count(report.created, 'Task')} created, {report.ambiguous} ambiguous, "
             f"{report.no_account} without an account, {report.retrying} to retry, {report.failed} failed."
             + (f" Paused until {moment_text(report.paused_until)}: the org's API limit." if report.paused_until else "")
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _day(text: str) -> datetime:
