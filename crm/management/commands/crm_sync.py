@@ -54,8 +54,9 @@ class Command(BaseCommand):
             raise CommandError("Salesforce is not configured (SALESFORCE_LOGIN_URL, _CLIENT_ID, _CLIENT_SECRET).")
         found, report = handoffs.crm_sync(since=since, now=now, user=None, via="command")
         self.stdout.write(
-            f"{_count(found, 'hand-off')} added; {_count(report.created, 'Task')} created, {report.ambiguous} ambiguous, "
-            f"{report.no_account} without an account, {report.retrying} to retry, {report.failed} failed."
+            f"{_count(found, 'hand-off')} added; {_count(report.created, 'Task')} created, "
+            f"{report.ambiguous} ambiguous, {report.no_account} without an account, "
+            f"{report.retrying} to retry, {report.failed} failed."
             + (f" Paused until {moment_text(report.paused_until)}: the org's API limit." if report.paused_until else "")
         )
 
