@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from classification.models import Function, Level
 from classification.services import ruleset_active
-from crm.selectors import handoffs_overview
-from crm.services.handoffs import api_usage, paused_until
+from crm.selectors import api_usage, handoffs_overview, paused_until
 from detections.models import CommunityGrant, Detection, PendingEvent, RawEvent, SeniorMember
 from detections.services.writeback import writeback_targets
 from digests.models import Channel, DigestDelivery

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyModelAdmin, clamped, short_time
 
 from .models import AccountPick, Handoff
-from .services.handoffs import account_pick, account_picks_forget, handoffs_retry
+from .services.operator_actions import account_pick, account_picks_forget, handoffs_retry
 
 
 @admin.register(Handoff)
@@ -85,9 +85,15 @@ class HandoffAdmin(ReadOnlyModelAdmin):
             (a["Id"], f"{a.get('Name')} · {a.get('Website') or 'no website'} · {a['Id']}") for a in handoff.candidates
         ]
         form = AccountPickForm(request.POST or None, choices=choices)
-        if request.method == "POST" and handoff.status == Handoff.Status.AMBIGUOUS and form.is_valid():
-            account_pick(handoff, form.cleaned_data["account"], user=request.user, via="admin")
-            self.message_user(request, f"{handoff.account_name} picked: the Task is being created.", messages.SUCCESS)
+        if request.method == "POST" and form.is_valid():
+            try:
+                handoff = account_pick(handoff, form.cleaned_data["account"], user=request.user, via="admin")
+            except ValueError as exc:  # picked meanwhile (a second click, another operator)
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"{handoff.account_name} picked: the Task is being created.", messages.SUCCESS
+                )
             return HttpResponseRedirect(reverse("admin:crm_handoff_changelist"))
         context = {
             **self.admin_site.each_context(request),

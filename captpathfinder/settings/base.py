@@ -427,11 +427,11 @@ CRM_TASK_STATUS = env.str("CRM_TASK_STATUS", default="Not Started")
 # The custom Text field on Task (Activity) that holds each hand-off's own key: the retry after a lost
 # answer looks for it before creating (docs/crm.md).
 CRM_TASK_KEY_FIELD = env.str("CRM_TASK_KEY_FIELD", default="CaptPathfinder_Handoff_Key__c")
-CRM_REQUESTS_PER_SECOND = env.float("CRM_REQUESTS_PER_SECOND", default=2.0)
+CRM_TASKS_PER_SECOND = env.float("CRM_TASKS_PER_SECOND", default=2.0)
 # Past this share of the org's daily API limit (Sforce-Limit-Info), the hand-off slows to
-# CRM_SLOW_REQUESTS_PER_SECOND: other integrations share the limit.
+# CRM_SLOW_TASKS_PER_SECOND: other integrations share the limit.
 CRM_SLOW_DOWN_AT_SHARE = env.float("CRM_SLOW_DOWN_AT_SHARE", default=0.8)
-CRM_SLOW_REQUESTS_PER_SECOND = env.float("CRM_SLOW_REQUESTS_PER_SECOND", default=0.2)
+CRM_SLOW_TASKS_PER_SECOND = env.float("CRM_SLOW_TASKS_PER_SECOND", default=0.2)
 CRM_RETRY_SCHEDULE = env.list("CRM_RETRY_SCHEDULE", cast=int, default=[60, 300, 1800, 7200, 21600])
 
 # A hand-off set up wrong would create nothing, or the wrong thing, without a word: refuse to start.
@@ -448,8 +448,8 @@ if CRM_HANDOFF_ENABLED:
         raise ImproperlyConfigured(f"CRM_HANDOFF_KINDS must be first, promotion or both, not {CRM_HANDOFF_KINDS}.")
     if not 0 < CRM_SLOW_DOWN_AT_SHARE <= 1:
         raise ImproperlyConfigured("CRM_SLOW_DOWN_AT_SHARE is a share of the API limit: above 0, at most 1.")
-    if CRM_REQUESTS_PER_SECOND <= 0 or CRM_SLOW_REQUESTS_PER_SECOND <= 0:
-        raise ImproperlyConfigured("CRM_REQUESTS_PER_SECOND and CRM_SLOW_REQUESTS_PER_SECOND must be above 0.")
+    if CRM_TASKS_PER_SECOND <= 0 or CRM_SLOW_TASKS_PER_SECOND <= 0:
+        raise ImproperlyConfigured("CRM_TASKS_PER_SECOND and CRM_SLOW_TASKS_PER_SECOND must be above 0.")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*__c", CRM_TASK_KEY_FIELD):
         raise ImproperlyConfigured(f"CRM_TASK_KEY_FIELD {CRM_TASK_KEY_FIELD!r} is not a custom field's API name.")
     if CRM_TASK_DUE_DAYS < 0 or not CRM_RETRY_SCHEDULE:

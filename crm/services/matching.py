@@ -24,6 +24,7 @@ LEGAL_SUFFIXES = (
 _SUFFIXES = "|".join(sorted((re.escape(s) for s in LEGAL_SUFFIXES), key=len, reverse=True))
 _SUFFIX = re.compile(rf"(?:\s(?:{_SUFFIXES}))+$")
 ACCOUNT_FIELDS = "Id, Name, Website, OwnerId"
+NAME_CANDIDATES_MAX = 200  # accounts read for a name: enough for one company's, few enough to stay cheap
 
 
 def company_key(name: str) -> str:
@@ -60,13 +61,24 @@ class Match:
 
 
 def pick_keys(*, company: str, email_domain: str) -> list[str]:
-    """The keys an operator's pick is remembered under, the domain first (it decides)."""
+    """The keys an operator's pick may be remembered under, the domain first (it decides)."""
     keys = []
     if email_domain:
         keys.append(f"domain:{email_domain.casefold()}")
     if company_key(company):
         keys.append(f"company:{company_key(company)}")
     return keys
+
+
+def pick_key(candidates: list[dict], *, company: str, email_domain: str) -> str:
+    """The one key an operator's pick among `candidates` is remembered under: what made them match.
+    The email domain when they matched by it (several accounts at one website domain), else the
+    company name. Never a bare domain that did not match: a pick for one gmail.com member must not
+    send every other gmail.com member's Task to that account."""
+    if email_domain and any(_domain_matches(account, email_domain) for account in candidates):
+        return f"domain:{email_domain.casefold()}"
+    key = company_key(company)
+    return f"company:{key}" if key else ""
 
 
 def account_find(client: SalesforceClient, *, company: str, email_domain: str) -> Match:
@@ -84,14 +96,18 @@ def account_find(client: SalesforceClient, *, company: str, email_domain: str) -
     if email_domain:
         # LIKE finds the Website however it is written (https://www.acme.com/en); the domain is then compared exactly.
         pattern = _like_containing(email_domain)
-        for record in client.query(f"SELECT {ACCOUNT_FIELDS} FROM Account WHERE Website LIKE {pattern}"):  # noqa: S608
+        query = f"SELECT {ACCOUNT_FIELDS} FROM Account WHERE Website LIKE {pattern} LIMIT {NAME_CANDIDATES_MAX}"  # noqa: S608
+        for record in client.query(query):
             candidates[record["Id"]] = _plain(record)
     key = company_key(company)
     if key:
-        # SOQL cannot compare normalised names: the accounts containing the name's longest word
-        # are read, and compared here.
-        pattern = _like_containing(max(key.split(" "), key=len))
-        for record in client.query(f"SELECT {ACCOUNT_FIELDS} FROM Account WHERE Name LIKE {pattern}"):  # noqa: S608
+        # SOQL cannot compare normalised names: the accounts whose name holds the name's longest word
+        # (at its start, for a word too short to be telling: "HP") are read, at most NAME_CANDIDATES_MAX
+        # of them, and compared here.
+        word = max(key.split(" "), key=len)
+        pattern = _like_containing(word) if len(word) >= 3 else _like_starting(word)
+        query = f"SELECT {ACCOUNT_FIELDS} FROM Account WHERE Name LIKE {pattern} LIMIT {NAME_CANDIDATES_MAX}"  # noqa: S608
+        for record in client.query(query):
             candidates[record["Id"]] = _plain(record)
     by_domain = [a for a in candidates.values() if email_domain and _domain_matches(a, email_domain)]
     by_name = [a for a in candidates.values() if key and company_key(a.get("Name") or "") == key]
@@ -111,11 +127,18 @@ def _domain_matches(account: dict, email_domain: str) -> bool:
     return bool(domain) and (domain == wanted or wanted.endswith(f".{domain}"))
 
 
+def _like_literal(text: str) -> str:
+    """`text` inside a LIKE pattern: escaped as a string literal (soql_quote), and LIKE's own
+    wildcards, % and _, escaped with a backslash as SOQL documents."""
+    return soql_quote(text)[1:-1].replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_containing(text: str) -> str:
-    """A LIKE pattern for values containing `text`: a string literal (soql_quote) in which LIKE's own
-    wildcards, % and _, are escaped with a backslash as SOQL documents, between two wildcards."""
-    inner = soql_quote(text)[1:-1].replace("%", "\\%").replace("_", "\\_")
-    return f"'%{inner}%'"
+    return f"'%{_like_literal(text)}%'"
+
+
+def _like_starting(text: str) -> str:
+    return f"'{_like_literal(text)}%'"
 
 
 def _plain(record: dict) -> dict:

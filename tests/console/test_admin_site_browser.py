@@ -33,7 +33,8 @@ def test_the_health_panel_with_data_fits_under_its_header_bar(screen, browser, h
     assert report.size["height"] < 30, report.text  # the month on one line, not "2026-12" above ": ready"
     # The sections an operator works in come first, the rest under one heading at the end.
     sections = [caption.text for caption in browser.find_elements(By.CSS_SELECTOR, "#content-main .module caption")]
-    assert sections == ["DETECTIONS", "DIGESTS", "REPORTS", "CLASSIFICATION", "ADMINISTRATION"], sections
+    operators = ["DETECTIONS", "DIGESTS", "REPORTS", "CRM HAND-OFF", "CLASSIFICATION"]
+    assert sections == [*operators, "ADMINISTRATION"], sections
 
 
 def test_clicking_a_figure_opens_the_list_it_counts(health_data, screen, browser):

@@ -2,7 +2,6 @@
 and the Task is made. Set SCREENSHOT_DIR to keep the screenshots."""
 
 import pytest
-from django.core.cache import cache
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -23,9 +22,8 @@ def executive(user_id, username, company, email_domain=""):
 @pytest.mark.parametrize("width", [1280, 1920])
 def test_an_operator_picks_the_account_and_the_task_is_created(salesforce, settings, screen, browser, width):
     settings.CRM_HANDOFF_ENABLED = True
-    settings.CRM_REQUESTS_PER_SECOND = 50
+    settings.CRM_TASKS_PER_SECOND = 50
     settings.COMMUNITY_API_URL = ""
-    cache.delete_many([handoffs.PAUSED_KEY, handoffs.USAGE_KEY])
     salesforce.account_add("Acme", website="acme.com")
     salesforce.account_add("Initech", website="initech.com")
     salesforce.reject_when(lambda f: "Initech" in f.get("Description", ""), "Initech tasks are closed", ["WhatId"])

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from access.models import AuditEntry
+from crm import selectors
 from crm.models import AccountPick, Handoff
-from crm.services import handoffs
+from crm.services import handoffs, operator_actions
 from tests.factories import DetectionFactory, SeniorMemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,14 +23,12 @@ NEW_YORK = ZoneInfo("America/New_York")
 def crm(settings, salesforce):
     settings.CRM_HANDOFF_ENABLED = True
     settings.CRM_HANDOFF_LEVELS = ["vp", "csuite"]
-    settings.CRM_REQUESTS_PER_SECOND = 50
+    settings.CRM_TASKS_PER_SECOND = 50
     settings.CRM_RETRY_SCHEDULE = [60, 300]
     settings.ADMIN_PUBLIC_URL = "https://captpathfinder.example.com"
     settings.COMMUNITY_PROFILE_URL_TEMPLATE = "https://community.example.com/members/{username}-{user_id}"
     settings.COMMUNITY_API_URL = ""  # no community email unless a test sets up the fake
-    cache.delete_many([handoffs.PAUSED_KEY, handoffs.USAGE_KEY])
     yield salesforce
-    cache.delete_many([handoffs.PAUSED_KEY, handoffs.USAGE_KEY])
 
 
 def executive(user_id="2000", *, username="Jane Roe", title="Chief Financial Officer", company="Acme Corp",
@@ -170,7 +168,7 @@ def test_a_server_error_is_retried_on_the_schedule_then_failed_with_the_whole_er
     assert (handoff.status, handoff.attempts) == ("failed", 3)
     assert "500" in handoff.last_error and "UNKNOWN_EXCEPTION" in handoff.last_error
 
-    assert handoffs.handoffs_retry([handoff.pk], user=admin_user, via="admin") == 1
+    assert operator_actions.handoffs_retry([handoff.pk], user=admin_user, via="admin") == 1
     assert handoffs.handoffs_run_due(budget_seconds=None).created == 1  # nothing lost
     assert AuditEntry.objects.filter(action="crm.retry", username=admin_user.username).count() == 1
 
@@ -208,7 +206,7 @@ def test_two_accounts_of_one_name_wait_for_an_operators_pick_which_is_remembered
     handoff = Handoff.objects.get()
     assert handoff.status == "ambiguous" and len(handoff.candidates) == 2
 
-    handoffs.account_pick(handoff, picked, user=admin_user, via="admin")
+    operator_actions.account_pick(handoff, picked, user=admin_user, via="admin")
     assert handoffs.handoffs_run_due(budget_seconds=None).created == 1
     assert salesforce.tasks[0]["WhatId"] == picked
     assert AccountPick.objects.get().match_key == "company:globex"
@@ -225,7 +223,7 @@ def test_a_pick_outside_the_candidates_is_refused(salesforce, admin_user):
     run()
 
     with pytest.raises(ValueError, match="not one of the accounts"):
-        handoffs.account_pick(Handoff.objects.get(), "001000000000XYZ", user=admin_user, via="admin")
+        operator_actions.account_pick(Handoff.objects.get(), "001000000000XYZ", user=admin_user, via="admin")
 
 
 def test_no_account_is_recorded_and_counted(salesforce):
@@ -249,7 +247,7 @@ def test_a_new_member_waits_for_their_profile_before_no_account(salesforce, insi
 
 
 def test_fifty_detections_take_one_token_and_keep_to_the_rate(salesforce, settings):
-    settings.CRM_REQUESTS_PER_SECOND = 20
+    settings.CRM_TASKS_PER_SECOND = 20
     salesforce.account_add("Acme", website="acme.com")
     for number in range(50):
         executive(str(5000 + number), username=f"Exec {number}")
@@ -262,13 +260,13 @@ def test_fifty_detections_take_one_token_and_keep_to_the_rate(salesforce, settin
     assert salesforce.token_requests == 1
     creates = sorted(call.at for call in salesforce.calls if call.method == "POST" and "/sobjects/Task" in call.path)
     assert elapsed >= 49 / 20 * 0.95 and creates[-1] - creates[0] >= 49 / 20 * 0.9
-    usage = handoffs.api_usage()
+    usage = selectors.api_usage()
     assert (usage.used, usage.limit) == (salesforce.api_used, salesforce.api_limit)
 
 
 def test_past_the_share_of_the_api_limit_the_handoff_slows_down(salesforce, settings):
-    settings.CRM_REQUESTS_PER_SECOND = 50
-    settings.CRM_SLOW_REQUESTS_PER_SECOND = 5
+    settings.CRM_TASKS_PER_SECOND = 50
+    settings.CRM_SLOW_TASKS_PER_SECOND = 5
     settings.CRM_SLOW_DOWN_AT_SHARE = 0.8
     salesforce.account_add("Acme", website="acme.com")
     salesforce.api_used = 12_500  # of 15,000: past 0.8

@@ -13,7 +13,7 @@ from core.dates import moment_text
 from integrations.salesforce.client import salesforce_configured
 
 from ...selectors import detections_without_task
-from ...services import handoffs
+from ...services.operator_actions import crm_sync
 
 
 class Command(BaseCommand):
@@ -33,9 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, since: datetime | None, **options):
         now = timezone.now()
         since = since or now - timedelta(hours=settings.CRM_HANDOFF_LOOKBACK_HOURS)
-        missing = list(
-            detections_without_task(since=since, levels=settings.CRM_HANDOFF_LEVELS, kinds=settings.CRM_HANDOFF_KINDS)
-        )
+        missing = list(detections_without_task(since=since))
         for detection in missing:
             handoff = getattr(detection, "salesforce_handoff", None)
             state = "no hand-off yet" if handoff is None else handoff.get_status_display()
@@ -50,11 +48,15 @@ class Command(BaseCommand):
         self.stdout.write(f"{_count(len(missing), 'detection')} since {moment_text(since)} {have} no Salesforce Task.")
         if dry_run:
             return
-        if not salesforce_configured():
-            raise CommandError("Salesforce is not configured (SALESFORCE_LOGIN_URL, _CLIENT_ID, _CLIENT_SECRET).")
-        found, report = handoffs.crm_sync(since=since, now=now, user=None, via="command")
+        if not settings.CRM_HANDOFF_ENABLED or not salesforce_configured():
+            raise CommandError(
+                "The CRM hand-off is off: set CRM_HANDOFF_ENABLED and SALESFORCE_LOGIN_URL, _CLIENT_ID, _CLIENT_SECRET."
+            )
+        found, retried, report = crm_sync(since=since, now=now, user=None, via="command")
+        if report.busy:
+            self.stdout.write("Another run is handing off right now; what it leaves is handed off by the next run.")
         self.stdout.write(
-            f"{_count(found, 'hand-off')} added; {_count(report.created, 'Task')} created, "
+            f"{_count(found, 'hand-off')} added, {retried} tried again; {_count(report.created, 'Task')} created, "
             f"{report.ambiguous} ambiguous, {report.no_account} without an account, "
             f"{report.retrying} to retry, {report.failed} failed."
             + (f" Paused until {moment_text(report.paused_until)}: the org's API limit." if report.paused_until else "")
