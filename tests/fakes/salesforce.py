@@ -16,6 +16,9 @@ Endpoints:
   `"attributes": {"type", "url"}` and the selected fields, in batches of `batch_size` (2,000, the
   documented most; tests set it lower).
 - `POST /services/data/vXX.X/sobjects/<Object>/`: 201 `{"id", "success": true, "errors": []}`.
+- `PATCH /services/data/vXX.X/sobjects/<Object>/<ExternalIdField>/<value>`, the upsert: 201 and
+  `"created": true` when it creates, 200 and `"created": false` when it updates, 300 with the
+  matching records' URLs when several hold the value (the hand-off does not use it: docs/crm.md).
 - `GET /services/data/vXX.X/sobjects/<Object>/<id>`: the record, every field (for tests to look).
 - Errors as the documented list `[{"message", "errorCode", "fields"}]`. Every reply under
   `/services/data` carries `Sforce-Limit-Info: api-usage=<used>/<limit>`, 401s and other errors
@@ -125,6 +128,7 @@ class Field:
     length: int = 0  # text: the most characters
     target: str = ""  # reference: the object it names ("User" is any well-formed 005 id)
     label: str = ""
+    external_id: bool = False  # upsert may match by it
 
 
 SCHEMA: dict[str, dict] = {
@@ -165,7 +169,9 @@ SCHEMA: dict[str, dict] = {
             "ActivityDate": Field("date", label="Due Date Only"),
             "Status": Field("text", 40, label="Status"),
             "Priority": Field("text", 40, label="Priority"),
-            "CaptPathfinder_Handoff_Key__c": Field("text", 255, label="CaptPathfinder Handoff Key"),
+            # An org may or may not let an activity field be an External ID; this fake's org does, so
+            # the documented upsert can be tried against it (the hand-off does not rely on it).
+            "CaptPathfinder_Handoff_Key__c": Field("text", 255, label="CaptPathfinder Handoff Key", external_id=True),
         },
     },
 }
@@ -422,6 +428,18 @@ class FakeSalesforce(FakeServer):
                     if len(rest) == 3 and method == "GET":
                         return self._reply(200, fake._retrieve(version, sobject, rest[2]))
                     raise ApiFault(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed.")
+                if rest[:1] == ["sobjects"] and len(rest) == 4 and method == "PATCH":
+                    sobject = next((name for name in SCHEMA if name.lower() == rest[1].lower()), None)
+                    if sobject is None:
+                        raise not_found
+                    status, reply = fake._upsert(version, sobject, rest[2], rest[3], body)
+                    with fake._lock:
+                        drop = fake._drops > 0
+                        fake._drops -= drop
+                    if drop:
+                        self.close_connection = True  # done, and the answer lost
+                        return None
+                    return self._reply(status, reply)
                 raise not_found
 
         return Handler
@@ -497,6 +515,36 @@ class FakeSalesforce(FakeServer):
                     raise ApiFault(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.message, rule.fields)
         owner = {"OwnerId": INTEGRATION_USER_ID} if "OwnerId" in schema["fields"] else {}
         return self.record_add(sobject, owner | schema.get("defaults", {}) | fields)
+
+    def _upsert(self, version: str, sobject: str, field: str, value: str, body: bytes) -> tuple[int, object]:
+        """`PATCH /sobjects/<Object>/<ExternalIdField>/<value>`, as documented: no record with that
+        value, 201 and a new one `{"id", "success", "errors", "created": true}`; one, 200 and it updated
+        (`"created": false`; API versions before 46.0 answered 204, not served here); several, 300 with
+        the list of their URLs. A field that is no External ID answers 404 NOT_FOUND."""
+        spec = SCHEMA[sobject]["fields"].get(field)
+        if spec is None or not spec.external_id:
+            raise ApiFault(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}")
+        with self._lock:
+            matched = [r for r in self.records[sobject].values() if (r.get(field) or "").casefold() == value.casefold()]
+        if len(matched) > 1:
+            return 300, [self._attributes(version, sobject, r["Id"])["url"] for r in matched]
+        fields = json.loads(body or b"{}") if body else {}
+        if not isinstance(fields, dict):
+            raise ApiFault(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from the request body")
+        if field in fields:
+            message = f"The field {field} is the external ID of this upsert: it may not be in the body"
+            raise ApiFault(400, "INVALID_FIELD", message, [field])
+        if not matched:
+            record_id = self._create(sobject, json.dumps({**fields, field: value}).encode())
+            return 201, {"id": record_id, "success": True, "errors": [], "created": True}
+        for name in fields:
+            if name not in SCHEMA[sobject]["fields"] or name == "Id":
+                raise ApiFault(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject}", [name])
+        with self._lock:
+            for name, new in fields.items():
+                self._check_value(SCHEMA[sobject]["fields"][name], name, new)
+            self.records[sobject][matched[0]["Id"]].update(fields)
+        return 200, {"id": matched[0]["Id"], "success": True, "errors": [], "created": False}
 
     def _check_value(self, spec: Field, name: str, value) -> None:
         if value is None:

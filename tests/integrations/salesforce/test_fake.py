@@ -140,6 +140,24 @@ def test_a_create_answers_201_and_an_unknown_field_400_invalid_field(salesforce)
     ]
 
 
+def test_an_upsert_creates_then_updates_and_several_matches_answer_300(salesforce):
+    headers = {"Authorization": f"Bearer {token_of(salesforce)['access_token']}"}
+    url = f"{salesforce.url}/services/data/v62.0/sobjects/Task/CaptPathfinder_Handoff_Key__c/key-1"
+
+    created = requests.patch(url, json={"Subject": "First"}, headers=headers, timeout=5)
+    updated = requests.patch(url, json={"Subject": "Second"}, headers=headers, timeout=5)
+    salesforce.record_add("Task", {"CaptPathfinder_Handoff_Key__c": "key-1"})
+    several = requests.patch(url, json={"Subject": "Third"}, headers=headers, timeout=5)
+    not_external = requests.patch(url.replace("CaptPathfinder_Handoff_Key__c", "Subject"), json={}, headers=headers,
+                                  timeout=5)  # fmt: skip
+
+    assert (created.status_code, created.json()["created"]) == (201, True)
+    assert (updated.status_code, updated.json()) == (200, {**created.json(), "created": False})
+    assert [task["Subject"] for task in salesforce.tasks if task["Id"] == created.json()["id"]] == ["Second"]
+    assert several.status_code == 300 and len(several.json()) == 2
+    assert not_external.status_code == 404 and not_external.json()[0]["errorCode"] == "NOT_FOUND"
+
+
 def test_every_rest_reply_carries_the_limit_header_401s_too(salesforce):
     salesforce.api_used, salesforce.api_limit = 99, 5000
 
