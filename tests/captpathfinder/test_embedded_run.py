@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.conftest import wait_until
+from tests.fixtures.clock import real_clock_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.worker
@@ -34,7 +35,8 @@ def free_port() -> int:
 def run_start(tmp_path, port: int, command: list[str], *, terminal: int | None = None) -> subprocess.Popen:
     """`command` (scripts/run.py or make run) on the embedded defaults, its output in run.log. With
     `terminal` (a pty's follower end), that is its controlling terminal and stdin, as in a shell."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "PG_BIN"}}
+    external = {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "PG_BIN"}
+    env = {k: v for k, v in real_clock_environ().items() if k not in external}
     env.update(
         DJANGO_SETTINGS_MODULE="captpathfinder.settings.local",
         CAPTPATHFINDER_VAR_DIR=str(tmp_path),

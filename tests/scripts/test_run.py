@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import wait_until
+from tests.fixtures.clock import real_clock_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,7 @@ def test_honcho_waits_the_grace_for_a_process_that_takes_its_time_to_stop(tmp_pa
         stdout=open(log_path, "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=real_clock_environ(),
     )
     try:
         wait_until(lambda: "| ready" in log_path.read_text(), timeout=30, message="the slow process to listen")
