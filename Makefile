@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test test-calendar lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest faults fuzz audit
+.PHONY: run test test-calendar lint format migrations-check ci clean bench-classification bench-reports bench-backfill bench bench-digest bench-cluster faults fuzz audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench-backfill: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/debian.py wrk
 	PG_DURABLE=1 $(PY) scripts/with_services.py -- $(PY) -m benchmarks.throughput.run $(BENCH_ARGS)
+
+## bench-cluster: the service as several hosts (network namespaces with CPU quotas): database, broker,
+## web hosts behind HAProxy, worker hosts, a load host; four layouts and three faults (needs root)
+bench-cluster: $(VENV)/.installed
+	$(PY) scripts/debian.py wrk haproxy pgbouncer redis-server
+	$(PY) -m benchmarks.cluster.run $(CLUSTER_ARGS)
 
 ## bench-digest: Friday's digests for 10,000 pending detections, one audience and twenty
 bench-digest: $(VENV)/.installed
