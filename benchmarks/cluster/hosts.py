@@ -108,11 +108,16 @@ class Host:
         return int((cpuacct / "cpuacct.usage").read_text()) / 1e9
 
     def kill_all(self, sig: int = signal.SIGKILL) -> int:
-        """Send `sig` to every process of the host; how many there were."""
+        """Send `sig` to every process of the host; how many there were. Also to the process groups
+        this object started, one of which may not have joined the host's cgroup yet."""
         pids = self.pids()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+        for proc in self.processes:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
         return len(pids)
 
     def link_set(self, up: bool) -> None:

@@ -1,0 +1,79 @@
+"""benchmarks/cluster/hosts.py: a host is reachable at its own address, held to its CPU quota,
+cut off when its link is down, and leaves nothing behind."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.cluster.hosts import BRIDGE, PREFIX, Cluster, cgroup_dirs, ip
+
+SERVE = "import socket; s = socket.create_server(('{address}', 7000)); s.accept()[0].send(b'hi'); s.close()"
+SPIN = "import time; end = time.monotonic() + 1.0\nwhile time.monotonic() < end: pass"
+REACH = "import socket; print(socket.create_connection(('{address}', 7000), timeout=2).recv(2).decode())"
+
+
+@pytest.fixture
+def cluster():
+    made = Cluster()
+    try:
+        made.create()
+        made.add("probe", 200, 1.0)
+        made.drop("probe")
+    except (subprocess.CalledProcessError, OSError) as error:
+        made.remove()
+        pytest.skip(f"network namespaces or cgroups cannot be made here: {error}")
+    yield made
+    made.remove()
+
+
+def test_hosts_reach_each_other_at_their_own_addresses(cluster, tmp_path):
+    server, client = cluster.add("srv", 201, 1.0), cluster.add("cli", 202, 1.0)
+    listening = server.start(
+        [sys.executable, "-c", SERVE.format(address=server.address)], tmp_path / "s.log", env={}, cwd=tmp_path
+    )
+    time.sleep(1)
+
+    reply = client.run([sys.executable, "-c", REACH.format(address=server.address)], timeout=20)
+
+    assert reply.stdout.strip() == "hi", reply.stderr
+    listening.wait(timeout=10)
+
+
+def test_a_host_gets_no_more_cpu_than_its_quota(cluster):
+    host = cluster.add("slow", 203, 0.2)
+    before = host.cpu_seconds()
+
+    host.run([sys.executable, "-c", SPIN], timeout=30)  # a second of wall time, spinning
+
+    used = host.cpu_seconds() - before
+    # 0.2 of a core for the spinning second, plus the interpreter's start, itself slowed to 0.2.
+    assert 0.1 < used < 0.6, used
+
+
+def test_a_host_whose_link_is_down_is_silent(cluster, tmp_path):
+    server, client = cluster.add("srv", 204, 1.0), cluster.add("cli", 205, 1.0)
+    listening = server.start(
+        [sys.executable, "-c", SERVE.format(address=server.address)], tmp_path / "s.log", env={}, cwd=tmp_path
+    )
+    time.sleep(1)
+    server.link_set(up=False)
+
+    reply = client.run([sys.executable, "-c", REACH.format(address=server.address)], timeout=20)
+
+    assert reply.returncode != 0 and "timed out" in reply.stderr, reply.stderr
+    server.kill_all()
+    listening.wait(timeout=10)
+
+
+def test_nothing_is_left_after_the_cluster_is_removed(cluster):
+    host = cluster.add("gone", 206, 0.5)
+    host.start(["sleep", "60"], Path("/dev/null"), env={}, cwd=Path("/"))
+
+    cluster.remove()
+
+    assert f"{PREFIX}-gone" not in ip("netns", "list").stdout
+    assert ip("link", "show", BRIDGE, check=False).returncode != 0
+    assert not any(folder.exists() for folder in cgroup_dirs("gone"))
