@@ -25,13 +25,13 @@ $(TEST_JS): tests/js/package.json tests/js/package-lock.json
 
 ## test: the whole suite against throwaway PostgreSQL and Redis servers (browser tests in headless Chromium)
 test: $(VENV)/.installed $(TEST_JS)
-	$(PY) scripts/debian.py chromium chromedriver:chromium-driver haproxy
+	$(PY) scripts/debian.py chromium chromedriver:chromium-driver haproxy pgbouncer
 	$(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 ## test-calendar: the whole suite with every process's clock moved: a year ahead to 00:05 on the first
 ## of a month, then to 01:59 before New York's next spring-forward change (scripts/clock.py)
 test-calendar: $(VENV)/.installed $(TEST_JS)
-	$(PY) scripts/debian.py chromium chromedriver:chromium-driver haproxy
+	$(PY) scripts/debian.py chromium chromedriver:chromium-driver haproxy pgbouncer
 	$(PY) scripts/with_services.py --clock month-start-year-ahead -- $(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) scripts/with_services.py --clock spring-forward -- $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -20,7 +20,8 @@ community write-back's writer lock.
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 # Every PostgreSQL advisory lock key of the service, here and nowhere else, so they stay clear of
 # each other (first keys of two-key locks). The intake lock is taken by the intake function
@@ -28,6 +29,8 @@ from django.db import connection
 INTAKE_LOCK_NAMESPACE = 7201
 PROCESSING_LOCK_NAMESPACE = 7202
 COMMUNITY_WRITER_LOCK_KEY = 7203
+# The database alias of session-scoped work (DATABASE_SESSION_URL); without it, the default's.
+SESSION_DATABASE = "session"
 
 
 def members_lock(user_ids: list[str]) -> None:
@@ -61,15 +64,27 @@ def members_try_lock(user_ids: list[str]) -> list[str]:
 def community_writer_lock(*, wait: bool) -> Iterator[bool]:
     """The community write-back's one writer at a time (services.writeback), so the rate limit holds
     for the service, not per process; yields whether it is held (`wait` False: only tried). A session
-    lock: no transaction is held open across the community's replies."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY]
-        )
-        held = wait or cursor.fetchone()[0]
+    lock: no transaction is held open across the community's replies.
+
+    Taken on the "session" connection when one is configured: behind PgBouncer in transaction mode
+    the default connection's statements may each reach another server connection, so the unlock
+    would miss the lock, which would stay with a server connection other clients get
+    (docs/pooling.md). That connection is closed after the lock, so it holds a server connection
+    only while a writer runs."""
+    alias = SESSION_DATABASE if SESSION_DATABASE in settings.DATABASES else DEFAULT_DB_ALIAS
+    session = connections[alias]
     try:
-        yield held
+        with session.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {'pg_advisory_lock' if wait else 'pg_try_advisory_lock'}(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY]
+            )
+            held = wait or cursor.fetchone()[0]
+        try:
+            yield held
+        finally:
+            if held:
+                with session.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY])
     finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [COMMUNITY_WRITER_LOCK_KEY])
+        if alias != DEFAULT_DB_ALIAS:
+            session.close()  # ends the session: a lock left by a failed unlock goes with it

@@ -149,6 +149,26 @@ if env.bool("DATABASE_POOL", default=False):
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
+# Many hosts: PgBouncer in transaction mode between them and PostgreSQL (docs/pooling.md). A
+# server connection then serves one transaction of a client and moves on, so nothing may outlive
+# a transaction on the default connection: server-side cursors, which `.iterator()` opens
+# WITH HOLD outside a transaction, are off; session locks go through DATABASE_SESSION_URL.
+DATABASE_TRANSACTION_POOLING = env.bool("DATABASE_TRANSACTION_POOLING", default=False)
+# The "session" alias: a connection that stays one PostgreSQL session, for the write-back's
+# writer lock (detections/locks.py). Under PgBouncer, its session-mode entry for the database
+# or PostgreSQL itself. Unset, that lock is taken on the default connection, a session of its own
+# when no transaction pooler sits between. Opened for the lock and closed after it (CONN_MAX_AGE
+# 0), so it holds a server connection only while a writer runs. Tests use the default's database.
+DATABASE_SESSION_URL = env.str("DATABASE_SESSION_URL", default="")
+if DATABASE_SESSION_URL:
+    DATABASES["session"] = {**env.db_url_config(DATABASE_SESSION_URL), "CONN_MAX_AGE": 0, "TEST": {"MIRROR": "default"}}
+if DATABASE_TRANSACTION_POOLING:
+    if not DATABASE_SESSION_URL:
+        raise ImproperlyConfigured(
+            "DATABASE_TRANSACTION_POOLING needs DATABASE_SESSION_URL: the write-back's session lock would otherwise "
+            "go through the transaction pool, where its unlock may reach another server connection (docs/pooling.md)."
+        )
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
