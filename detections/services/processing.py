@@ -243,15 +243,24 @@ def events_mark_processed(events: list[RawEvent], *, at: datetime) -> None:
     """Record applied events' outcomes and take them off the pending list; call it in the
     transaction that applied them, so the pending list holds exactly the unprocessed events.
 
-    One UPDATE per outcome: bulk_update's per-row CASE expressions cost a batch more than that.
+    Two statements whatever the outcomes, each id list passed as one array: bulk_update's per-row
+    CASE expressions, then one UPDATE per outcome with an IN list of a placeholder per event, cost
+    the worker more CPU than the marks themselves (psycopg quotes and splits every placeholder).
     """
-    by_outcome: dict[str, list[int]] = {}
+    if not events:
+        return
+    ids, outcomes = [], []
     for event in events:
         event.processed_at = at
-        by_outcome.setdefault(event.outcome, []).append(event.pk)
-    for outcome, ids in by_outcome.items():
-        RawEvent.objects.filter(pk__in=ids).update(outcome=outcome, processed_at=at)
-    PendingEvent.objects.filter(event_id__in=[event.pk for event in events]).delete()
+        ids.append(event.pk)
+        outcomes.append(str(event.outcome))  # a choice's value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE detections_rawevent AS e SET outcome = m.outcome, processed_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[]) AS m(id, outcome) WHERE e.id = m.id",
+            [at, ids, outcomes],
+        )
+        cursor.execute("DELETE FROM detections_pendingevent WHERE event_id = ANY(%s::bigint[])", [ids])
 
 
 def _registration_profiles_fetch(*, user_id: str) -> Profiles:
