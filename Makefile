@@ -62,6 +62,10 @@ bench-cluster: $(VENV)/.installed
 bench-digest: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.digest_build
 
+## bench-hotpath: CPU and SQL statements per webhook (web, worker, database) against the bare view, in one process
+bench-hotpath: $(VENV)/.installed
+	$(PY) scripts/with_services.py -- $(PY) -m benchmarks.hotpath $(HOTPATH_ARGS)
+
 ## faults: the fault scenarios against the real stack (Redis/PostgreSQL outages, killed workers, AA faults)
 faults: $(VENV)/.installed
 	$(PY) scripts/with_services.py -- $(PY) scripts/faults.py $(FAULTS_ARGS)
