@@ -294,3 +294,35 @@ def test_a_detection_is_dated_when_its_change_arrived_not_when_a_worker_applied_
 
     member, detection = SeniorMember.objects.get(), Detection.objects.get()
     assert detection.detected_at == member.first_detected_at == member.last_seen_at == arrived
+
+
+def test_a_stored_member_takes_every_stored_field_and_keeps_when_it_was_first_detected():
+    # given a member stored long ago, enriched, with a join date
+    long_ago = timezone.now() - timezone.timedelta(days=30)
+    SeniorMemberFactory(
+        user_id="7",
+        title="VP Sales",
+        level="vp",
+        first_detected_at=long_ago,
+        last_seen_at=long_ago,
+        joined_at=long_ago,
+        enriched_at=long_ago,
+        enrichment_error="old",
+        email_domain="old.example",
+    )
+    now = timezone.now()
+    # when a promotion and a new enrichment are saved in one unit of work
+    states = MemberStates(["7"], now=now)
+    states.apply(MemberChange(user_id="7", title="Chief Executive Officer", username="Ann", at=now))
+    states.enrichment_record("7", attributes={"email_domain": "new.example"}, error="")
+    states.save()
+    # then the row has the new values, and its first detection stays
+    member = SeniorMember.objects.get()
+    assert (member.title, member.level, member.function, member.username) == (
+        "Chief Executive Officer",
+        "csuite",
+        "general",
+        "Ann",
+    )
+    assert (member.first_detected_at, member.last_seen_at, member.joined_at) == (long_ago, now, long_ago)
+    assert (member.enriched_at, member.enrichment_error, member.email_domain) == (now, "", "old.example")
