@@ -2,7 +2,6 @@
 the service stops whole when one of its processes is lost, and cleanly when it is asked to."""
 
 import contextlib
-import fcntl
 import json
 import os
 import pty
@@ -11,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import termios
 import urllib.request
 from pathlib import Path
 
@@ -45,16 +43,18 @@ def run_start(tmp_path, port: int, command: list[str], *, terminal: int | None =
         # No system PostgreSQL on the way: the server comes from the wheel or not at all.
         PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
     )
+    # A session and process group of its own, as a terminal gives make run. With a terminal, that is
+    # the session's controlling terminal and its process group the terminal's foreground: util-linux's
+    # setsid does both before it execs the command. Not a preexec_fn: Python code between fork and
+    # exec can hang for good in this threaded test process under make test-calendar's libfaketime.
     return subprocess.Popen(
-        command,
+        ["setsid", "--ctty", *command] if terminal is not None else command,
         cwd=ROOT,
         env=env,
         stdin=terminal if terminal is not None else subprocess.DEVNULL,
         stdout=open(tmp_path / "run.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # a session and process group of its own, as a terminal gives make run
-        # The new session's controlling terminal; its process group becomes the terminal's foreground.
-        preexec_fn=(lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0)) if terminal is not None else None,  # noqa: PLW1509
+        start_new_session=terminal is None,  # setsid makes the session when there is a terminal
     )
 
 
