@@ -1,7 +1,7 @@
 """The figures and rows of a month's report, read straight from the database.
 
-Everything is aggregated in SQL (GROUP BY with conditional counts) or streamed with
-`.iterator()`, so memory does not grow with the number of detections.
+Everything is aggregated in SQL (GROUP BY with conditional counts) or read in keyset chunks
+(core.querysets), so memory does not grow with the number of detections.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.http import FileResponse, Http404
 
 from classification.models import Level
+from core.querysets import keyset_chunks
 from detections.models import Detection, RawEvent, SeniorMember
 
 from .months import Month, local_zone
@@ -40,9 +41,13 @@ def detections_in(month: Month, *, until: datetime) -> QuerySet[Detection]:
 
 
 def detection_rows(month: Month, *, until: datetime, chunk_size: int = 2000) -> Iterator[tuple]:
-    """The month's detections as tuples in ROW_FIELDS order, oldest first, streamed."""
-    queryset = detections_in(month, until=until).order_by("detected_at", "id").values_list(*ROW_FIELDS)
-    return queryset.iterator(chunk_size=chunk_size)
+    """The month's detections as tuples in ROW_FIELDS order, oldest first, read in chunks."""
+    rows = detections_in(month, until=until).values_list(*ROW_FIELDS, "id")
+    detected_at = ROW_FIELDS.index("detected_at")
+    chunks = keyset_chunks(
+        rows, order=("detected_at", "id"), key_of=lambda row: (row[detected_at], row[-1]), chunk_size=chunk_size
+    )
+    return (row[:-1] for row in chunks)
 
 
 def month_summary(month: Month, *, until: datetime, rules_version: str) -> dict:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from access.services import audit_record
 from classification.services import ruleset_active
+from core.querysets import keyset_chunks
 
 from ..locks import members_lock
 from ..models import SeniorMember
@@ -62,7 +63,7 @@ def members_reclassify(
         members = members.filter(pk__in=user_ids)
     changes, titles, corrected, read = [], {}, [], 0
     fields = ("user_id", "username", "title", "level", "function", "rules_version")
-    for member in members.only(*fields).iterator(chunk_size=2000):
+    for member in keyset_chunks(members.only(*fields), order=("pk",), key_of=lambda m: (m.pk,), chunk_size=2000):
         read += 1
         if member.rules_version == CORRECTION_VERSION:  # an operator's correction holds, not the rules
             corrected.append(member)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access.services import audit_record
+from core.querysets import keyset_chunks
 from detections.models import SeniorMember
 
 from ..matching import AudienceFilter
@@ -24,8 +25,9 @@ CANCELLABLE = (Status.PENDING, Status.RETRYING)
 def audience_matching_members(audience: Audience) -> int:
     """How many current senior members the audience's filter matches (kinds aside)."""
     audience_filter = AudienceFilter.of(audience)
-    members = SeniorMember.objects.values_list("level", "function", "country", "company", "email_domain")
-    return sum(1 for values in members.iterator(chunk_size=5000) if audience_filter.member_matches(_Member(*values)))
+    members = SeniorMember.objects.values_list("level", "function", "country", "company", "email_domain", "pk")
+    chunks = keyset_chunks(members, order=("pk",), key_of=lambda row: (row[-1],), chunk_size=5000)
+    return sum(1 for values in chunks if audience_filter.member_matches(_Member(*values[:-1])))
 
 
 @dataclass(frozen=True)
