@@ -98,7 +98,14 @@ class ConnectionSampler(threading.Thread):
         import psycopg
 
         url = f"postgres://postgres@{self.db.address}:{services.POSTGRES_PORT}/postgres"
-        with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            self._sample(psycopg.connect(url, autocommit=True))
+        except psycopg.Error:
+            if not self.halt.is_set():  # a run stopped (Ctrl-C) takes the database away under it
+                log("the connection sampler lost the database")
+
+    def _sample(self, conn) -> None:
+        with conn:
             while not self.halt.wait(0.5):
                 total, active = conn.execute(
                     "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
@@ -380,8 +387,9 @@ def main() -> int:
     def stop(signum, _frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGALRM, stop)
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Python then leaves it so.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+        signal.signal(signum, stop)
     signal.alarm(args.budget)
     tmp = Path(tempfile.mkdtemp(prefix="captpathfinder-cluster-"))
     bench = Bench(args, tmp)
