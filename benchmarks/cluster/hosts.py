@@ -83,19 +83,27 @@ class Host:
         return ["/bin/sh", "-c", join, "sh", IP, "netns", "exec", self.namespace, *run_as, *argv]
 
     def start(self, argv: list[str], log_path: Path, *, env: dict, cwd: Path, user: str | None = None):
-        proc = subprocess.Popen(
-            self.command(argv, user=user),
-            cwd=cwd,
-            env={"PATH": os.environ["PATH"], **env},
-            stdout=log_path.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                self.command(argv, user=user),
+                cwd=cwd,
+                env={"PATH": os.environ["PATH"], **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(proc)
         return proc
 
     def run(self, argv: list[str], *, env: dict | None = None, timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run(self.command(argv), env=env, capture_output=True, text=True, timeout=timeout)
+
+    def probe(self, argv: list[str], *, timeout: float) -> subprocess.CompletedProcess:
+        """`argv` in the host's namespace but outside its cgroups: the bench's own look at the host
+        is not the host's work, and must not count in its CPU."""
+        return subprocess.run(
+            [IP, "netns", "exec", self.namespace, *argv], capture_output=True, text=True, timeout=timeout
+        )
 
     def pids(self) -> list[int]:
         cpu, _ = cgroup_dirs(self.name)
@@ -143,6 +151,17 @@ class Host:
             _cgroup_remove(folder)
 
 
+@contextlib.contextmanager
+def signals_held():
+    """The signals that stop a run (Ctrl-C, SIGTERM, the time budget) wait while hosts are taken
+    away, so that none is left half removed; they arrive after."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGALRM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _cgroup_remove(folder: Path) -> None:
     deadline = time.monotonic() + 10
     while folder.exists() and time.monotonic() < deadline:
@@ -159,6 +178,8 @@ class Cluster:
         self.hosts: dict[str, Host] = {}
 
     def create(self) -> None:
+        if not (CGROUP_ROOT / "cpu" / "cpu.cfs_quota_us").exists():
+            raise OSError(f"no cgroup v1 cpu controller at {CGROUP_ROOT / 'cpu'}: the quotas need one")
         self.clear_leftovers()
         ip("link", "add", BRIDGE, "type", "bridge")
         ip("addr", "add", f"{BRIDGE_ADDRESS}/24", "dev", BRIDGE)
@@ -166,16 +187,19 @@ class Cluster:
 
     def add(self, name: str, number: int, cores: float) -> Host:
         host = Host(name, number, cores)
+        self.hosts[name] = host  # first, so that a host made halfway is removed with the rest
         host.create()
-        self.hosts[name] = host
         return host
 
     def drop(self, name: str) -> None:
-        self.hosts.pop(name).remove()
+        with signals_held():
+            self.hosts[name].remove()
+            del self.hosts[name]
 
     def remove(self) -> None:
-        for name in list(self.hosts):
-            self.drop(name)
+        with signals_held():
+            for name in list(self.hosts):
+                self.drop(name)
         ip("link", "del", BRIDGE, check=False)
         for kind in ("cpu", "cpuacct"):
             _cgroup_remove(CGROUP_ROOT / kind / PREFIX)

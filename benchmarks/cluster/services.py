@@ -1,8 +1,8 @@
 """The servers of the cluster bench, each started on its host (benchmarks/cluster/hosts.py):
 PostgreSQL with PgBouncer in front on the database host, Redis on the broker host, granian on
 each web host, a Celery worker on each worker host (and beat on the first), HAProxy on the load
-balancer host. Configuration as production has it (docs/pooling.md, deploy/haproxy/haproxy.cfg),
-addresses the hosts' own."""
+balancer host. Configured as docs/pooling.md and deploy/haproxy/haproxy.cfg say, on the hosts'
+own addresses."""
 
 from __future__ import annotations
 
@@ -125,11 +125,11 @@ def worker_start(host: Host, tmp: Path, env: dict, *, beat: bool) -> None:
 
 
 def balancer_start(host: Host, tmp: Path, webs: list[Host]) -> None:
-    """HAProxy with deploy/haproxy/haproxy.cfg's limits and timeouts, over the web hosts, checking
-    each one's /health every second so a host that is gone stops getting requests. A request whose
-    connection failed or got no reply is tried again on another host: the webhook is idempotent."""
+    """HAProxy as deploy/haproxy/haproxy.cfg sets it up (its limits, timeouts and retries, its
+    connect check on each web), with the web hosts as its servers: that file names one web or a
+    Docker service, and HAProxy takes no list from the environment."""
     binary = binary_ensure("haproxy")
-    servers = "\n".join(f"    server {web.name} {web.address}:{WEB_PORT} check maxconn 32" for web in webs)
+    servers = "\n".join(f"    server {web.name} {web.address}:{WEB_PORT} maxconn 32 check" for web in webs)
     config = tmp / f"haproxy-{len(webs)}.cfg"
     config.write_text(
         f"""global
@@ -140,15 +140,15 @@ defaults
     mode http
     option http-buffer-request
     option forwardfor
-    option redispatch
-    retries 2
-    retry-on conn-failure empty-response
     timeout http-request 10s
     timeout http-keep-alive 10s
-    timeout connect 2s
+    timeout connect 5s
     timeout client 30s
-    timeout server 30s
+    timeout server 60s
     timeout queue 30s
+    retries 2
+    retry-on conn-failure empty-response
+    option redispatch
 
 frontend public
     bind {host.address}:{BALANCER_PORT}
@@ -157,9 +157,6 @@ frontend public
 
 backend web
     balance roundrobin
-    option httpchk
-    http-check send meth GET uri /health ver HTTP/1.1 hdr Host {host.address}
-    default-server inter 1s fall 2 rise 2
 {servers}
 """
     )

@@ -3,6 +3,8 @@
 -- Arguments: bodies file, wrk threads, and optionally a target rate (requests/s over all threads)
 -- and the connections per thread: each connection then waits between requests, the wait adjusted
 -- every second so the thread holds its share of the rate (0: as fast as the server answers).
+-- A fifth argument, a path prefix, writes the event id of every 202 reply to <prefix>-<thread>.txt,
+-- one per line, so each accepted event can be checked one by one (make bench-cluster).
 local threads = {}
 local thread_id = 0
 
@@ -23,6 +25,10 @@ function init(args)
    wait_ms = target > 0 and per_thread * 1000 / target or 0
    second, this_second = os.time(), 0
    if target == 0 then delay = nil end  -- wrk then sends without a timer per request
+   if args[5] then
+      ids = io.open(args[5] .. "-" .. id .. ".txt", "w")
+      ids:setvbuf("line")  -- whole lines on disk as they come: wrk exits without closing files
+   end
 end
 
 function delay()
@@ -50,6 +56,10 @@ end
 function response(status, headers, body)
    pace()
    if status == 202 then
+      if ids then
+         local event = string.match(body, '"event_id":%s*(%d+)')
+         if event then ids:write(event, "\n") end
+      end
       if string.find(body, '"accepted"', 1, true) then accepted = accepted + 1
       elseif string.find(body, '"duplicate"', 1, true) then duplicate = duplicate + 1
       else ignored = ignored + 1 end
