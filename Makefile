@@ -55,7 +55,7 @@ bench: $(VENV)/.installed
 ## bench-cluster: the service as several hosts (network namespaces with CPU quotas): database, broker,
 ## web hosts behind HAProxy, worker hosts, a load host; four layouts and three faults (needs root)
 bench-cluster: $(VENV)/.installed
-	$(PY) scripts/debian.py wrk haproxy pgbouncer redis-server
+	$(PY) scripts/debian.py wrk haproxy pgbouncer redis-server ip:iproute2 ss:iproute2
 	$(PY) -m benchmarks.cluster.run $(CLUSTER_ARGS)
 
 ## bench-digest: Friday's digests for 10,000 pending detections, one audience and twenty
