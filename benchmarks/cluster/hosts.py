@@ -17,10 +17,30 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PREFIX = "cpbench"
-BRIDGE = f"{PREFIX}0"
-SUBNET = "10.231.0"
-BRIDGE_ADDRESS = f"{SUBNET}.254"  # the orchestrator's own address on the bridge
+
+@dataclass(frozen=True)
+class Site:
+    """Where a cluster lives: the prefix of its names (namespaces, links, cgroups) and its /24.
+    The bench has one; the tests of this module another, so they never touch a running bench."""
+
+    prefix: str
+    subnet: str
+
+    @property
+    def bridge(self) -> str:
+        return f"{self.prefix}0"
+
+    @property
+    def bridge_address(self) -> str:
+        """The orchestrator's own address on the bridge."""
+        return f"{self.subnet}.254"
+
+    def cgroup_dirs(self, name: str) -> tuple[Path, Path]:
+        return CGROUP_ROOT / "cpu" / self.prefix / name, CGROUP_ROOT / "cpuacct" / self.prefix / name
+
+
+BENCH = Site("cpbench", "10.231.0")
+SUBNET = BENCH.subnet
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
 
@@ -32,10 +52,6 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([IP, *args], check=check, capture_output=True, text=True)
 
 
-def cgroup_dirs(name: str) -> tuple[Path, Path]:
-    return CGROUP_ROOT / "cpu" / PREFIX / name, CGROUP_ROOT / "cpuacct" / PREFIX / name
-
-
 @dataclass
 class Host:
     """One host: `name` (its namespace is cpbench-<name>), `number` (its address is 10.231.0.<number>)
@@ -44,30 +60,31 @@ class Host:
     name: str
     number: int
     cores: float
+    site: Site = BENCH
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def address(self) -> str:
-        return f"{SUBNET}.{self.number}"
+        return f"{self.site.subnet}.{self.number}"
 
     @property
     def namespace(self) -> str:
-        return f"{PREFIX}-{self.name}"
+        return f"{self.site.prefix}-{self.name}"
 
     @property
     def link(self) -> str:
         """The bridge's end of the host's cable (interface names are at most 15 characters)."""
-        return f"{PREFIX[:3]}-{self.name}"[:15]
+        return f"{self.site.prefix[:3]}-{self.name}"[:15]
 
     def create(self) -> None:
         ip("netns", "add", self.namespace)
         ip("link", "add", self.link, "type", "veth", "peer", "name", "eth0", "netns", self.namespace)
-        ip("link", "set", self.link, "master", BRIDGE, "up")
+        ip("link", "set", self.link, "master", self.site.bridge, "up")
         inside = ["netns", "exec", self.namespace, "ip"]
         ip(*inside, "addr", "add", f"{self.address}/24", "dev", "eth0")
         ip(*inside, "link", "set", "eth0", "up")
         ip(*inside, "link", "set", "lo", "up")
-        cpu, cpuacct = cgroup_dirs(self.name)
+        cpu, cpuacct = self.site.cgroup_dirs(self.name)
         for folder in (cpu, cpuacct):
             folder.mkdir(parents=True, exist_ok=True)
         (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
@@ -76,7 +93,7 @@ class Host:
     def command(self, argv: list[str], *, user: str | None = None) -> list[str]:
         """`argv` run on this host: in its cgroups (so every process it starts counts there) and its
         namespace, as `user` when given (PostgreSQL and PgBouncer refuse to run as root)."""
-        cpu, cpuacct = cgroup_dirs(self.name)
+        cpu, cpuacct = self.site.cgroup_dirs(self.name)
         # The cgroups first: `ip netns exec` mounts the namespace's own /sys, without them.
         join = f'echo $$ > {cpu}/cgroup.procs && echo $$ > {cpuacct}/cgroup.procs && exec "$@"'
         run_as = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--"] if user else []
@@ -106,13 +123,13 @@ class Host:
         )
 
     def pids(self) -> list[int]:
-        cpu, _ = cgroup_dirs(self.name)
+        cpu, _ = self.site.cgroup_dirs(self.name)
         with contextlib.suppress(OSError):
             return [int(pid) for pid in (cpu / "cgroup.procs").read_text().split()]
         return []
 
     def cpu_seconds(self) -> float:
-        _, cpuacct = cgroup_dirs(self.name)
+        _, cpuacct = self.site.cgroup_dirs(self.name)
         return int((cpuacct / "cpuacct.usage").read_text()) / 1e9
 
     def kill_all(self, sig: int = signal.SIGKILL) -> int:
@@ -147,7 +164,7 @@ class Host:
         self.stop(grace=5)
         ip("link", "del", self.link, check=False)
         ip("netns", "del", self.namespace, check=False)
-        for folder in cgroup_dirs(self.name):
+        for folder in self.site.cgroup_dirs(self.name):
             _cgroup_remove(folder)
 
 
@@ -174,19 +191,20 @@ def _cgroup_remove(folder: Path) -> None:
 class Cluster:
     """The bridge and the hosts on it; `remove` takes every trace away."""
 
-    def __init__(self) -> None:
+    def __init__(self, site: Site = BENCH) -> None:
+        self.site = site
         self.hosts: dict[str, Host] = {}
 
     def create(self) -> None:
         if not (CGROUP_ROOT / "cpu" / "cpu.cfs_quota_us").exists():
             raise OSError(f"no cgroup v1 cpu controller at {CGROUP_ROOT / 'cpu'}: the quotas need one")
         self.clear_leftovers()
-        ip("link", "add", BRIDGE, "type", "bridge")
-        ip("addr", "add", f"{BRIDGE_ADDRESS}/24", "dev", BRIDGE)
-        ip("link", "set", BRIDGE, "up")
+        ip("link", "add", self.site.bridge, "type", "bridge")
+        ip("addr", "add", f"{self.site.bridge_address}/24", "dev", self.site.bridge)
+        ip("link", "set", self.site.bridge, "up")
 
     def add(self, name: str, number: int, cores: float) -> Host:
-        host = Host(name, number, cores)
+        host = Host(name, number, cores, self.site)
         self.hosts[name] = host  # first, so that a host made halfway is removed with the rest
         host.create()
         return host
@@ -200,21 +218,21 @@ class Cluster:
         with signals_held():
             for name in list(self.hosts):
                 self.drop(name)
-        ip("link", "del", BRIDGE, check=False)
+        ip("link", "del", self.site.bridge, check=False)
         for kind in ("cpu", "cpuacct"):
-            _cgroup_remove(CGROUP_ROOT / kind / PREFIX)
+            _cgroup_remove(CGROUP_ROOT / kind / self.site.prefix)
 
-    @staticmethod
-    def clear_leftovers() -> None:
+    def clear_leftovers(self) -> None:
         """What a run killed outright (SIGKILL, a crash) left: its namespaces, links and cgroups."""
+        prefix = f"{self.site.prefix}-"
         for line in ip("netns", "list").stdout.splitlines():
             namespace = line.split()[0]
-            if namespace.startswith(f"{PREFIX}-"):
-                Host(namespace.removeprefix(f"{PREFIX}-"), 0, 0).remove()
-        ip("link", "del", BRIDGE, check=False)
+            if namespace.startswith(prefix):
+                Host(namespace.removeprefix(prefix), 0, 0, self.site).remove()
+        ip("link", "del", self.site.bridge, check=False)
         for kind in ("cpu", "cpuacct"):
-            root = CGROUP_ROOT / kind / PREFIX
+            root = CGROUP_ROOT / kind / self.site.prefix
             for folder in root.glob("*") if root.exists() else []:
                 if folder.is_dir():
-                    Host(folder.name, 0, 0).remove()
+                    Host(folder.name, 0, 0, self.site).remove()
             _cgroup_remove(root)
