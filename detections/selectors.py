@@ -36,22 +36,27 @@ def tracked_fields_cache_clear() -> None:
     _tracked_fields_cache = None
 
 
+# The batch worker's look-ups below are written so that their plan does not depend on the tables'
+# statistics: one index probe per member, driven by the array of user ids. A fresh installation
+# hit by a burst has no statistics until autovacuum's first analyze; the planner then took
+# sequential scans of every raw event, parallel workers included, for each batch (a third of the
+# database's CPU per webhook in `make bench`).
+
+
 def attributes_latest_sent(*, user_ids: list[str]) -> dict[str, dict[str, str]]:
     """The latest Country and Company each of these people sent, from the applied raw events kept:
     {user_id: {"country": …, "company": …}} (a field they never sent is left out)."""
     if not user_ids:
         return {}
-    rows = (
-        RawEvent.objects.filter(
-            user_id__in=user_ids,
-            field_role__in=[TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY],
-            processed_at__isnull=False,
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.user_id, latest.field_role, latest.value FROM unnest(%s::text[]) AS u(user_id) "
+            "CROSS JOIN LATERAL (SELECT DISTINCT ON (e.field_role) e.field_role, e.value "
+            "FROM detections_rawevent e WHERE e.user_id = u.user_id AND e.field_role = ANY(%s::text[]) "
+            "AND e.processed_at IS NOT NULL AND e.outcome <> %s ORDER BY e.field_role, e.id DESC) AS latest",
+            [list(user_ids), [TrackedField.Role.COUNTRY, TrackedField.Role.COMPANY], RawEvent.Outcome.FAILED],
         )
-        .exclude(outcome=RawEvent.Outcome.FAILED)
-        .order_by("user_id", "field_role", "-id")
-        .distinct("user_id", "field_role")
-        .values_list("user_id", "field_role", "value")
-    )
+        rows = cursor.fetchall()
     latest: dict[str, dict[str, str]] = {}
     for user_id, role, value in rows:
         latest.setdefault(user_id, {})[role] = value.strip()
@@ -60,8 +65,17 @@ def attributes_latest_sent(*, user_ids: list[str]) -> dict[str, dict[str, str]]:
 
 def members_set_aside(*, user_ids: set[str]) -> set[str]:
     """Those of these members with failed events: their later events wait behind them."""
-    failed = RawEvent.objects.filter(user_id__in=user_ids, outcome=RawEvent.Outcome.FAILED)
-    return set(failed.values_list("user_id", flat=True).distinct())
+    if not user_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # LIMIT keeps the probe per member: as EXISTS, it was planned as one scan of every
+            # raw event for the (rare) failed ones.
+            "SELECT u.user_id FROM unnest(%s::text[]) AS u(user_id) CROSS JOIN LATERAL "
+            "(SELECT FROM detections_rawevent e WHERE e.user_id = u.user_id AND e.outcome = %s LIMIT 1) AS failed",
+            [list(user_ids), RawEvent.Outcome.FAILED],
+        )
+        return {user_id for (user_id,) in cursor.fetchall()}
 
 
 def members_rows(*, user_ids: list[str], fields: Sequence[str]) -> list[tuple]:
@@ -85,7 +99,9 @@ def member_exists(*, user_id: str) -> bool:
 
 def events_pending_for_members(*, user_ids: list[str]) -> QuerySet[RawEvent]:
     """The members' unprocessed events, in id order (the order they are applied in)."""
-    pending = PendingEvent.objects.filter(user_id__in=user_ids).values("event_id")
+    # The ids first, then the events by primary key: as one query with a subquery, a burst on a
+    # table without statistics was planned as a hash join over every raw event.
+    pending = list(PendingEvent.objects.filter(user_id__in=user_ids).values_list("event_id", flat=True))
     return RawEvent.objects.filter(pk__in=pending).order_by("id")
 
 

@@ -339,12 +339,12 @@ def _undigested_detections_follow(followed: dict[str, dict[str, Any]]) -> None:
             "coalesce(u.joined_at, d.joined_at) AS joined_at "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
             "AS u(user_id, username, country, company, joined_at) "
-            "JOIN detections_detection d USING (user_id) WHERE d.recorded_at > now() - interval '8 days' "
-            "AND d.frozen_at IS NULL), "
+            "JOIN detections_detection d USING (user_id) WHERE d.user_id = ANY(%s::text[]) "
+            "AND d.recorded_at > now() - interval '8 days' AND d.frozen_at IS NULL), "
             "target AS (SELECT v.* FROM v JOIN detections_detection d ON d.id = v.id "
             "WHERE d.frozen_at IS NULL AND (d.username, d.country, d.company, d.joined_at) "
             "IS DISTINCT FROM (v.username, v.country, v.company, v.joined_at) FOR UPDATE OF d SKIP LOCKED) "
             "UPDATE detections_detection AS d SET username = t.username, country = t.country, "
             "company = t.company, joined_at = t.joined_at FROM target t WHERE d.id = t.id",
-            columns,
+            [*columns, columns[0]],
         )

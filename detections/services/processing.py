@@ -257,8 +257,10 @@ def events_mark_processed(events: list[RawEvent], *, at: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE detections_rawevent AS e SET outcome = m.outcome, processed_at = %s "
-            "FROM unnest(%s::bigint[], %s::text[]) AS m(id, outcome) WHERE e.id = m.id",
-            [at, ids, outcomes],
+            # `= ANY` as well as the join: the rows by primary key even on a table without
+            # statistics, where the join alone was planned as a scan of every raw event.
+            "FROM unnest(%s::bigint[], %s::text[]) AS m(id, outcome) WHERE e.id = m.id AND e.id = ANY(%s::bigint[])",
+            [at, ids, outcomes, ids],
         )
         cursor.execute("DELETE FROM detections_pendingevent WHERE event_id = ANY(%s::bigint[])", [ids])
 
