@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        from . import lookups  # noqa: F401 (registers `__any` on every field)
         from .schedules import periodic_tasks_sync_after_migrate
 
         # The schedules are declared in code; every migrate writes them into

@@ -101,8 +101,8 @@ def events_pending_for_members(*, user_ids: list[str]) -> QuerySet[RawEvent]:
     """The members' unprocessed events, in id order (the order they are applied in)."""
     # The ids first, then the events by primary key: as one query with a subquery, a burst on a
     # table without statistics was planned as a hash join over every raw event.
-    pending = list(PendingEvent.objects.filter(user_id__in=user_ids).values_list("event_id", flat=True))
-    return RawEvent.objects.filter(pk__in=pending).order_by("id")
+    pending = list(PendingEvent.objects.filter(user_id__any=user_ids).values_list("event_id", flat=True))
+    return RawEvent.objects.filter(pk__any=pending).order_by("id")
 
 
 def members_with_stale_events(*, received_before: datetime, limit: int) -> list[str]:
@@ -141,7 +141,7 @@ CORRECTION_VERSION = "correction"
 
 
 def member_pins(*, user_ids: list[str]) -> dict[str, Pin]:
-    pins = MemberPin.objects.filter(user_id__in=user_ids).values_list("user_id", "title", "level", "function")
+    pins = MemberPin.objects.filter(user_id__any=user_ids).values_list("user_id", "title", "level", "function")
     return {
         user_id: Pin(title, pin_decision(title=title, level=level, function=function))
         for user_id, title, level, function in pins
