@@ -124,3 +124,15 @@ def test_a_batch_past_its_soft_limit_hands_its_members_to_their_own_tasks(webhoo
     # And the held member follows once it can be applied
     wait_until(lambda: SeniorMember.objects.filter(user_id="7200").exists(), message="the held member applied")
     assert {e.outcome for e in RawEvent.objects.all()} == {"created"}
+
+
+def test_the_rules_are_loaded_once_before_the_pool_forks(webhook, start_worker):
+    worker = start_worker(concurrency=2)
+
+    for user_id, title in (("7101", "VP of Sales"), ("7102", "Chief Financial Officer")):
+        deliver_and_wait(webhook, user_id, title)
+
+    log = worker.log_path.read_text()
+    loads = [m.start() for m in re.finditer(r"classification ruleset \S+ active", log)]
+    assert len(loads) == 1, "the main process loads them; its pool processes inherit them"
+    assert loads[0] < log.index(" ready."), "loaded before the worker takes tasks"
