@@ -22,16 +22,20 @@ def classification_rules_preload(**kwargs) -> None:
 
     Each pool process would otherwise parse, compile and speed-probe them on its first batch, and
     again each time the pool replaces a process: about 0.4 s of CPU apiece, a fifth of a worker's
-    CPU over a 30 s `make bench`. Finding the active ruleset may open a database connection, which
-    is closed here so that no pool process inherits it."""
+    CPU over a 30 s `make bench`. Finding the active ruleset may open a database connection (or,
+    with DATABASE_POOL, psycopg's pool and its threads): both are closed here, so that no pool
+    process inherits a connection or a pool."""
     from django.db import connections
 
-    from classification.services import ruleset_active
+    from classification.services import ruleset_preload
 
     try:
-        ruleset_active()
+        ruleset_preload()
     finally:
-        connections.close_all()
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+            if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+                connection.close_pool()
 
 
 @signals.worker_process_init.connect

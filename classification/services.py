@@ -34,6 +34,7 @@ __all__ = [
     "classify",
     "ruleset_active",
     "ruleset_impact",
+    "ruleset_preload",
     "ruleset_reload",
 ]
 
@@ -62,6 +63,16 @@ def ruleset_active() -> Ruleset:
     if _active.ruleset is None or time.monotonic() - _active.checked_at > settings.CLASSIFICATION_RELOAD_SECONDS:
         ruleset_reload()
     return _active.ruleset
+
+
+def ruleset_preload() -> Ruleset:
+    """Load the active ruleset now: a worker's main process, before its pool forks. The first use
+    after it checks the source again, so rules loaded while the database was away (the shipped
+    file) give way to a stored ruleset at the first batch, not CLASSIFICATION_RELOAD_SECONDS later;
+    unchanged rules are not loaded twice."""
+    ruleset = ruleset_active()
+    _active.checked_at = float("-inf")
+    return ruleset
 
 
 def ruleset_reload(*, force: bool = False) -> Ruleset:

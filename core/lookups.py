@@ -3,7 +3,8 @@
 Django's `__in` writes a placeholder per value, and psycopg's client-side binding then scans the
 statement for placeholders and quotes each value in Python: for the batch worker's look-ups of a
 few hundred members that was a tenth of its CPU. The statement's text is also the same whatever
-the list's length. An empty list matches nothing (no EmptyResultSet shortcut: one query is sent).
+the list's length. As with `__in`, each value is prepared by the field and None is left out; an
+empty list matches nothing (one query is still sent: there is no EmptyResultSet shortcut).
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from django.db.models import Field, Lookup
 @Field.register_lookup
 class AnyOf(Lookup):
     lookup_name = "any"
-    prepare_rhs = False  # the list is passed as it is, not as one value of the field's type
+
+    def get_prep_lookup(self):
+        """The values as a list, once (a generator would be spent by the first compilation)."""
+        values = self.rhs
+        if hasattr(values, "resolve_expression") or isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+            raise TypeError(f"__any takes a list of values, not {type(values).__name__}")
+        prep = self.lhs.output_field.get_prep_value
+        return [prep(value) for value in values if value is not None]
 
     def get_db_prep_lookup(self, value, connection):
-        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-            raise TypeError(f"__any takes a list of values, not {type(value).__name__}")
-        return "%s", [list(value)]
+        return "%s", [value]
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)

@@ -101,7 +101,11 @@ def events_pending_for_members(*, user_ids: list[str]) -> QuerySet[RawEvent]:
     """The members' unprocessed events, in id order (the order they are applied in)."""
     # The ids first, then the events by primary key: as one query with a subquery, a burst on a
     # table without statistics was planned as a hash join over every raw event.
+    if not user_ids:
+        return RawEvent.objects.none()
     pending = list(PendingEvent.objects.filter(user_id__any=user_ids).values_list("event_id", flat=True))
+    if not pending:
+        return RawEvent.objects.none()
     return RawEvent.objects.filter(pk__any=pending).order_by("id")
 
 

@@ -124,3 +124,15 @@ def test_a_stored_ruleset_re2_cannot_run_leaves_the_shipped_file_in_force(settin
     finally:
         stored.delete()
         services.ruleset_reload(force=True)
+
+
+def test_after_a_preload_the_first_use_checks_the_source_again(ruleset_file, settings):
+    settings.CLASSIFICATION_RELOAD_SECONDS = 3600  # no periodic check within the test
+    assert services.ruleset_preload().version == "file-1"
+
+    # What happens between a worker's preload and its first batch: here, new rules in the file.
+    ruleset_file.write_text(STRICT.format(version="file-2"))
+
+    assert services.ruleset_active().version == "file-2"
+    ruleset_file.write_text(STRICT.format(version="file-3"))
+    assert services.ruleset_active().version == "file-2", "then the reload interval applies again"
