@@ -13,7 +13,7 @@ executive runs) is taken with the level, from the rules or an operator's pin.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -242,6 +242,21 @@ class MemberStates:
         writeback.members_holding_set(changed, now=self.now)
 
 
+def _unnest_select(column_types: dict[str, str]) -> str:
+    """`SELECT * FROM unnest(…)` over one array parameter per column, each cast to its type."""
+    return f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in column_types.values())})"  # noqa: S608 (the module's constants)
+
+
+def _unnest_columns(objects: list, values_of: Callable, column_types: dict[str, str]) -> list[list]:
+    """The arrays `_unnest_select` takes: one list per column, text columns as plain str (a
+    choice's value), NULLs kept."""
+    columns = [list(column) for column in zip(*map(values_of, objects), strict=True)]
+    for index, kind in enumerate(column_types.values()):
+        if kind == "text":
+            columns[index] = [None if value is None else str(value) for value in columns[index]]
+    return columns
+
+
 # Every column of a member row, with the type its array is passed as (varchar columns take text).
 _COLUMN_TYPES = {
     "user_id": "text",
@@ -261,7 +276,7 @@ _COLUMN_TYPES = {
 }
 _MEMBER_UPSERT = (
     f"INSERT INTO detections_seniormember ({', '.join(_COLUMN_TYPES)}) "  # noqa: S608 (constants)
-    f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _COLUMN_TYPES.values())}) "
+    f"{_unnest_select(_COLUMN_TYPES)} "
     f"ON CONFLICT (user_id) DO UPDATE SET {', '.join(f'{name} = EXCLUDED.{name}' for name in _STORED_FIELDS)}"
 )
 _member_values = attrgetter(*_COLUMN_TYPES)
@@ -273,13 +288,8 @@ def _members_upsert(members: list[SeniorMember]) -> None:
     a placeholder per row and field, a third of the batch worker's Python per webhook."""
     if not members:
         return
-    rows = [_member_values(member) for member in members]
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    for index, name in enumerate(_COLUMN_TYPES):
-        if name in ("level", "function"):  # choices: their values
-            columns[index] = [str(value) for value in columns[index]]
     with connection.cursor() as cursor:
-        cursor.execute(_MEMBER_UPSERT, columns)
+        cursor.execute(_MEMBER_UPSERT, _unnest_columns(members, _member_values, _COLUMN_TYPES))
 
 
 _DETECTION_COLUMN_TYPES = {
@@ -298,7 +308,7 @@ _DETECTION_COLUMN_TYPES = {
 }
 _DETECTION_INSERT = (
     f"INSERT INTO detections_detection ({', '.join(_DETECTION_COLUMN_TYPES)}) "  # noqa: S608 (constants)
-    f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _DETECTION_COLUMN_TYPES.values())})"
+    f"{_unnest_select(_DETECTION_COLUMN_TYPES)}"
 )
 _detection_values = attrgetter(*_DETECTION_COLUMN_TYPES)
 
@@ -309,13 +319,8 @@ def _detections_insert(detections: list[Detection]) -> None:
     the batch worker's CPU. Their ids are not read back: nothing after the batch needs them."""
     if not detections:
         return
-    rows = [_detection_values(detection) for detection in detections]
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    for index, kind in enumerate(_DETECTION_COLUMN_TYPES.values()):
-        if kind == "text":  # choices: their values
-            columns[index] = [None if value is None else str(value) for value in columns[index]]
     with connection.cursor() as cursor:
-        cursor.execute(_DETECTION_INSERT, columns)
+        cursor.execute(_DETECTION_INSERT, _unnest_columns(detections, _detection_values, _DETECTION_COLUMN_TYPES))
 
 
 def detection_snapshot(member: SeniorMember, *, kind: str, at: datetime, event: RawEvent | None = None) -> Detection:
