@@ -18,17 +18,18 @@ RUN SECRET_KEY=build-only-$(python -c "import secrets; print(secrets.token_urlsa
 RUN useradd --system --uid 1000 app && mkdir -p /app/var/media /app/var/prometheus && chown -R app /app/var
 USER app
 EXPOSE 8000
-# granian: HTTP (keep-alive included) handled in Rust, Django on four blocking threads of one
-# worker process (while some wait for their commit to reach disk, another runs; each keeps its own
-# database connection). On 2 cores shared with the Celery worker and PostgreSQL, one process used
-# less CPU per webhook than two and halved the tail at 800/s; it still takes ~1,100/s. A worker
-# that dies is replaced in about a second (make faults). On a host of its own with more cores,
-# raise GRANIAN_WORKERS. docs/performance.md has the measurements. Override with GRANIAN_* variables.
+# granian: HTTP (keep-alive included) handled in Rust, Django on blocking threads of its worker
+# processes: a process per core, two threads each (while one waits for its commit to reach disk,
+# the other runs; each keeps its own database connection). On 2 cores shared with the worker and
+# PostgreSQL, two processes took about 8 % more webhooks/s than one of four threads, at the same
+# CPU per webhook and the same tail at 800/s (docs/performance.md); one process is bound by its
+# GIL. A process that dies takes only its own requests and is replaced in about a second (make
+# faults). Set GRANIAN_WORKERS to the container's cores. Override with GRANIAN_* variables.
 # No access log by default: a line per webhook cost 13 % of the web CPU, and accepted events are
 # stored, rejections logged with their request id and every request counted in /metrics
 # (docs/operations.md); GRANIAN_LOG_ACCESS_ENABLED=true turns it on.
-ENV GRANIAN_INTERFACE=wsgi GRANIAN_HOST=0.0.0.0 GRANIAN_PORT=8000 GRANIAN_WORKERS=1 \
-    GRANIAN_BLOCKING_THREADS=4 GRANIAN_RESPAWN_FAILED_WORKERS=true GRANIAN_LOG_ACCESS_ENABLED=false
+ENV GRANIAN_INTERFACE=wsgi GRANIAN_HOST=0.0.0.0 GRANIAN_PORT=8000 GRANIAN_WORKERS=2 \
+    GRANIAN_BLOCKING_THREADS=2 GRANIAN_RESPAWN_FAILED_WORKERS=true GRANIAN_LOG_ACCESS_ENABLED=false
 # The web answers on its port (a TCP check: an HTTP one would have to pass ALLOWED_HOSTS and the
 # HTTPS redirect). The worker and beat containers override or disable it (docker-compose.yml).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=5 \

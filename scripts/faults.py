@@ -355,8 +355,8 @@ def scenario_worker_kill(tmp: Path, args) -> Row:
 
 
 def scenario_web_worker_kill(tmp: Path, args) -> Row:
-    """granian's only worker process killed: its in-flight requests fail and are resent, new
-    connections wait in the listen backlog until granian has started a new worker."""
+    """Every granian worker process killed at once: their in-flight requests fail and are resent,
+    new connections wait in the listen backlog until granian has started new workers."""
     row = Row("granian's web worker SIGKILLed mid-load")
 
     def fault(services: Stack) -> None:

@@ -20,7 +20,8 @@ from debian import binary_ensure  # noqa: E402
 from pgserver import SUPERUSER, SYSTEM_USER, Postgres  # noqa: E402
 
 POSTGRES_PORT, PGBOUNCER_PORT, REDIS_PORT, WEB_PORT, BALANCER_PORT = 5432, 6432, 6379, 8000, 8080
-# Web processes per web host: granian as the Dockerfile runs it (one process, four threads).
+# Each web host has less than a core: one granian process (the Dockerfile's is a process per core),
+# with four threads, so that one runs while others wait for their commit.
 WEB_THREADS = 4
 WORKER_CONCURRENCY = 2
 
