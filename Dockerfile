@@ -20,11 +20,10 @@ USER app
 EXPOSE 8000
 # granian: HTTP (keep-alive included) handled in Rust, Django on blocking threads of its worker
 # processes: a process per core, two threads each (while one waits for its commit to reach disk,
-# the other runs; each keeps its own database connection). On 2 cores shared with the worker and
-# PostgreSQL, two processes took about 8 % more webhooks/s than one of four threads, at the same
-# CPU per webhook and the same tail at 800/s (docs/performance.md); one process is bound by its
-# GIL. A process that dies takes only its own requests and is replaced in about a second (make
-# faults). Set GRANIAN_WORKERS to the container's cores. Override with GRANIAN_* variables.
+# the other runs; each keeps its own database connection). One process is bound by its GIL; the
+# measurements behind the choice are in docs/performance.md ("The knobs, and what they trade"). A
+# process that dies takes only its own requests and is replaced in about a second (make faults).
+# Set GRANIAN_WORKERS to the container's cores. Override with GRANIAN_* variables.
 # No access log by default: a line per webhook cost 13 % of the web CPU, and accepted events are
 # stored, rejections logged with their request id and every request counted in /metrics
 # (docs/operations.md); GRANIAN_LOG_ACCESS_ENABLED=true turns it on.
