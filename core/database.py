@@ -1,10 +1,36 @@
-"""Database connections after a statement was cut short in the client."""
+"""Database connections: a cursor that binds on the server, and after a statement was cut short."""
 
 import contextlib
 import signal
 
+import psycopg
 from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper
 from psycopg.pq import TransactionStatus
+
+
+def server_bound_cursor():
+    """A cursor of the default connection whose parameters are bound on the server, as Django's
+    wrapper (its errors, execute wrappers and query log): psycopg prepares a statement executed
+    through it, once per connection, where the connection allows it (settings: `prepare_threshold`).
+
+    Django's own cursors bind on the client and send each statement as text, so PostgreSQL parses
+    and plans it every time; for a statement run on every request that is measurable (the
+    webhook's intake call: docs/performance-log.md). No other cursor of the service prepares.
+    """
+    default = connections["default"]
+    default.ensure_connection()
+    with default.wrap_database_errors:
+        cursor = psycopg.Cursor(default.connection)
+    return _LoggedCursor(cursor, default) if default.queries_logged else default.make_cursor(cursor)
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Django's query log (DEBUG, tests) records the statement as written, with its parameters:
+    the text Django reads back from psycopg is not kept for a prepared statement's executions."""
+
+    def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
+        return super().debug_sql(sql, params, use_last_executed_query=False, many=many)
 
 
 def statements_interrupted_cancel(*, close: bool = True) -> int:

@@ -169,6 +169,11 @@ if DATABASE_TRANSACTION_POOLING:
             "go through the transaction pool, where its unlock may reach another server connection (docs/pooling.md)."
         )
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# Prepared statements: psycopg prepares what runs through a server-binding cursor on its first
+# execution (core.database.server_bound_cursor: only the webhook's intake call); Django's own
+# cursors bind on the client and never prepare. A prepared statement lives in one server session,
+# so none behind a transaction pool (docs/pooling.md): there the intake call is parsed each time.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None if DATABASE_TRANSACTION_POOLING else 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------

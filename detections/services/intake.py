@@ -9,10 +9,11 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from core.background import BackgroundCall
 from core.backoff import Backoff
+from core.database import server_bound_cursor
 
 from .. import selectors
 from ..locks import INTAKE_LOCK_NAMESPACE
@@ -71,9 +72,11 @@ def event_receive(*, incoming: IncomingEvent) -> Receipt:
     role = incoming.field_role
     if role is None:
         return Receipt("ignored", None)
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:  # prepared once per connection: not parsed and planned per call
         cursor.execute(
-            "SELECT status, event_id FROM captpathfinder_event_receive(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "SELECT status, event_id FROM captpathfinder_event_receive("
+            "%s::integer, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, "
+            "%s::jsonb, %s::text)",
             [
                 INTAKE_LOCK_NAMESPACE,
                 incoming.event_type,

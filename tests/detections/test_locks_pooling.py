@@ -149,3 +149,22 @@ def test_transaction_pooling_without_a_session_url_refuses_to_start():
 
     assert answer.startswith("<exited> ")
     assert "DATABASE_TRANSACTION_POOLING needs DATABASE_SESSION_URL" in answer
+
+
+def test_the_webhook_intake_is_not_prepared_through_the_transaction_pool(pgbouncer):  # noqa: F811
+    """Directly on PostgreSQL the intake call is a prepared statement (tests/core/test_database.py);
+    a prepared statement lives in one server connection, which a transaction pool does not keep."""
+    client, pinner = pooled_clients(pgbouncer)
+    try:
+        assert client.ask("prepare_threshold") == "None"
+        for number in range(4):
+            assert client.ask(f"receive pooled-1 VP of Sales {number}") == "accepted"
+            # the pool lends its most recently used server connection first: pin that one, so the
+            # client's next intake runs on the other
+            assert [pinner.ask(c) for c in ("begin", "members_try pooled-2")] == ["done", "got pooled-2"]
+            assert client.ask(f"receive pooled-1 VP of Marketing {number}") == "accepted"
+            assert pinner.ask("commit") == "done"
+    finally:
+        pinner.ask("forget pooled-1")  # the client may have died of what went wrong
+        client.close()
+        pinner.close()
