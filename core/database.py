@@ -4,25 +4,54 @@ import contextlib
 import signal
 
 import psycopg
+from django.conf import settings
 from django.db import connections
-from django.db.backends.utils import CursorDebugWrapper
+from django.db.backends.postgresql.base import CursorDebugWrapper
 from psycopg.pq import TransactionStatus
 
 
 def server_bound_cursor():
-    """A cursor of the default connection whose parameters are bound on the server, as Django's
-    wrapper (its errors, execute wrappers and query log): psycopg prepares a statement executed
-    through it, once per connection, where the connection allows it (settings: `prepare_threshold`).
+    """A cursor of the default connection that binds its parameters on the server and prepares
+    what it executes, once per connection; wrapped as Django wraps its own (errors, execute
+    wrappers, query log). For statements that return no timestamps: Django's time zone loader is
+    not set up on it.
 
-    Django's own cursors bind on the client and send each statement as text, so PostgreSQL parses
-    and plans it every time; for a statement run on every request that is measurable (the
-    webhook's intake call: docs/performance-log.md). No other cursor of the service prepares.
+    Django's cursors bind on the client and send each statement as text, which PostgreSQL parses
+    and plans every time: for a statement run on every request that is measurable (the webhook's
+    intake call: docs/performance-log.md). Nothing is prepared behind a transaction pool
+    (`DATABASE_TRANSACTION_POOLING`), where a prepared statement stays with one server connection.
     """
     default = connections["default"]
+    default.close_if_health_check_failed()
     default.ensure_connection()
     with default.wrap_database_errors:
-        cursor = psycopg.Cursor(default.connection)
+        cursor = _PreparingCursor(default.connection)
+    cursor.prepares = not settings.DATABASE_TRANSACTION_POOLING
+    default.validate_thread_sharing()
     return _LoggedCursor(cursor, default) if default.queries_logged else default.make_cursor(cursor)
+
+
+class _PreparingCursor(psycopg.Cursor):
+    """Prepares each statement on its first execution in the connection.
+
+    Django opens connections with psycopg's `prepare_threshold` at None, which turns preparing
+    off, and with it psycopg's record of every statement the connection runs (as text, values
+    and all, for Django's client-side cursors). It stays None: only this cursor's execution
+    lifts it, and puts it back after.
+    """
+
+    prepares = True
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        if not self.prepares:
+            return super().execute(query, params, prepare=False, binary=binary)
+        connection = self.connection
+        threshold = connection.prepare_threshold
+        connection.prepare_threshold = 0 if threshold is None else threshold
+        try:
+            return super().execute(query, params, prepare=True, binary=binary)
+        finally:
+            connection.prepare_threshold = threshold
 
 
 class _LoggedCursor(CursorDebugWrapper):

@@ -152,7 +152,8 @@ else:
 # Many hosts: PgBouncer in transaction mode between them and PostgreSQL (docs/pooling.md). A
 # server connection then serves one transaction of a client and moves on, so nothing may outlive
 # a transaction on the default connection: server-side cursors, which `.iterator()` opens
-# WITH HOLD outside a transaction, are off; session locks go through DATABASE_SESSION_URL.
+# WITH HOLD outside a transaction, are off; session locks go through DATABASE_SESSION_URL; the
+# intake call is not prepared (core.database.server_bound_cursor).
 DATABASE_TRANSACTION_POOLING = env.bool("DATABASE_TRANSACTION_POOLING", default=False)
 # The "session" alias: a connection that stays one PostgreSQL session, for the write-back's
 # writer lock (detections/locks.py). Under PgBouncer, its session-mode entry for the database
@@ -169,11 +170,6 @@ if DATABASE_TRANSACTION_POOLING:
             "go through the transaction pool, where its unlock may reach another server connection (docs/pooling.md)."
         )
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-# Prepared statements: psycopg prepares what runs through a server-binding cursor on its first
-# execution (core.database.server_bound_cursor: only the webhook's intake call); Django's own
-# cursors bind on the client and never prepare. A prepared statement lives in one server session,
-# so none behind a transaction pool (docs/pooling.md): there the intake call is parsed each time.
-DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None if DATABASE_TRANSACTION_POOLING else 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """core.database: a cursor that binds on the server, so a statement run on every request is prepared."""
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core.database import server_bound_cursor
@@ -35,12 +35,40 @@ def test_a_statement_through_it_is_prepared_once_per_connection():
 
 
 def test_djangos_own_cursors_still_bind_on_the_client_and_prepare_nothing():
+    with server_bound_cursor() as cursor:
+        cursor.execute(STATEMENT, [1])
     for value in (1, 2, 3, 4, 5, 6):
         with connection.cursor() as cursor:
             cursor.execute("SELECT %s::integer + 2", [value])
 
+    # psycopg neither prepares nor records their statements: its threshold is back at Django's None
+    assert connection.connection.prepare_threshold is None
     assert prepared("SELECT $1::integer + 2") == []
     assert prepared("SELECT 6::integer + 2") == []
+
+
+def test_a_prepared_statement_outlives_a_rollback():
+    # given: the statement is first prepared in an atomic block that then rolls back
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        with server_bound_cursor() as cursor:
+            cursor.execute(STATEMENT, [1])
+        raise ZeroDivisionError
+
+    # then: its next execution still finds it on the server
+    with server_bound_cursor() as cursor:
+        cursor.execute(STATEMENT, [5])
+        assert cursor.fetchone() == (6,)
+    assert len(prepared("SELECT $1::integer + 1")) == 1
+
+
+def test_nothing_is_prepared_behind_a_transaction_pool(settings):
+    settings.DATABASE_TRANSACTION_POOLING = True
+
+    with server_bound_cursor() as cursor:
+        cursor.execute(STATEMENT, [1])
+        assert cursor.fetchone() == (2,)
+
+    assert prepared("SELECT $1::integer + 1") == []
 
 
 def test_it_is_djangos_cursor_to_the_query_log_and_execute_wrappers():

@@ -156,7 +156,7 @@ def test_the_webhook_intake_is_not_prepared_through_the_transaction_pool(pgbounc
     a prepared statement lives in one server connection, which a transaction pool does not keep."""
     client, pinner = pooled_clients(pgbouncer)
     try:
-        assert client.ask("prepare_threshold") == "None"
+        assert client.ask("prepares") == "False None"
         for number in range(4):
             assert client.ask(f"receive pooled-1 VP of Sales {number}") == "accepted"
             # the pool lends its most recently used server connection first: pin that one, so the
