@@ -12,7 +12,8 @@ from psycopg.pq import TransactionStatus
 
 def server_bound_cursor():
     """A cursor of the default connection that binds its parameters on the server and prepares
-    what it executes, once per connection; wrapped as Django wraps its own (errors, execute
+    what it executes, once per connection and again after a transaction rolls back (psycopg's
+    rollback deallocates every prepared statement); wrapped as Django wraps its own (errors, execute
     wrappers, query log). For statements that return no timestamps: Django's time zone loader is
     not set up on it.
 

@@ -72,7 +72,7 @@ def event_receive(*, incoming: IncomingEvent) -> Receipt:
     role = incoming.field_role
     if role is None:
         return Receipt("ignored", None)
-    with server_bound_cursor() as cursor:  # prepared once per connection: not parsed and planned per call
+    with server_bound_cursor() as cursor:  # prepared: not parsed and planned for every webhook
         cursor.execute(
             "SELECT status, event_id FROM captpathfinder_event_receive("
             "%s::integer, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, %s::text, "

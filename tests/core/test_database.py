@@ -47,18 +47,50 @@ def test_djangos_own_cursors_still_bind_on_the_client_and_prepare_nothing():
     assert prepared("SELECT 6::integer + 2") == []
 
 
-def test_a_prepared_statement_outlives_a_rollback():
-    # given: the statement is first prepared in an atomic block that then rolls back
+def prepared_names(statement: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement = %s", [statement])
+        return [name for (name,) in cursor.fetchall()]
+
+
+def test_a_prepared_statement_outlives_a_savepoint_rollback():
+    # given: the statement is prepared, then a savepoint (a nested atomic block) rolls back
+    with server_bound_cursor() as cursor:
+        cursor.execute(STATEMENT, [1])
+    before = prepared_names("SELECT $1::integer + 1")
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         with server_bound_cursor() as cursor:
-            cursor.execute(STATEMENT, [1])
+            cursor.execute(STATEMENT, [2])
         raise ZeroDivisionError
 
-    # then: its next execution still finds it on the server
+    # then: the next execution runs the same prepared statement
     with server_bound_cursor() as cursor:
         cursor.execute(STATEMENT, [5])
         assert cursor.fetchone() == (6,)
-    assert len(prepared("SELECT $1::integer + 1")) == 1
+    assert prepared_names("SELECT $1::integer + 1") == before
+    assert len(before) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_transaction_rolls_back_it_is_prepared_again():
+    with server_bound_cursor() as cursor:
+        cursor.execute(STATEMENT, [1])
+    before = prepared_names("SELECT $1::integer + 1")
+
+    # when: a transaction rolls back (psycopg then deallocates every prepared statement)
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        raise ZeroDivisionError
+    assert prepared_names("SELECT $1::integer + 1") == []
+
+    # then: the next execution prepares it again, under a new name
+    with server_bound_cursor() as cursor:
+        cursor.execute(STATEMENT, [5])
+        assert cursor.fetchone() == (6,)
+    after = prepared_names("SELECT $1::integer + 1")
+    assert len(before) == len(after) == 1
+    assert after != before
 
 
 def test_nothing_is_prepared_behind_a_transaction_pool(settings):
